@@ -1,0 +1,1 @@
+"""Pure domain: dataclasses, value objects, policies and error codes. No I/O, no Qt."""

@@ -1,0 +1,80 @@
+"""Error codes raised by the core.
+
+The core never builds user-facing sentences. It raises :class:`ClinicDeskError` with a stable
+``code`` and ``params`` (placeholders). The CLI turns codes into English lines for IT staff
+(``app/cli/messages.py``); the desk turns them into Portuguese with ``tr()``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """Stable error codes; never rename one that has shipped."""
+
+    # data directory and files
+    DATA_DIR_NOT_WRITABLE = "data_dir.not_writable"
+    DATA_DIR_NOT_INITIALISED = "data_dir.not_initialised"
+    DATA_DIR_ALREADY_INITIALISED = "data_dir.already_initialised"
+    DATA_DIR_INSECURE = "data_dir.insecure_permissions"
+    DATA_DIR_NETWORK_PATH = "data_dir.network_path"
+    # keys
+    KEYSTORE_MISSING = "keystore.missing"
+    KEYSTORE_CORRUPT = "keystore.corrupt"
+    KEYSTORE_UNSUPPORTED_VERSION = "keystore.unsupported_version"
+    MACHINE_KEY_MISSING = "key.machine_missing"
+    MACHINE_KEY_INSECURE = "key.machine_insecure_permissions"
+    MACHINE_KEY_WRONG = "key.machine_wrong"
+    RECOVERY_KEY_MALFORMED = "recovery_key.malformed"
+    RECOVERY_KEY_GROUP_INVALID = "recovery_key.group_invalid"
+    RECOVERY_KEY_WRONG = "recovery_key.wrong"
+    DEK_MISMATCH = "key.dek_mismatch"
+    # store
+    STORE_MISSING = "store.missing"
+    STORE_NOT_ENCRYPTED = "store.plaintext_file"
+    STORE_WRONG_KEY = "store.wrong_key_or_corrupt"
+    STORE_NO_SQLCIPHER = "store.sqlcipher_unavailable"
+    STORE_SCHEMA_TOO_NEW = "store.schema_too_new"
+    STORE_MIGRATION_FAILED = "store.migration_failed"
+    # engine
+    ENGINE_ALREADY_RUNNING = "engine.already_running"
+    ENGINE_UNREACHABLE = "engine.unreachable"
+    # auth and access
+    AUTH_INVALID_CREDENTIALS = "auth.invalid_credentials"
+    AUTH_THROTTLED = "auth.throttled"
+    AUTH_TOKEN_INVALID = "auth.token_invalid"
+    AUTH_USER_DISABLED = "auth.user_disabled"
+    ACCESS_DENIED = "access.denied"
+    ACCESS_BRANCH_DENIED = "access.branch_denied"
+    # input validation
+    INVALID_INPUT = "input.invalid"
+    PASSWORD_TOO_SHORT = "password.too_short"
+    PASSWORD_TOO_LONG = "password.too_long"
+    PASSWORD_FILE_UNREADABLE = "password.file_unreadable"
+    PHONE_INVALID = "phone.invalid"
+    NOT_FOUND = "entity.not_found"
+    ALREADY_EXISTS = "entity.already_exists"
+    ROLE_UNKNOWN = "role.unknown"
+    # audit
+    AUDIT_CHAIN_BROKEN = "audit.chain_broken"
+
+
+class ClinicDeskError(Exception):
+    """An expected failure with a stable code and placeholder values.
+
+    ``params`` never contains message text, patient names or phone numbers: they may be logged.
+    """
+
+    def __init__(self, code: ErrorCode, **params: object) -> None:
+        self.code = code
+        self.params: dict[str, object] = params
+        super().__init__(f"{code.value} {params}" if params else code.value)
+
+
+class AccessDeniedError(ClinicDeskError):
+    """The acting user lacks the role or the branch for what was asked."""
+
+
+class NotFoundError(ClinicDeskError):
+    """The named entity does not exist (or is outside what the actor may see)."""

@@ -1,0 +1,301 @@
+"""Tables of the encrypted store (SQLAlchemy Core).
+
+Every change here ships with an Alembic revision in ``app/store/migrations/versions``; a test
+checks that the migrated schema matches this metadata.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from app.store.types import UtcDateTime
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+ROLES = ("super_admin", "admin", "supervisor", "receptionist")
+CHANNEL_KINDS = ("simulator", "whatsapp-web", "cloud-api")
+CHANNEL_STATES = (
+    "INITIALIZING",
+    "DISCONNECTED",
+    "CONNECTING",
+    "QR_REQUIRED",
+    "PAIRING",
+    "CONNECTED",
+    "ERROR",
+    "SUSPENDED",
+)
+TICKET_STATUSES = ("pending", "open", "closed")
+DIRECTIONS = ("in", "out")
+ACKS = ("pending", "sent", "delivered", "read", "failed")
+OUTBOX_STATUSES = ("queued", "sending", "sent", "failed", "needs_review")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+branches = Table(
+    "branches",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(120), nullable=False, unique=True),
+    Column("timezone", String(64), nullable=False, server_default="America/Sao_Paulo"),
+    Column("business_hours", Text, nullable=True),  # JSON: weekday -> [[open, close], ...]
+    Column("out_of_hours_message", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),  # stored lower-case
+    Column("display_name", String(120), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("super_admin", Boolean, nullable=False, server_default=text("0")),
+    Column("disabled", Boolean, nullable=False, server_default=text("0")),
+    Column("failed_logins", Integer, nullable=False, server_default=text("0")),
+    Column("throttled_until", UtcDateTime, nullable=True),
+    Column("last_login_at", UtcDateTime, nullable=True),
+    Column("password_changed_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("branch_id", ForeignKey("branches.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(20), nullable=False),
+    CheckConstraint(_in("role", ROLES), name="role"),
+    Index(None, "branch_id"),
+)
+
+channels = Table(
+    "channels",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("branch_id", ForeignKey("branches.id"), nullable=False),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("display_name", String(120), nullable=False),
+    Column("phone_e164", String(20), nullable=True),
+    Column("kind", String(20), nullable=False),
+    Column("enabled", Boolean, nullable=False, server_default=text("1")),
+    Column("state", String(20), nullable=False, server_default="INITIALIZING"),
+    Column("state_reason", String(64), nullable=True),
+    Column("state_since", UtcDateTime, nullable=True),
+    Column("send_limits", Text, nullable=True),  # JSON, overrides of the safe defaults
+    Column("config", Text, nullable=True),  # JSON, transport-specific (e.g. simulator URL)
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint(_in("kind", CHANNEL_KINDS), name="kind"),
+    CheckConstraint(_in("state", CHANNEL_STATES), name="state"),
+    Index(None, "branch_id"),
+)
+
+channel_state_history = Table(
+    "channel_state_history",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("channel_id", ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("from_state", String(20), nullable=True),
+    Column("to_state", String(20), nullable=False),
+    Column("reason", String(64), nullable=True),
+    Index(None, "channel_id", "at"),
+)
+
+queues = Table(
+    "queues",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("branch_id", ForeignKey("branches.id"), nullable=False),
+    Column("name", String(80), nullable=False),
+    Column("color", String(9), nullable=False, server_default="#3B82F6"),
+    Column("greeting", Text, nullable=True),
+    Column("menu_order", Integer, nullable=False, server_default=text("0")),
+    UniqueConstraint("branch_id", "name"),
+)
+
+queue_members = Table(
+    "queue_members",
+    metadata,
+    Column("queue_id", ForeignKey("queues.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Index(None, "user_id"),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("branch_id", ForeignKey("branches.id"), nullable=False),
+    Column("phone_e164", String(20), nullable=True),
+    Column("wa_lid", String(64), nullable=True),
+    Column("display_name", String(120), nullable=True),
+    Column("consent_status", String(16), nullable=False, server_default="unknown"),
+    Column("consent_at", UtcDateTime, nullable=True),
+    Column("consent_text_hash", String(64), nullable=True),
+    Column("consent_channel", String(32), nullable=True),
+    Column("merged_into_id", ForeignKey("contacts.id"), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("branch_id", "phone_e164"),
+    UniqueConstraint("branch_id", "wa_lid"),
+    CheckConstraint(
+        _in("consent_status", ("unknown", "granted", "revoked")), name="consent_status"
+    ),
+)
+
+tickets = Table(
+    "tickets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("branch_id", ForeignKey("branches.id"), nullable=False),
+    Column("contact_id", ForeignKey("contacts.id"), nullable=False),
+    Column("channel_id", ForeignKey("channels.id"), nullable=False),
+    Column("queue_id", ForeignKey("queues.id"), nullable=True),
+    Column("assignee_id", ForeignKey("users.id"), nullable=True),
+    Column("status", String(10), nullable=False, server_default="pending"),
+    Column("unread_count", Integer, nullable=False, server_default=text("0")),
+    Column("last_activity_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("accepted_at", UtcDateTime, nullable=True),
+    Column("first_response_at", UtcDateTime, nullable=True),
+    Column("closed_at", UtcDateTime, nullable=True),
+    CheckConstraint(_in("status", TICKET_STATUSES), name="status"),
+    # the inbox: a branch's tickets by status (and queue), most recent activity first
+    Index("ix_tickets_inbox", "branch_id", "status", "queue_id", "last_activity_at"),
+    Index("ix_tickets_assignee", "assignee_id", "status", "last_activity_at"),
+    Index(None, "contact_id"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ticket_id", ForeignKey("tickets.id"), nullable=True),
+    Column("channel_id", ForeignKey("channels.id"), nullable=False),
+    Column("contact_id", ForeignKey("contacts.id"), nullable=True),
+    Column("chat_jid", String(80), nullable=False),
+    Column("sender_jid", String(80), nullable=False, server_default=""),
+    Column("wa_id", String(80), nullable=True),  # set for outbound once WhatsApp accepted it
+    Column("direction", String(3), nullable=False),
+    Column("kind", String(16), nullable=False, server_default="text"),
+    Column("body", Text, nullable=True),
+    Column("media_sha256", String(64), nullable=True),
+    Column("media_mime", String(100), nullable=True),
+    Column("media_name", String(255), nullable=True),
+    Column("media_size", Integer, nullable=True),
+    Column("ack", String(10), nullable=False, server_default="pending"),
+    Column("author_id", ForeignKey("users.id"), nullable=True),
+    Column("sent_at", UtcDateTime, nullable=False),  # WhatsApp timestamp (or local, outbound)
+    Column("stored_at", UtcDateTime, nullable=False),
+    CheckConstraint(_in("direction", DIRECTIONS), name="direction"),
+    CheckConstraint(_in("ack", ACKS), name="ack"),
+    # natural key of a WhatsApp message: redelivery must change nothing
+    UniqueConstraint("channel_id", "chat_jid", "sender_jid", "wa_id", "direction"),
+    Index("ix_messages_ticket_time", "ticket_id", "sent_at"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("branch_id", ForeignKey("branches.id"), nullable=False),
+    Column("name", String(60), nullable=False),
+    Column("color", String(9), nullable=False, server_default="#64748B"),
+    UniqueConstraint("branch_id", "name"),
+)
+
+ticket_tags = Table(
+    "ticket_tags",
+    metadata,
+    Column("ticket_id", ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+    Index(None, "tag_id"),
+)
+
+quick_replies = Table(
+    "quick_replies",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("branch_id", ForeignKey("branches.id"), nullable=False),
+    Column("shortcut", String(40), nullable=False),
+    Column("body", Text, nullable=False),
+    UniqueConstraint("branch_id", "shortcut"),
+)
+
+notes = Table(
+    "notes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ticket_id", ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False),
+    Column("author_id", ForeignKey("users.id"), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index(None, "ticket_id", "created_at"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("channel_id", ForeignKey("channels.id"), nullable=False),
+    Column("message_id", ForeignKey("messages.id"), nullable=False, unique=True),
+    Column("idempotency_key", String(64), nullable=False, unique=True),
+    Column("status", String(14), nullable=False, server_default="queued"),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", UtcDateTime, nullable=True),
+    Column("last_error", String(120), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint(_in("status", OUTBOX_STATUSES), name="status"),
+    Index("ix_outbox_drain", "channel_id", "status", "next_attempt_at"),
+)
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("branch_id", Integer, primary_key=True, server_default=text("0")),  # 0: global
+    Column("key", String(80), primary_key=True),
+    Column("value", Text, nullable=False),  # JSON
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor_user_id", Integer, nullable=True),
+    Column("actor_name", String(64), nullable=False),
+    Column("workstation", String(120), nullable=False, server_default=""),
+    Column("action", String(64), nullable=False),
+    Column("object_type", String(32), nullable=True),
+    Column("object_id", String(64), nullable=True),
+    Column("branch_id", Integer, nullable=True),
+    Column("details", Text, nullable=False, server_default="{}"),  # JSON; ids and codes only
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
