@@ -1,0 +1,1 @@
+"""The ``clinicdesk`` command line for IT staff (English; the desk is Portuguese)."""

@@ -1,15 +1,58 @@
-"""Argument parsing and dispatch for ``clinicdesk`` (placeholder until the CLI lands)."""
+"""Dispatch of ``clinicdesk`` commands, with one-line errors and stable exit codes.
+
+Exit codes: 0 success; 1 the command failed (message on stderr); 2 bad usage; 3 the audit
+chain is damaged; 130 interrupted.
+"""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
-from app import __version__
+from app.cli import commands
+from app.cli.messages import message_for
+from app.cli.output import fail
+from app.cli.parser import build_parser
+from app.cli.status import cmd_status
+from app.domain.errors import ClinicDeskError
+
+Handler = Callable[[argparse.Namespace], int]
+
+HANDLERS: dict[str, Handler] = {
+    "init": commands.cmd_init,
+    "recover": commands.cmd_recover,
+    "engine": commands.cmd_engine,
+    "status": cmd_status,
+    "branch": commands.cmd_branch,
+    "user": commands.cmd_user,
+    "audit": commands.cmd_audit,
+}
+
+
+def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.demo:
+        from app.cli.demo import run_demo
+
+        return run_demo(args)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if args.command != "engine":
+        commands.quiet_logging()
+    return HANDLERS[args.command](args)
 
 
 def run(argv: list[str]) -> int:
     """Run the command named in ``argv``; returns the exit code."""
-    parser = argparse.ArgumentParser(prog="clinicdesk")
-    parser.add_argument("--version", action="version", version=f"clinicdesk {__version__}")
-    parser.parse_args(argv)
-    return 0
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _dispatch(args, parser)
+    except commands.AuditBrokenError as exc:
+        fail(message_for(exc))
+        return commands.EXIT_AUDIT_BROKEN
+    except ClinicDeskError as exc:
+        fail(message_for(exc))
+        return commands.EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130

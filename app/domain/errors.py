@@ -37,6 +37,9 @@ class ErrorCode(StrEnum):
     STORE_NO_SQLCIPHER = "store.sqlcipher_unavailable"
     STORE_SCHEMA_TOO_NEW = "store.schema_too_new"
     STORE_MIGRATION_FAILED = "store.migration_failed"
+    STORE_CLOSED = "store.closed"
+    STORE_BUSY = "store.write_backlog_full"
+    STORE_WRITE_FAILED = "store.write_failed"
     # engine
     ENGINE_ALREADY_RUNNING = "engine.already_running"
     ENGINE_UNREACHABLE = "engine.unreachable"

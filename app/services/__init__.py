@@ -1,0 +1,1 @@
+"""Use cases. They take the acting user, check role and branch, and talk to ports only."""

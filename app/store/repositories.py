@@ -1,8 +1,228 @@
-"""Repositories: the SQL behind the ports in ``app.services.ports`` (filled in by the services work)."""
+"""Repositories: the SQL behind the ports in ``app.services.ports`` (SQLAlchemy Core)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
+import dataclasses
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, CursorResult, func, insert, select, update
+
+from app.domain.audit import GENESIS_HASH, AuditEntry, AuditRow, seal
+from app.domain.models import Branch, Contact, Membership, User
+from app.domain.roles import Role
+from app.services.ports import NewAuditEntry
+from app.store.schema import audit_log, branches, contacts, memberships, users
+
+
+def _new_id(result: CursorResult[Any]) -> int:
+    """The primary key an INSERT just produced."""
+    key = result.inserted_primary_key
+    if key is None:  # pragma: no cover - every table here has an integer key
+        raise RuntimeError("insert produced no primary key")
+    return int(key[0])
+
+
+class BranchRepository:
+    """Branches table."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    def add(self, name: str, at: datetime) -> int:
+        return _new_id(self._c.execute(insert(branches).values(name=name, created_at=at)))
+
+    def get(self, branch_id: int) -> Branch | None:
+        row = self._c.execute(select(branches).where(branches.c.id == branch_id)).first()
+        return _branch(row) if row else None
+
+    def get_by_name(self, name: str) -> Branch | None:
+        row = self._c.execute(select(branches).where(branches.c.name == name)).first()
+        return _branch(row) if row else None
+
+    def list(self, only: frozenset[int] | None = None) -> list[Branch]:
+        query = select(branches).order_by(branches.c.name)
+        if only is not None:
+            query = query.where(branches.c.id.in_(sorted(only)))
+        return [_branch(r) for r in self._c.execute(query)]
+
+
+def _branch(row: Any) -> Branch:
+    return Branch(row.id, row.name, row.timezone, row.created_at)
+
+
+class UserRepository:
+    """Users table (password hashes stay inside the services layer)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    def add(
+        self, username: str, display_name: str, password_hash: str, super_admin: bool, at: datetime
+    ) -> int:
+        values: dict[str, object] = {"username": username, "display_name": display_name}
+        values |= {"password_hash": password_hash, "super_admin": super_admin}
+        stamp = {"created_at": at, "password_changed_at": at}
+        return _new_id(self._c.execute(insert(users).values(**values, **stamp)))
+
+    def get(self, user_id: int) -> User | None:
+        row = self._c.execute(select(users).where(users.c.id == user_id)).first()
+        return _user(row) if row else None
+
+    def get_by_username(self, username: str) -> User | None:
+        row = self._c.execute(select(users).where(users.c.username == username)).first()
+        return _user(row) if row else None
+
+    def list(self, only_branches: frozenset[int] | None = None) -> list[User]:
+        query = select(users).order_by(users.c.username)
+        if only_branches is not None:
+            members = select(memberships.c.user_id).where(
+                memberships.c.branch_id.in_(sorted(only_branches))
+            )
+            query = query.where(users.c.id.in_(members))
+        return [_user(r) for r in self._c.execute(query)]
+
+    def count(self) -> int:
+        return int(self._c.execute(select(func.count()).select_from(users)).scalar_one())
+
+    def set_password(self, user_id: int, password_hash: str, at: datetime) -> None:
+        values = {"password_hash": password_hash, "password_changed_at": at}
+        self._update(user_id, **values, failed_logins=0, throttled_until=None)
+
+    def record_failure(self, user_id: int, failures: int, until: datetime | None) -> None:
+        self._update(user_id, failed_logins=failures, throttled_until=until)
+
+    def record_success(self, user_id: int, at: datetime) -> None:
+        self._update(user_id, failed_logins=0, throttled_until=None, last_login_at=at)
+
+    def _update(self, user_id: int, **values: object) -> None:
+        self._c.execute(update(users).where(users.c.id == user_id).values(**values))
+
+
+def _user(row: Any) -> User:
+    return User(
+        id=row.id,
+        username=row.username,
+        display_name=row.display_name,
+        password_hash=row.password_hash,
+        super_admin=bool(row.super_admin),
+        disabled=bool(row.disabled),
+        failed_logins=row.failed_logins,
+        throttled_until=row.throttled_until,
+        last_login_at=row.last_login_at,
+        created_at=row.created_at,
+    )
+
+
+class MembershipRepository:
+    """Who holds which role in which branch."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    def set(self, user_id: int, branch_id: int, role: Role) -> None:
+        where = (memberships.c.user_id == user_id) & (memberships.c.branch_id == branch_id)
+        self._c.execute(memberships.delete().where(where))
+        values = {"user_id": user_id, "branch_id": branch_id, "role": role.value}
+        self._c.execute(insert(memberships).values(**values))
+
+    def roles_of(self, user_id: int) -> dict[int, Role]:
+        query = select(memberships).where(memberships.c.user_id == user_id)
+        return {r.branch_id: Role(r.role) for r in self._c.execute(query)}
+
+    def in_branches(self, only: frozenset[int] | None = None) -> list[Membership]:
+        query = select(memberships)
+        if only is not None:
+            query = query.where(memberships.c.branch_id.in_(sorted(only)))
+        return [Membership(r.user_id, r.branch_id, Role(r.role)) for r in self._c.execute(query)]
+
+
+class ContactRepository:
+    """Patient contacts."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    def add(
+        self,
+        branch_id: int,
+        phone_e164: str | None,
+        display_name: str | None,
+        wa_lid: str | None,
+        at: datetime,
+    ) -> int:
+        values: dict[str, object] = {"branch_id": branch_id, "phone_e164": phone_e164}
+        values["wa_lid"] = wa_lid
+        values |= {"display_name": display_name, "created_at": at, "updated_at": at}
+        return _new_id(self._c.execute(insert(contacts).values(**values)))
+
+    def get(self, contact_id: int) -> Contact | None:
+        row = self._c.execute(select(contacts).where(contacts.c.id == contact_id)).first()
+        return _contact(row) if row else None
+
+    def find_by_phone(self, branch_id: int, phone_e164: str) -> Contact | None:
+        where = (contacts.c.branch_id == branch_id) & (contacts.c.phone_e164 == phone_e164)
+        row = self._c.execute(select(contacts).where(where)).first()
+        return _contact(row) if row else None
+
+
+def _contact(row: Any) -> Contact:
+    return Contact(
+        row.id, row.branch_id, row.phone_e164, row.wa_lid, row.display_name, row.created_at
+    )
+
+
+class AuditRepository:
+    """The hash-chained audit log. Appends run on the single writer thread, so seq is safe."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    def append(self, entry: NewAuditEntry) -> AuditRow:
+        head = self.head()
+        seq = head.entry.seq + 1 if head else 1
+        row = seal(AuditEntry(seq=seq, **_fields(entry)), head.hash if head else GENESIS_HASH)
+        self._c.execute(insert(audit_log).values(**_columns(row)))
+        return row
+
+    def head(self) -> AuditRow | None:
+        row = self._c.execute(select(audit_log).order_by(audit_log.c.seq.desc()).limit(1)).first()
+        return _audit_row(row) if row else None
+
+    def iter_rows(self) -> Iterator[AuditRow]:
+        result = self._c.execution_options(yield_per=1000).execute(
+            select(audit_log).order_by(audit_log.c.seq)
+        )
+        for row in result:
+            yield _audit_row(row)
+
+
+def _fields(entry: NewAuditEntry) -> dict[str, Any]:
+    return {f.name: getattr(entry, f.name) for f in dataclasses.fields(entry)}
+
+
+def _columns(row: AuditRow) -> dict[str, Any]:
+    values = dataclasses.asdict(row.entry)
+    values["details"] = json.dumps(values["details"], sort_keys=True, separators=(",", ":"))
+    return {**values, "prev_hash": row.prev_hash, "hash": row.hash}
+
+
+def _audit_row(row: Any) -> AuditRow:
+    entry = AuditEntry(
+        seq=row.seq,
+        at=row.at,
+        actor_user_id=row.actor_user_id,
+        actor_name=row.actor_name,
+        workstation=row.workstation,
+        action=row.action,
+        object_type=row.object_type,
+        object_id=row.object_id,
+        branch_id=row.branch_id,
+        details=json.loads(row.details),
+    )
+    return AuditRow(entry=entry, prev_hash=row.prev_hash, hash=row.hash)
 
 
 class SqlTx:
@@ -10,3 +230,8 @@ class SqlTx:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self.branches = BranchRepository(conn)
+        self.users = UserRepository(conn)
+        self.memberships = MembershipRepository(conn)
+        self.contacts = ContactRepository(conn)
+        self.audit = AuditRepository(conn)

@@ -1,0 +1,28 @@
+"""The engine's FastAPI application, built around an already-wired core."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from app import __version__
+from app.api import routes_admin, routes_auth
+from app.api.errors import install_error_handlers
+from app.api.schemas import HealthOut
+from app.bootstrap import Core
+
+
+def create_app(core: Core, engine_meta: dict[str, object] | None = None) -> FastAPI:
+    """An API app bound to ``core``; ``engine_meta`` is echoed by ``/status``."""
+    app = FastAPI(title="ClinicDesk engine", version=__version__, docs_url=None, redoc_url=None)
+    app.state.core = core
+    app.state.engine_meta = engine_meta or {}
+    install_error_handlers(app)
+    app.include_router(routes_auth.router)
+    app.include_router(routes_admin.router)
+
+    @app.get("/health")
+    async def health() -> HealthOut:
+        """Liveness, without authentication and without any data."""
+        return HealthOut(status="ok", version=__version__)
+
+    return app

@@ -1,0 +1,91 @@
+"""Administration used by the CLI and the desk's settings: branches, users, audit, status."""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import APIRouter, Request
+
+from app import __version__
+from app.api.deps import ActorDep, CoreDep
+from app.api.schemas import (
+    AuditVerifyOut,
+    BranchIn,
+    BranchOut,
+    PasswordIn,
+    UserIn,
+    UserOut,
+    user_out,
+)
+from app.domain.audit import Anchor
+from app.domain.roles import Permission
+from app.services.users import NewUser
+
+router = APIRouter()
+
+
+@router.get("/branches")
+async def list_branches(actor: ActorDep, core: CoreDep) -> list[BranchOut]:
+    """Branches visible to the caller."""
+    return [BranchOut.model_validate(b) for b in await core.branches.list(actor)]
+
+
+@router.post("/branches", status_code=201)
+async def add_branch(body: BranchIn, actor: ActorDep, core: CoreDep) -> BranchOut:
+    """Create a branch (super admins)."""
+    return BranchOut.model_validate(await core.branches.add(actor, body.name))
+
+
+@router.get("/users")
+async def list_users(actor: ActorDep, core: CoreDep) -> list[UserOut]:
+    """Accounts in the branches the caller manages."""
+    names = {b.id: b.name for b in await core.branches.list(actor)}
+    return [user_out(u, names) for u in await core.users.list(actor)]
+
+
+@router.post("/users", status_code=201)
+async def add_user(body: UserIn, actor: ActorDep, core: CoreDep) -> UserOut:
+    """Create an account with a role in one branch."""
+    branch = await core.branches.get_by_name(actor, body.branch)
+    new = NewUser(body.username, body.display_name, body.password, branch.id, body.role)
+    return user_out(await core.users.add(actor, new), {branch.id: branch.name})
+
+
+@router.put("/users/{username}/password", status_code=204)
+async def set_password(username: str, body: PasswordIn, actor: ActorDep, core: CoreDep) -> None:
+    """Replace a password (one's own, or of an account the caller manages)."""
+    await core.users.set_password(actor, username, body.password)
+
+
+@router.get("/audit/verify")
+async def verify_audit(
+    actor: ActorDep, core: CoreDep, anchor_seq: int | None = None, anchor_hash: str | None = None
+) -> AuditVerifyOut:
+    """Check the audit chain, optionally against an anchor recorded elsewhere."""
+    anchor = Anchor(anchor_seq, anchor_hash) if anchor_seq and anchor_hash else None
+    result = await core.audit.verify(actor, anchor)
+    return AuditVerifyOut.model_validate(result)
+
+
+@router.get("/status")
+async def engine_status(request: Request, actor: ActorDep, core: CoreDep) -> dict[str, object]:
+    """Engine, store, key storage and audit head, for ``clinicdesk status`` (admins)."""
+    actor.require(Permission.MANAGE_SETTINGS)
+    head = await core.audit.head()
+    key = core.key_status
+    return {
+        "engine": {"running": True, "pid": os.getpid(), "version": __version__}
+        | request.app.state.engine_meta,
+        "store": core.store.info(),
+        "key_storage": {
+            "machine_protector": key.machine_protector,
+            "secure": key.secure,
+            "problems": list(key.problems),
+            "insecure_allowed": key.insecure_allowed,
+            "keystore_copy": key.keystore_copy,
+        },
+        "audit": {
+            "head_seq": head.entry.seq if head else 0,
+            "head_hash": head.hash if head else "",
+        },
+    }

@@ -1,0 +1,98 @@
+"""Request and response bodies of the engine API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.domain.roles import Role
+from app.services.users import UserView
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+    workstation: str = Field(default="", max_length=120)
+
+
+class TokenResponse(BaseModel):
+    token: str
+    expires_at: datetime | None
+
+
+class BranchRole(BaseModel):
+    branch_id: int
+    branch_name: str
+    role: Role
+
+
+class MeResponse(BaseModel):
+    id: int | None
+    username: str
+    display_name: str
+    super_admin: bool
+    branches: list[BranchRole]
+
+
+class BranchIn(BaseModel):
+    name: str = Field(min_length=1, max_length=120)
+
+
+class BranchOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    timezone: str
+    created_at: datetime
+
+
+class UserIn(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    display_name: str = Field(min_length=1, max_length=120)
+    password: str = Field(min_length=1, max_length=256)
+    branch: str = Field(min_length=1, max_length=120)
+    role: Role
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    super_admin: bool
+    disabled: bool
+    roles: dict[str, Role]  # branch name -> role
+
+
+class PasswordIn(BaseModel):
+    password: str = Field(min_length=1, max_length=256)
+
+
+class AuditVerifyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    ok: bool
+    checked: int
+    head_seq: int
+    head_hash: str
+    first_bad_seq: int | None
+    problem: str | None  # AuditProblem value
+
+
+class HealthOut(BaseModel):
+    status: str
+    version: str
+
+
+def user_out(view: UserView, branch_names: dict[int, str]) -> UserOut:
+    """The API shape of a user, with roles keyed by branch name."""
+    roles = {branch_names.get(b, str(b)): r for b, r in view.roles.items()}
+    return UserOut(
+        id=view.id,
+        username=view.username,
+        display_name=view.display_name,
+        super_admin=view.super_admin,
+        disabled=view.disabled,
+        roles=roles,
+    )

@@ -1,0 +1,235 @@
+"""Composition root: the only place that builds keys → store → services (and later transports,
+API and scheduler). No module-level state anywhere else; everything is passed in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from app.config import DataDir
+from app.domain.errors import ClinicDeskError, ErrorCode
+from app.domain.policies import check_password, normalise_username
+from app.domain.roles import Actor, local_admin
+from app.security.fsperms import is_network_path, make_private_dir, storage_problems
+from app.security.keystore import KeyStore, UnlockResult
+from app.security.passwords import Argon2Hasher
+from app.security.protectors import MachineProtector, default_machine_protector
+from app.security.recovery_key import RecoveryKey
+from app.security.tokens import TokenIssuer
+from app.services.audit import Auditor, AuditService
+from app.services.auth import AuthService
+from app.services.branches import BranchService
+from app.services.contacts import ContactService
+from app.services.users import UserService
+from app.store.store import Store
+from app.store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class SystemClock:
+    """The real clock (UTC, millisecond precision like the store)."""
+
+    def now(self) -> datetime:
+        return utcnow()
+
+
+@dataclass(frozen=True, slots=True)
+class KeyStatus:
+    """How the data key is protected here, for ``clinicdesk status`` (no secrets)."""
+
+    machine_protector: str
+    problems: tuple[str, ...]
+    insecure_allowed: bool
+    keystore_copy: str
+    key_id: str
+
+    @property
+    def secure(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class Core:
+    """Everything the engine (or an offline CLI command) works with, wired once."""
+
+    data_dir: DataDir
+    store: Store
+    key_status: KeyStatus
+    clock: SystemClock
+    auditor: Auditor
+    branches: BranchService
+    users: UserService
+    auth: AuthService
+    audit: AuditService
+    contacts: ContactService
+    tokens: TokenIssuer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tokens = TokenIssuer(self.clock.now)
+
+    def local_actor(self) -> Actor:
+        """The local administrator acting from this machine (CLI, installer)."""
+        return local_admin(workstation=socket.gethostname())
+
+    def close(self) -> None:
+        """Stop the writer (draining it) and close the database."""
+        self.store.close()
+
+
+def build_services(data_dir: DataDir, store: Store, key_status: KeyStatus) -> Core:
+    """Wire the services around an open store."""
+    clock, hasher = SystemClock(), Argon2Hasher()
+    auditor = Auditor(clock)
+    return Core(
+        data_dir=data_dir,
+        store=store,
+        key_status=key_status,
+        clock=clock,
+        auditor=auditor,
+        branches=BranchService(store, clock, auditor),
+        users=UserService(store, clock, hasher, auditor),
+        auth=AuthService(store, clock, hasher, auditor),
+        audit=AuditService(store),
+        contacts=ContactService(store, clock, auditor),
+    )
+
+
+def check_data_dir_location(root: Path) -> None:
+    """Refuse a data directory on a network share (SQLite locking breaks there)."""
+    if is_network_path(root):
+        raise ClinicDeskError(ErrorCode.DATA_DIR_NETWORK_PATH, path=str(root))
+
+
+def _key_problems(data_dir: DataDir, machine: MachineProtector, insecure: bool) -> tuple[str, ...]:
+    problems = tuple(storage_problems(data_dir, machine))
+    if problems and not insecure:
+        raise ClinicDeskError(ErrorCode.DATA_DIR_INSECURE, problems=",".join(problems))
+    if problems:
+        log.warning("insecure key storage allowed by flag", extra={"code": ",".join(problems)})
+    return problems
+
+
+def unlock(
+    data_dir: DataDir, *, insecure: bool = False, machine: MachineProtector | None = None
+) -> tuple[UnlockResult, KeyStatus, KeyStore]:
+    """Unwrap the data key with the machine protector, after the permission checks."""
+    if not data_dir.is_initialised():
+        raise ClinicDeskError(ErrorCode.DATA_DIR_NOT_INITIALISED, path=str(data_dir.root))
+    check_data_dir_location(data_dir.root)
+    machine = machine or default_machine_protector()
+    problems = _key_problems(data_dir, machine, insecure)
+    keystore = KeyStore(data_dir, machine)
+    result = keystore.unlock()
+    status = KeyStatus(machine.kind, problems, insecure, result.source, result.key_id)
+    return result, status, keystore
+
+
+def open_core(
+    root: Path,
+    *,
+    insecure: bool = False,
+    migrate: bool = True,
+    machine: MachineProtector | None = None,
+) -> Core:
+    """Unlock and open an existing installation (migrating the schema unless told not to)."""
+    data_dir = DataDir(root)
+    result, status, keystore = unlock(data_dir, insecure=insecure, machine=machine)
+    store = Store.open(data_dir, result.dek, migrate=migrate)
+    if keystore.repair_from(result):
+        log.warning("keystore copy repaired from the good copy", extra={"code": result.source})
+    return build_services(data_dir, store, status)
+
+
+@dataclass(frozen=True, slots=True)
+class FirstAdmin:
+    """The first super administrator, created by ``clinicdesk init``."""
+
+    username: str
+    display_name: str
+    password: str
+
+
+def _prepare_new_dir(data_dir: DataDir) -> None:
+    if data_dir.is_initialised():
+        raise ClinicDeskError(ErrorCode.DATA_DIR_ALREADY_INITIALISED, path=str(data_dir.root))
+    check_data_dir_location(data_dir.root)
+    try:
+        make_private_dir(data_dir.root)
+        probe = data_dir.root / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ClinicDeskError(ErrorCode.DATA_DIR_NOT_WRITABLE, path=str(data_dir.root)) from exc
+
+
+def _remove_new_files(data_dir: DataDir) -> None:
+    """Undo a failed init: only files init itself created (the directory was empty of them)."""
+    for path in (*data_dir.db_set, data_dir.keystore, data_dir.keystore_backup):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+async def init_installation(
+    root: Path, admin: FirstAdmin, *, machine: MachineProtector | None = None
+) -> tuple[Core, RecoveryKey]:
+    """Create keys, an empty encrypted store and the first super admin in a new data dir.
+
+    Refuses an initialised directory; on any failure it removes only what it created.
+    """
+    data_dir = DataDir(root)
+    normalise_username(admin.username)
+    check_password(admin.password)
+    _prepare_new_dir(data_dir)
+    machine = machine or default_machine_protector()
+    keystore = KeyStore(data_dir, machine)
+    dek, recovery = await asyncio.to_thread(keystore.create)
+    try:
+        core = await _create_store_and_admin(data_dir, dek, machine, admin)
+    except BaseException:
+        _remove_new_files(data_dir)
+        raise
+    return core, recovery
+
+
+async def _create_store_and_admin(
+    data_dir: DataDir, dek: bytes, machine: MachineProtector, admin: FirstAdmin
+) -> Core:
+    store = await asyncio.to_thread(Store.create, data_dir, dek)
+    status = KeyStatus(machine.kind, (), False, "primary", "")
+    core = build_services(data_dir, store, status)
+    try:
+        await core.users.add_first_super_admin(
+            core.local_actor(), admin.username, admin.display_name, admin.password
+        )
+    except BaseException:
+        core.close()
+        raise
+    return core
+
+
+def recover_installation(
+    root: Path, recovery: RecoveryKey, *, machine: MachineProtector | None = None
+) -> KeyStatus:
+    """Open the store with the recovery key and re-wrap the data key for this machine."""
+    data_dir = DataDir(root)
+    if not data_dir.is_initialised():
+        raise ClinicDeskError(ErrorCode.DATA_DIR_NOT_INITIALISED, path=str(data_dir.root))
+    machine = machine or default_machine_protector()
+    keystore = KeyStore(data_dir, machine)
+    result = keystore.unlock_with_recovery(recovery)
+    Store.open(data_dir, result.dek, migrate=False).close()  # the key really opens this store
+    keystore.rewrap_for_machine(result.dek)
+    return KeyStatus(machine.kind, (), False, result.source, result.key_id)
+
+
+def hostname() -> str:
+    """This workstation's name for audit entries."""
+    return os.environ.get("COMPUTERNAME") or socket.gethostname()

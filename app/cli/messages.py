@@ -1,0 +1,85 @@
+"""English one-line messages for core error codes (IT staff read these; the desk uses tr())."""
+
+from __future__ import annotations
+
+from app.domain.errors import ClinicDeskError, ErrorCode
+
+_TEXT: dict[ErrorCode, str] = {
+    ErrorCode.DATA_DIR_NOT_WRITABLE: "data directory {path} is not writable",
+    ErrorCode.DATA_DIR_NOT_INITIALISED: (
+        "no ClinicDesk installation in {path} (run 'clinicdesk init' first)"
+    ),
+    ErrorCode.DATA_DIR_ALREADY_INITIALISED: (
+        "{path} already holds a ClinicDesk installation; refusing to create a new one over it"
+    ),
+    ErrorCode.DATA_DIR_INSECURE: (
+        "key storage is readable by other accounts ({problems}); fix the permissions "
+        "(chmod 700 the data dir, 600 the key files) or pass --insecure-key-storage"
+    ),
+    ErrorCode.DATA_DIR_NETWORK_PATH: "{path} is on a network share; keep the data on a local disk",
+    ErrorCode.KEYSTORE_MISSING: (
+        "keystore.json and keystore.bak are both missing; use 'clinicdesk recover' only "
+        "if you still have them from a backup"
+    ),
+    ErrorCode.KEYSTORE_CORRUPT: "keystore.json and keystore.bak are both damaged",
+    ErrorCode.KEYSTORE_UNSUPPORTED_VERSION: "the keystore was written by a newer ClinicDesk",
+    ErrorCode.MACHINE_KEY_MISSING: (
+        "this machine cannot unlock the data (new PC or reinstalled system?): "
+        "run 'clinicdesk recover' with the recovery key"
+    ),
+    ErrorCode.MACHINE_KEY_INSECURE: "the machine key file is readable by other accounts",
+    ErrorCode.MACHINE_KEY_WRONG: (
+        "the machine key does not unlock this keystore: run 'clinicdesk recover' with the "
+        "recovery key"
+    ),
+    ErrorCode.RECOVERY_KEY_MALFORMED: (
+        "a recovery key has 48 digits in 8 groups of 6; this one has {digits}"
+    ),
+    ErrorCode.RECOVERY_KEY_GROUP_INVALID: "group {group} of the recovery key has a typo",
+    ErrorCode.RECOVERY_KEY_WRONG: "this recovery key does not belong to this installation",
+    ErrorCode.DEK_MISMATCH: "the unlocked key does not match this keystore",
+    ErrorCode.STORE_MISSING: (
+        "the keystore is present but clinicdesk.db is missing; restore it from a backup"
+    ),
+    ErrorCode.STORE_NOT_ENCRYPTED: (
+        "clinicdesk.db is an unencrypted SQLite file; refusing to use it"
+    ),
+    ErrorCode.STORE_WRONG_KEY: (
+        "clinicdesk.db cannot be opened with this key (damaged, or not this installation's)"
+    ),
+    ErrorCode.STORE_NO_SQLCIPHER: "SQLCipher is not available; refusing to run unencrypted",
+    ErrorCode.STORE_SCHEMA_TOO_NEW: "the database was written by a newer ClinicDesk ({revision})",
+    ErrorCode.STORE_MIGRATION_FAILED: (
+        "database upgrade from {from_revision} to {to_revision} failed; nothing was changed"
+    ),
+    ErrorCode.ENGINE_ALREADY_RUNNING: "an engine is already running on this data directory",
+    ErrorCode.ENGINE_UNREACHABLE: "the engine for this data directory does not answer ({url})",
+    ErrorCode.AUTH_INVALID_CREDENTIALS: "wrong username or password",
+    ErrorCode.AUTH_THROTTLED: "too many failed logins; try again in {retry_after} s",
+    ErrorCode.AUTH_TOKEN_INVALID: "session expired or invalid; log in again",
+    ErrorCode.AUTH_USER_DISABLED: "this account is disabled",
+    ErrorCode.ACCESS_DENIED: "not allowed ({permission})",
+    ErrorCode.ACCESS_BRANCH_DENIED: "not allowed in that branch",
+    ErrorCode.INVALID_INPUT: "invalid value for {field}",
+    ErrorCode.PASSWORD_TOO_SHORT: "password too short: at least {minimum} characters",
+    ErrorCode.PASSWORD_TOO_LONG: "password too long: at most {maximum} characters",
+    ErrorCode.PASSWORD_FILE_UNREADABLE: "cannot read the password file {path}",
+    ErrorCode.PHONE_INVALID: "not a valid phone number",
+    ErrorCode.NOT_FOUND: "no such {entity}",
+    ErrorCode.ALREADY_EXISTS: "that {entity} already exists",
+    ErrorCode.ROLE_UNKNOWN: (
+        "unknown role {role} (use super_admin, admin, supervisor or receptionist)"
+    ),
+    ErrorCode.AUDIT_CHAIN_BROKEN: "audit log damaged at entry {seq} ({problem})",
+}
+
+
+def message_for(error: ClinicDeskError) -> str:
+    """One English line for ``error``; falls back to the code if a placeholder is missing."""
+    template = _TEXT.get(error.code)
+    if template is None:
+        return error.code.value
+    try:
+        return template.format(**error.params)
+    except (KeyError, IndexError):
+        return f"{template.split('{')[0].rstrip()} ({error.code.value})"

@@ -1,0 +1,101 @@
+"""``clinicdesk status``: what runs, how the key is kept, and what the store holds."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from app import __version__
+from app.bootstrap import Core, open_core
+from app.cli.messages import message_for
+from app.cli.output import print_json
+from app.cli.remote import running_engine
+from app.config import DataDir, resolve_data_dir
+from app.domain.errors import ClinicDeskError
+
+
+def _offline_status(data_dir: DataDir) -> dict[str, Any]:
+    """Open the store here (no engine runs) without migrating it, and describe it."""
+    core = open_core(data_dir.root, insecure=True, migrate=False)
+    try:
+        return _describe(core)
+    finally:
+        core.close()
+
+
+def _describe(core: Core) -> dict[str, Any]:
+    key = core.key_status
+    head = core.store.read_sync(lambda tx: tx.audit.head())
+    return {
+        "engine": {"running": False},
+        "store": core.store.info(),
+        "key_storage": {
+            "machine_protector": key.machine_protector,
+            "secure": key.secure,
+            "problems": list(key.problems),
+            "insecure_allowed": False,
+            "keystore_copy": key.keystore_copy,
+        },
+        "audit": {
+            "head_seq": head.entry.seq if head else 0,
+            "head_hash": head.hash if head else "",
+        },
+    }
+
+
+def collect_status(data_dir: DataDir) -> dict[str, Any]:
+    """Status as a dict; ``error`` holds a code and message when something is wrong."""
+    base: dict[str, Any] = {"data_dir": str(data_dir.root), "version": __version__}
+    base["initialised"] = data_dir.is_initialised()
+    if not base["initialised"]:
+        return base
+    try:
+        client = running_engine(data_dir)
+        if client is not None:
+            remote: dict[str, Any] = client.call("GET", "/status")
+            return base | remote
+        return base | _offline_status(data_dir)
+    except ClinicDeskError as exc:
+        return base | {"error": {"code": exc.code.value, "message": message_for(exc)}}
+
+
+def _lines(status: dict[str, Any]) -> list[str]:
+    lines = [f"Data directory: {status['data_dir']}", f"Version: {status['version']}"]
+    if not status["initialised"]:
+        return [*lines, "Installation: none (run 'clinicdesk init')"]
+    if "error" in status:
+        return [*lines, f"Error: {status['error']['message']}"]
+    engine, key, store = status["engine"], status["key_storage"], status["store"]
+    lines.append(
+        f"Engine: running at {engine.get('url')} (pid {engine.get('pid')})"
+        if engine["running"]
+        else "Engine: not running"
+    )
+    lines.append(_key_line(key))
+    lines.append(_store_line(store))
+    audit = status["audit"]
+    lines.append(f"Audit log: {audit['head_seq']} entries, head {audit['head_hash'][:16]}")
+    return lines
+
+
+def _key_line(key: dict[str, Any]) -> str:
+    if key["secure"]:
+        return f"Key storage: {key['machine_protector']}, private"
+    allowed = " (allowed by --insecure-key-storage)" if key["insecure_allowed"] else ""
+    return f"Key storage: INSECURE: {', '.join(key['problems'])}{allowed}"
+
+
+def _store_line(store: dict[str, Any]) -> str:
+    current, head = store.get("schema_revision"), store.get("head_revision")
+    state = "up to date" if current == head else f"needs upgrade to {head}"
+    return f"Store: SQLCipher {store.get('cipher_version')}, schema {current} ({state})"
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print the status; exit 1 if the installation cannot be opened."""
+    status = collect_status(DataDir(resolve_data_dir(args.data_dir)))
+    if args.json:
+        print_json(status)
+    else:
+        print("\n".join(_lines(status)))
+    return 1 if "error" in status else 0

@@ -1,0 +1,141 @@
+"""The engine process: one per data directory, serving the API on loopback.
+
+Start-up order: take the single-instance lock → unlock the data key → open and migrate the store
+→ bind the socket → write ``engine.json`` (where it listens and the local admin token; 0600, only
+the installing account can read it) → serve until SIGTERM/Ctrl+C → stop, remove ``engine.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from app import __version__
+from app.api.app import create_app
+from app.bootstrap import Core, open_core
+from app.config import DataDir
+from app.infra.atomic import atomic_write_text
+from app.infra.lock import SingleInstanceLock
+from app.store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    """How to run the engine."""
+
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8765
+    insecure_key_storage: bool = False
+    stop_after: float | None = None  # demo and tests: stop by itself after S seconds
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket (port 0 picks a free one); fails fast if the port is taken."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if os.name != "nt":  # on Windows SO_REUSEADDR would let two engines share a port
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def write_engine_info(data_dir: DataDir, url: str, token: str) -> None:
+    """Publish where this engine listens and the local admin token (owner-only file)."""
+    info = {
+        "pid": os.getpid(),
+        "url": url,
+        "version": __version__,
+        "started_at": utcnow().isoformat(),
+        "token": token,
+    }
+    atomic_write_text(data_dir.engine_info, json.dumps(info, indent=2), mode=0o600)
+
+
+def read_engine_info(data_dir: DataDir) -> dict[str, object] | None:
+    """What a running engine published, or None (absent or unreadable)."""
+    try:
+        info = json.loads(data_dir.engine_info.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+class EngineServer(uvicorn.Server):
+    """uvicorn's server, minus one behaviour: after a graceful stop uvicorn re-raises the
+    captured SIGTERM/SIGINT, which kills the process before the engine's own cleanup (draining
+    the DB writer, withdrawing ``engine.json``). Here the signal only asks ``serve`` to return.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self._captured_signals.clear()  # private in uvicorn 0.3x-0.5x; tested
+
+
+async def serve(
+    core: Core, sock: socket.socket, meta: dict[str, object], stop_after: float | None = None
+) -> None:
+    """Serve the API on ``sock`` until a shutdown signal arrives (or ``stop_after`` seconds)."""
+    app = create_app(core, meta)
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
+    server = EngineServer(config)
+    if stop_after is not None:
+        asyncio.get_running_loop().call_later(stop_after, setattr, server, "should_exit", True)
+    await server.serve(sockets=[sock])
+
+
+def run_engine(options: EngineOptions, on_ready: Callable[[Core, str], None] | None = None) -> int:
+    """Run the engine in the foreground; returns the process exit code.
+
+    ``on_ready(core, url)`` runs once the store is open and the socket bound (the demo uses it).
+    """
+    data_dir = DataDir(options.data_dir)
+    with SingleInstanceLock(data_dir.engine_lock):
+        core = open_core(data_dir.root, insecure=options.insecure_key_storage)
+        try:
+            return serve_core(core, data_dir, options, on_ready)
+        finally:
+            core.close()
+
+
+def serve_core(
+    core: Core,
+    data_dir: DataDir,
+    options: EngineOptions,
+    on_ready: Callable[[Core, str], None] | None = None,
+) -> int:
+    """Bind, publish ``engine.json``, serve until stopped, then withdraw ``engine.json``."""
+    sock = bind_socket(options.host, options.port)
+    host, port = sock.getsockname()[:2]
+    url = f"http://{host}:{port}"
+    token = core.tokens.issue(None, f"cli@{socket.gethostname()}", expires=False)
+    write_engine_info(data_dir, url, token)
+    meta: dict[str, object] = {"url": url, "data_dir": str(data_dir.root)}
+    meta["insecure_key_storage"] = options.insecure_key_storage
+    log.info("engine listening", extra={"code": "engine.listening"})
+    if on_ready is not None:
+        on_ready(core, url)
+    try:
+        asyncio.run(serve(core, sock, meta, options.stop_after))
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            data_dir.engine_info.unlink()
+        sock.close()
+    log.info("engine stopped", extra={"code": "engine.stopped"})
+    return 0
