@@ -52,6 +52,9 @@ _TEXT: dict[ErrorCode, str] = {
     ErrorCode.STORE_MIGRATION_FAILED: (
         "database upgrade from {from_revision} to {to_revision} failed; nothing was changed"
     ),
+    ErrorCode.STORE_CLOSED: "the store is closed (the engine is shutting down)",
+    ErrorCode.STORE_BUSY: "the store is overloaded ({backlog} writes waiting); try again shortly",
+    ErrorCode.STORE_WRITE_FAILED: "a database write failed; nothing of it was saved",
     ErrorCode.ENGINE_ALREADY_RUNNING: "an engine is already running on this data directory",
     ErrorCode.ENGINE_UNREACHABLE: "the engine for this data directory does not answer ({url})",
     ErrorCode.AUTH_INVALID_CREDENTIALS: "wrong username or password",
@@ -74,9 +77,17 @@ _TEXT: dict[ErrorCode, str] = {
 }
 
 
+# Variants of one code, chosen by its "reason" placeholder.
+_BY_REASON: dict[tuple[ErrorCode, str], str] = {
+    (ErrorCode.RECOVERY_KEY_MALFORMED, "unreadable"): "cannot read the recovery key file",
+    (ErrorCode.STORE_WRONG_KEY, "too_short"): "clinicdesk.db is empty or truncated",
+}
+
+
 def message_for(error: ClinicDeskError) -> str:
     """One English line for ``error``; falls back to the code if a placeholder is missing."""
-    template = _TEXT.get(error.code)
+    reason = str(error.params.get("reason", ""))
+    template = _BY_REASON.get((error.code, reason)) or _TEXT.get(error.code)
     if template is None:
         return error.code.value
     try:

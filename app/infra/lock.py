@@ -77,6 +77,8 @@ def is_locked_by_other(path: Path) -> bool:
     substitute for :meth:`SingleInstanceLock.acquire`. A holder in this same process through
     another object also counts as "other".
     """
+    if not path.exists():  # nobody can hold a lock file that does not exist; do not create one
+        return False
     probe = SingleInstanceLock(path)
     try:
         probe.acquire()
