@@ -26,7 +26,9 @@ from app.security.tokens import TokenIssuer
 from app.services.audit import Auditor, AuditService
 from app.services.auth import AuthService
 from app.services.branches import BranchService
+from app.services.channels import ChannelService
 from app.services.contacts import ContactService
+from app.services.events import EventBus
 from app.services.users import UserService
 from app.store.store import Store
 from app.store.types import utcnow
@@ -70,6 +72,8 @@ class Core:
     auth: AuthService
     audit: AuditService
     contacts: ContactService
+    channels: ChannelService
+    bus: EventBus = field(default_factory=EventBus)
     tokens: TokenIssuer = field(init=False)
 
     def __post_init__(self) -> None:
@@ -99,6 +103,7 @@ def build_services(data_dir: DataDir, store: Store, key_status: KeyStatus) -> Co
         auth=AuthService(store, clock, hasher, auditor),
         audit=AuditService(store),
         contacts=ContactService(store, clock, auditor),
+        channels=ChannelService(store, clock, auditor),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import routes_admin, routes_auth
+from app.api import events_ws, routes_admin, routes_auth, routes_channels
 from app.api.errors import install_error_handlers
 from app.api.schemas import HealthOut
 from app.bootstrap import Core
@@ -19,6 +19,8 @@ def create_app(core: Core, engine_meta: dict[str, object] | None = None) -> Fast
     install_error_handlers(app)
     app.include_router(routes_auth.router)
     app.include_router(routes_admin.router)
+    app.include_router(routes_channels.router)
+    app.include_router(events_ws.router)
 
     @app.get("/health")
     async def health() -> HealthOut:

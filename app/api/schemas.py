@@ -96,3 +96,51 @@ def user_out(view: UserView, branch_names: dict[int, str]) -> UserOut:
         disabled=view.disabled,
         roles=roles,
     )
+
+
+class ChannelIn(BaseModel):
+    branch: str = Field(min_length=1, max_length=120)
+    name: str = Field(min_length=1, max_length=64)
+    display_name: str | None = Field(default=None, max_length=120)
+    kind: str = Field(min_length=1, max_length=20)
+    phone: str | None = Field(default=None, max_length=32)
+    simulator_url: str | None = Field(default=None, max_length=200)
+
+
+class ChannelOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    branch_id: int
+    name: str
+    display_name: str
+    kind: str
+    phone_e164: str | None
+    enabled: bool
+    state: str
+    reason: str | None
+    since: datetime | None
+    reconnects: int
+    breaker_open: bool
+    until: float | None
+
+
+class LimitsIn(BaseModel):
+    send_limits: dict[str, float]
+
+
+class PairIn(BaseModel):
+    phone: str | None = Field(default=None, max_length=32)
+
+
+class PairOut(BaseModel):
+    code: str | None
+
+
+class StateChangeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    from_state: str | None
+    to_state: str
+    reason: str | None

@@ -8,11 +8,12 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any, Protocol, TypeVar
 
-from app.api.schemas import AuditVerifyOut, BranchOut, user_out
+from app.api.schemas import AuditVerifyOut, BranchOut, ChannelOut, user_out
 from app.bootstrap import Core
 from app.cli.remote import EngineClient
 from app.domain.audit import Anchor
 from app.domain.roles import Role
+from app.services.channels import ChannelSpec
 from app.services.users import NewUser
 
 T = TypeVar("T")
@@ -26,6 +27,8 @@ class AdminBackend(Protocol):
     def list_users(self) -> list[Json]: ...
     def set_password(self, username: str, password: str) -> None: ...
     def verify_audit(self, anchor: Anchor | None) -> Json: ...
+    def add_channel(self, body: Json) -> Json: ...
+    def list_channels(self) -> list[Json]: ...
     def close(self) -> None: ...
 
 
@@ -62,6 +65,12 @@ class RemoteBackend:
     def verify_audit(self, anchor: Anchor | None) -> Json:
         params = {"anchor_seq": anchor.seq, "anchor_hash": anchor.hash} if anchor else {}
         return dict(self.client.call("GET", "/audit/verify", params=params))
+
+    def add_channel(self, body: Json) -> Json:
+        return dict(self.client.call("POST", "/channels", json=body))
+
+    def list_channels(self) -> list[Json]:
+        return list(self.client.call("GET", "/channels"))
 
     def close(self) -> None:
         self.client.close()
@@ -111,6 +120,23 @@ class LocalBackend:
     def verify_audit(self, anchor: Anchor | None) -> Json:
         result = self._run(self.core.audit.verify(self.actor, anchor))
         return AuditVerifyOut.model_validate(result).model_dump(mode="json")
+
+    def add_channel(self, body: Json) -> Json:
+        return self._run(self._add_channel(body))
+
+    async def _add_channel(self, body: Json) -> Json:
+        branch = await self.core.branches.get_by_name(self.actor, body["branch"])
+        config = {"simulator_url": body["simulator_url"]} if body.get("simulator_url") else {}
+        display = body.get("display_name") or body["name"]
+        spec = ChannelSpec(
+            branch.id, body["name"], display, body["kind"], body.get("phone"), config
+        )
+        channel = await self.core.channels.create(self.actor, spec)
+        return ChannelOut.model_validate(channel).model_dump(mode="json")
+
+    def list_channels(self) -> list[Json]:
+        channels = self._run(self.core.channels.list(self.actor))
+        return [ChannelOut.model_validate(c).model_dump(mode="json") for c in channels]
 
     def close(self) -> None:
         self.core.close()

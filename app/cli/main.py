@@ -10,6 +10,7 @@ import argparse
 from collections.abc import Callable
 
 from app.cli import commands
+from app.cli.channel_cmd import cmd_channel
 from app.cli.messages import message_for
 from app.cli.output import fail
 from app.cli.parser import build_parser
@@ -26,6 +27,7 @@ HANDLERS: dict[str, Handler] = {
     "branch": commands.cmd_branch,
     "user": commands.cmd_user,
     "audit": commands.cmd_audit,
+    "channel": cmd_channel,
 }
 
 

@@ -73,6 +73,16 @@ _TEXT: dict[ErrorCode, str] = {
     ErrorCode.ROLE_UNKNOWN: (
         "unknown role {role} (use super_admin, admin, supervisor or receptionist)"
     ),
+    ErrorCode.CHANNEL_INVALID_TRANSITION: "channel cannot go from {from_state} to {to_state}",
+    ErrorCode.CHANNEL_ALREADY_CONNECTED: "that channel is already connected",
+    ErrorCode.CHANNEL_NOT_RUNNING: (
+        "the engine is not running on this data directory (start it with 'clinicdesk engine')"
+    ),
+    ErrorCode.CHANNEL_KIND_UNSUPPORTED: "channel kind {kind} is not supported here",
+    ErrorCode.CHANNEL_PAIRING_TIMEOUT: "pairing timed out; nobody scanned the code",
+    ErrorCode.CHANNEL_PAIRING_FAILED: "pairing ended: {reason}",
+    ErrorCode.WORKER_PROTOCOL: "channel worker protocol error ({reason})",
+    ErrorCode.SIMULATOR_UNREACHABLE: "the simulator does not answer at {url}",
     ErrorCode.AUDIT_CHAIN_BROKEN: "audit log damaged at entry {seq} ({problem})",
 }
 

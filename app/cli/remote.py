@@ -17,7 +17,8 @@ class EngineClient:
 
     def __init__(self, url: str, token: str, timeout: float = 30.0) -> None:
         self.url = url
-        headers = {"Authorization": f"Bearer {token}"}
+        self.auth_header = f"Bearer {token}"
+        headers = {"Authorization": self.auth_header}
         # trust_env=False: never route loopback calls through a proxy from the environment
         self._http = httpx.Client(base_url=url, headers=headers, timeout=timeout, trust_env=False)
 

@@ -61,6 +61,15 @@ class ErrorCode(StrEnum):
     ROLE_UNKNOWN = "role.unknown"
     # audit
     AUDIT_CHAIN_BROKEN = "audit.chain_broken"
+    # channels
+    CHANNEL_INVALID_TRANSITION = "channel.invalid_transition"
+    CHANNEL_ALREADY_CONNECTED = "channel.already_connected"
+    CHANNEL_NOT_RUNNING = "channel.not_running"
+    CHANNEL_KIND_UNSUPPORTED = "channel.kind_unsupported"
+    CHANNEL_PAIRING_TIMEOUT = "channel.pairing_timeout"
+    CHANNEL_PAIRING_FAILED = "channel.pairing_failed"
+    WORKER_PROTOCOL = "worker.protocol_error"
+    SIMULATOR_UNREACHABLE = "simulator.unreachable"
 
 
 class ClinicDeskError(Exception):

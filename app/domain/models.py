@@ -53,3 +53,32 @@ class Contact:
     wa_lid: str | None
     display_name: str | None
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A WhatsApp number of a branch, as configured (``state`` is the last one stored)."""
+
+    id: int
+    branch_id: int
+    name: str
+    display_name: str
+    phone_e164: str | None
+    kind: str
+    enabled: bool
+    state: str
+    state_reason: str | None
+    state_since: datetime | None
+    send_limits: dict[str, object]
+    config: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """One stored transition of a channel's link state."""
+
+    channel_id: int
+    at: datetime
+    from_state: str | None
+    to_state: str
+    reason: str | None

@@ -198,3 +198,14 @@ def configure_logging(
         console_handler = logging.StreamHandler(sys.stderr)
         plain = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
         _install(root, console_handler, plain)
+    quiet_chatty_libraries()
+
+
+# Libraries that narrate routine work at INFO (Alembic prints two lines per store open).
+CHATTY = {"alembic": logging.WARNING, "uvicorn.access": logging.WARNING}
+
+
+def quiet_chatty_libraries() -> None:
+    """Raise the level of libraries whose INFO lines are noise to operators."""
+    for name, level in CHATTY.items():
+        logging.getLogger(name).setLevel(level)

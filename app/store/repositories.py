@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import json
 from collections.abc import Iterator
@@ -11,10 +12,18 @@ from typing import Any
 from sqlalchemy import Connection, CursorResult, func, insert, select, update
 
 from app.domain.audit import GENESIS_HASH, AuditEntry, AuditRow, seal
-from app.domain.models import Branch, Contact, Membership, User
+from app.domain.models import Branch, Channel, Contact, Membership, StateChange, User
 from app.domain.roles import Role
-from app.services.ports import NewAuditEntry
-from app.store.schema import audit_log, branches, contacts, memberships, users
+from app.services.ports import NewAuditEntry, NewChannel
+from app.store.schema import (
+    audit_log,
+    branches,
+    channel_state_history,
+    channels,
+    contacts,
+    memberships,
+    users,
+)
 
 
 def _new_id(result: CursorResult[Any]) -> int:
@@ -174,6 +183,81 @@ def _contact(row: Any) -> Contact:
     )
 
 
+class ChannelRepository:
+    """Channels and their state history."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    def add(self, new: NewChannel, at: datetime) -> int:
+        values = dataclasses.asdict(new)
+        values["config"] = json.dumps(new.config, sort_keys=True)
+        values["send_limits"] = json.dumps(new.send_limits, sort_keys=True)
+        values |= {"state": "INITIALIZING", "state_since": at, "created_at": at}
+        return _new_id(self._c.execute(insert(channels).values(**values)))
+
+    def get(self, channel_id: int) -> Channel | None:
+        row = self._c.execute(select(channels).where(channels.c.id == channel_id)).first()
+        return _channel(row) if row else None
+
+    def get_by_name(self, name: str) -> Channel | None:
+        row = self._c.execute(select(channels).where(channels.c.name == name)).first()
+        return _channel(row) if row else None
+
+    def list(self, only_branches: frozenset[int] | None = None) -> list[Channel]:
+        query = select(channels).order_by(channels.c.name)
+        if only_branches is not None:
+            query = query.where(channels.c.branch_id.in_(sorted(only_branches)))
+        return [_channel(r) for r in self._c.execute(query)]
+
+    def update(self, channel_id: int, **values: object) -> None:
+        for key in ("config", "send_limits"):
+            if key in values:
+                values[key] = json.dumps(values[key], sort_keys=True)
+        self._c.execute(update(channels).where(channels.c.id == channel_id).values(**values))
+
+    def delete(self, channel_id: int) -> None:
+        self._c.execute(channels.delete().where(channels.c.id == channel_id))
+
+    def set_state(
+        self, channel_id: int, old: str | None, new: str, reason: str | None, at: datetime
+    ) -> None:
+        values = {"state": new, "state_reason": reason, "state_since": at}
+        self._c.execute(update(channels).where(channels.c.id == channel_id).values(**values))
+        row = {"channel_id": channel_id, "at": at, "from_state": old, "to_state": new}
+        self._c.execute(insert(channel_state_history).values(**row, reason=reason))
+
+    def history(self, channel_id: int, limit: int = 100) -> builtins.list[StateChange]:
+        h = channel_state_history
+        query = select(h).where(h.c.channel_id == channel_id).order_by(h.c.id.desc()).limit(limit)
+        rows = self._c.execute(query)
+        return [StateChange(r.channel_id, r.at, r.from_state, r.to_state, r.reason) for r in rows]
+
+    def reconnects(self, channel_id: int) -> int:
+        """How many times the channel came back to CONNECTED after the first time."""
+        h = channel_state_history
+        where = (h.c.channel_id == channel_id) & (h.c.to_state == "CONNECTED")
+        count = self._c.execute(select(func.count()).select_from(h).where(where)).scalar_one()
+        return max(0, int(count) - 1)
+
+
+def _channel(row: Any) -> Channel:
+    return Channel(
+        id=row.id,
+        branch_id=row.branch_id,
+        name=row.name,
+        display_name=row.display_name,
+        phone_e164=row.phone_e164,
+        kind=row.kind,
+        enabled=bool(row.enabled),
+        state=row.state,
+        state_reason=row.state_reason,
+        state_since=row.state_since,
+        send_limits=json.loads(row.send_limits or "{}"),
+        config=json.loads(row.config or "{}"),
+    )
+
+
 class AuditRepository:
     """The hash-chained audit log. Appends run on the single writer thread, so seq is safe."""
 
@@ -234,4 +318,5 @@ class SqlTx:
         self.users = UserRepository(conn)
         self.memberships = MembershipRepository(conn)
         self.contacts = ContactRepository(conn)
+        self.channels = ChannelRepository(conn)
         self.audit = AuditRepository(conn)
