@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 from fastapi import APIRouter, Request
@@ -46,7 +47,7 @@ async def list_users(actor: ActorDep, core: CoreDep) -> list[UserOut]:
 @router.post("/users", status_code=201)
 async def add_user(body: UserIn, actor: ActorDep, core: CoreDep) -> UserOut:
     """Create an account with a role in one branch."""
-    branch = await core.branches.get_by_name(actor, body.branch)
+    branch = await core.branches.resolve_for(actor, body.branch, Permission.MANAGE_USERS)
     new = NewUser(body.username, body.display_name, body.password, branch.id, body.role)
     return user_out(await core.users.add(actor, new), {branch.id: branch.name})
 
@@ -76,7 +77,7 @@ async def engine_status(request: Request, actor: ActorDep, core: CoreDep) -> dic
     return {
         "engine": {"running": True, "pid": os.getpid(), "version": __version__}
         | request.app.state.engine_meta,
-        "store": core.store.info(),
+        "store": await asyncio.to_thread(core.store.info),
         "key_storage": {
             "machine_protector": key.machine_protector,
             "secure": key.secure,

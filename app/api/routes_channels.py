@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from app.api.deps import ActorDep, CoreDep
 from app.api.schemas import ChannelIn, ChannelOut, LimitsIn, PairIn, PairOut, StateChangeOut
+from app.domain.roles import Permission
 from app.services.channels import ChannelSpec
 
 router = APIRouter(prefix="/channels")
@@ -20,7 +21,7 @@ async def list_channels(actor: ActorDep, core: CoreDep) -> list[ChannelOut]:
 @router.post("", status_code=201)
 async def create_channel(body: ChannelIn, actor: ActorDep, core: CoreDep) -> ChannelOut:
     """Add a WhatsApp number to a branch; the engine starts connecting it at once."""
-    branch = await core.branches.get_by_name(actor, body.branch)
+    branch = await core.branches.resolve_for(actor, body.branch, Permission.MANAGE_CHANNELS)
     config: dict[str, object] = {}
     if body.simulator_url:
         config["simulator_url"] = body.simulator_url

@@ -12,9 +12,11 @@ from app.api.schemas import AuditVerifyOut, BranchOut, ChannelOut, user_out
 from app.bootstrap import Core
 from app.cli.remote import EngineClient
 from app.domain.audit import Anchor
-from app.domain.roles import Role
+from app.domain.roles import Permission, Role
 from app.services.channels import ChannelSpec
 from app.services.users import NewUser
+
+MANAGE_USERS = Permission.MANAGE_USERS
 
 T = TypeVar("T")
 Json = dict[str, Any]
@@ -98,7 +100,7 @@ class LocalBackend:
         return self._run(self._add_user(user))
 
     async def _add_user(self, user: UserArgs) -> Json:
-        branch = await self.core.branches.get_by_name(self.actor, user.branch)
+        branch = await self.core.branches.resolve_for(self.actor, user.branch, MANAGE_USERS)
         role = Role.parse(user.role)
         new = NewUser(user.username, user.display_name, user.password, branch.id, role)
         view = await self.core.users.add(self.actor, new)

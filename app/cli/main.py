@@ -14,6 +14,7 @@ from app.cli.channel_cmd import cmd_channel
 from app.cli.messages import message_for
 from app.cli.output import fail
 from app.cli.parser import build_parser
+from app.cli.simulator_cmd import cmd_simulator
 from app.cli.status import cmd_status
 from app.domain.errors import ClinicDeskError
 
@@ -28,6 +29,7 @@ HANDLERS: dict[str, Handler] = {
     "user": commands.cmd_user,
     "audit": commands.cmd_audit,
     "channel": cmd_channel,
+    "simulator": cmd_simulator,
 }
 
 

@@ -6,6 +6,8 @@ import argparse
 from typing import TYPE_CHECKING
 
 from app import __version__
+from app.cli.channel_cmd import add_channel_parser
+from app.cli.simulator_cmd import add_simulator_parser
 from app.config import DEFAULT_ENGINE_PORT
 
 if TYPE_CHECKING:  # generic only in typeshed, not at run time
@@ -106,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
         _add_user,
         _add_audit,
         _add_engine_and_status,
+        add_channel_parser,
+        add_simulator_parser,
     ):
         add(sub, dd)
     return parser

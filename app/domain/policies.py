@@ -12,7 +12,7 @@ PASSWORD_MAX = 128  # ASVS allows at least 64; argon2 has no length limit
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 
 # Login throttling (ASVS 2.2.1): a few free attempts, then a doubling wait with a cap. Staff are
-# slowed, never locked out for good; an attacker gets at most ~13 guesses an hour per account.
+# slowed, never locked out for good; an attacker gets 12 guesses in the first hour, then ~4/h.
 FREE_FAILURES = 5
 FIRST_DELAY = timedelta(seconds=30)
 MAX_DELAY = timedelta(minutes=15)

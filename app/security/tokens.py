@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from app.domain.errors import ClinicDeskError, ErrorCode
 
 DEFAULT_TTL = timedelta(minutes=15)
+# Refreshing never extends a session past this (ASVS 3.3.2: re-authenticate within 12 h).
+MAX_SESSION = timedelta(hours=12)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +27,7 @@ class Session:
     user_id: int | None
     workstation: str
     expires_at: datetime | None  # None: valid while the engine runs (local admin only)
+    issued_at: datetime | None = None
 
 
 def _digest(token: str) -> bytes:
@@ -42,8 +45,9 @@ class TokenIssuer:
         """A new random token for ``user_id``: valid one TTL, or for good if not ``expires``."""
         self._purge()
         token = secrets.token_urlsafe(32)
-        expires_at = self._now() + self._ttl if expires else None
-        self._sessions[_digest(token)] = Session(user_id, workstation, expires_at)
+        now = self._now()
+        expires_at = now + self._ttl if expires else None
+        self._sessions[_digest(token)] = Session(user_id, workstation, expires_at, now)
         return token
 
     def resolve(self, token: str) -> Session:
@@ -54,10 +58,13 @@ class TokenIssuer:
         return session
 
     def refresh(self, token: str) -> Session:
-        """Extend ``token`` by one TTL from now."""
+        """Extend ``token`` by one TTL from now, but never past ``MAX_SESSION`` after login."""
         session = self.resolve(token)
-        if session.expires_at is not None:
-            session = replace(session, expires_at=self._now() + self._ttl)
+        if session.expires_at is not None and session.issued_at is not None:
+            limit = session.issued_at + MAX_SESSION
+            if self._now() >= limit:
+                raise ClinicDeskError(ErrorCode.AUTH_TOKEN_INVALID)
+            session = replace(session, expires_at=min(self._now() + self._ttl, limit))
             self._sessions[_digest(token)] = session
         return session
 

@@ -1,4 +1,10 @@
-"""Logging in: password check with throttling, audit of every attempt, rehash on login."""
+"""Logging in: password check with throttling, audit of every attempt, rehash on login.
+
+An attempt is *claimed* before the password is checked: in one transaction on the writer
+thread the throttle is checked and the failure counter raised as if the attempt will fail (a
+success resets it). Parallel guesses are therefore counted one by one and the throttle engages
+after the free ones, whatever the concurrency.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ from app.services.users import actor_for
 
 # Checked when the username is unknown, so that answer takes as long as a wrong password.
 _DUMMY_PASSWORD = "clinicdesk-timing-equaliser"  # noqa: S105 - not a credential
+MALFORMED_NAME = "?"
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +30,14 @@ class LoginOutcome:
     """The actor that logged in."""
 
     actor: Actor
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """The result of claiming a login attempt: the user (if any) and any wait imposed."""
+
+    user: User | None
+    retry_after: int | None = None
 
 
 class AuthService:
@@ -36,14 +51,12 @@ class AuthService:
 
     async def login(self, username: str, password: str, workstation: str = "") -> LoginOutcome:
         """Return the actor for valid credentials; raise invalid-credentials or throttled."""
-        try:
-            name = normalise_username(username)
-        except ClinicDeskError:
-            raise ClinicDeskError(ErrorCode.AUTH_INVALID_CREDENTIALS) from None
-        user = await self._store.read(lambda tx: tx.users.get_by_username(name))
-        self._raise_if_throttled(user)
-        ok = await asyncio.to_thread(self._check, user, password)
-        if user is None or not ok:
+        name = await self._valid_name(username, workstation)
+        claim = await self._store.transaction(lambda tx: self._claim(tx, name, workstation))
+        if claim.retry_after is not None:
+            raise ClinicDeskError(ErrorCode.AUTH_THROTTLED, retry_after=claim.retry_after)
+        user = claim.user
+        if user is None or not await asyncio.to_thread(self._check, user, password):
             await self._store.transaction(lambda tx: self._failed(tx, user, name, workstation))
             raise ClinicDeskError(ErrorCode.AUTH_INVALID_CREDENTIALS)
         if user.disabled:
@@ -64,11 +77,32 @@ class AuthService:
 
         return await self._store.read(work)
 
-    def _raise_if_throttled(self, user: User | None) -> None:
+    async def _valid_name(self, username: str, workstation: str) -> str:
+        """The normalised username; a malformed one is audited and refused like a wrong one."""
+        try:
+            return normalise_username(username)
+        except ClinicDeskError:
+            await self._store.transaction(
+                lambda tx: self._failed(tx, None, MALFORMED_NAME, workstation)
+            )
+            raise ClinicDeskError(ErrorCode.AUTH_INVALID_CREDENTIALS) from None
+
+    def _claim(self, tx: Tx, name: str, workstation: str) -> _Claim:
+        user = tx.users.get_by_username(name)
+        if user is None:
+            return _Claim(None)
         now = self._clock.now()
-        if user is not None and user.throttled_until is not None and user.throttled_until > now:
+        if user.throttled_until is not None and user.throttled_until > now:
             wait = int((user.throttled_until - now).total_seconds()) + 1
-            raise ClinicDeskError(ErrorCode.AUTH_THROTTLED, retry_after=wait)
+            actor = Actor(None, name, workstation=workstation)
+            target = AuditTarget("user", user.id)
+            self._auditor.record(tx, actor, "auth.login_throttled", target, retry_after=wait)
+            return _Claim(user, retry_after=wait)
+        failures = user.failed_logins + 1
+        delay = throttle_delay(failures)
+        until: datetime | None = now + delay if delay else None
+        tx.users.record_failure(user.id, failures, until)
+        return _Claim(user)
 
     def _check(self, user: User | None, password: str) -> bool:
         if user is None:
@@ -82,14 +116,13 @@ class AuthService:
         return None
 
     def _failed(self, tx: Tx, user: User | None, name: str, workstation: str) -> None:
+        """Audit a failed attempt (the counter was already raised when it was claimed)."""
         actor = Actor(None, name, workstation=workstation)
         if user is None:
             self._auditor.record(tx, actor, "auth.login_failed", AuditTarget("user"))
             return
-        failures = user.failed_logins + 1
-        delay = throttle_delay(failures)
-        until: datetime | None = self._clock.now() + delay if delay else None
-        tx.users.record_failure(user.id, failures, until)
+        current = tx.users.get(user.id)
+        failures = current.failed_logins if current else user.failed_logins + 1
         target = AuditTarget("user", user.id)
         self._auditor.record(tx, actor, "auth.login_failed", target, failures=failures)
 

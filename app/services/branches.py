@@ -46,9 +46,22 @@ class BranchService:
 
     async def get_by_name(self, actor: Actor, name: str) -> Branch:
         """The branch called ``name``, if the actor may see it; else ``entity.not_found``."""
-        branch = await self._store.read(lambda tx: tx.branches.get_by_name(name.strip()))
+        branch = await self._store.read(lambda tx: tx.branches.get_by_name(clean_name(name)))
         if branch is None or not (actor.super_admin or branch.id in actor.branch_ids):
             raise NotFoundError(ErrorCode.NOT_FOUND, entity="branch")
+        return branch
+
+    async def resolve_for(self, actor: Actor, name: str, permission: Permission) -> Branch:
+        """The branch ``name`` for an action needing ``permission`` there.
+
+        403 first (the actor lacks the permission anywhere, or in that branch), then 404: an
+        admin is told "not allowed in that branch" rather than "no such branch".
+        """
+        actor.require(permission)
+        branch = await self._store.read(lambda tx: tx.branches.get_by_name(clean_name(name)))
+        if branch is None:
+            raise NotFoundError(ErrorCode.NOT_FOUND, entity="branch")
+        actor.require(permission, branch.id)
         return branch
 
 

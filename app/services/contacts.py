@@ -22,6 +22,8 @@ class ContactService:
         e164 = normalise_phone(phone)
 
         def work(tx: Tx) -> Contact:
+            if tx.branches.get(branch_id) is None:
+                raise NotFoundError(ErrorCode.NOT_FOUND, entity="branch")
             if tx.contacts.find_by_phone(branch_id, e164) is not None:
                 raise ClinicDeskError(ErrorCode.ALREADY_EXISTS, entity="contact")
             contact_id = tx.contacts.add(branch_id, e164, name, None, self._clock.now())

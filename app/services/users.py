@@ -128,17 +128,31 @@ class UserService:
         return await self._store.read(work)
 
     async def set_password(self, actor: Actor, username: str, password: str) -> None:
-        """Replace a password: one's own, or one managed by ``actor``; clears the throttle."""
+        """Replace a password: one's own, or one managed by ``actor``; clears the throttle.
+
+        Permission is checked before the (costly) hash and again when writing.
+        """
         check_password(password)
+        name = normalise_username(username)
+        await self._store.read(lambda tx: self._target_for_password(tx, actor, name))
         password_hash = await asyncio.to_thread(self._hasher.hash, password)
 
         def work(tx: Tx) -> None:
-            user = _must(tx.users.get_by_username(normalise_username(username)))
-            _require_manages(actor, actor_for(tx, user))
+            user = self._target_for_password(tx, actor, name)
             tx.users.set_password(user.id, password_hash, self._clock.now())
             self._auditor.record(tx, actor, "user.password_set", AuditTarget("user", user.id))
 
         await self._store.transaction(work)
+
+    @staticmethod
+    def _target_for_password(tx: Tx, actor: Actor, name: str) -> User:
+        user = tx.users.get_by_username(name)
+        if user is None:
+            if not actor.can(Permission.MANAGE_USERS):
+                raise AccessDeniedError(ErrorCode.ACCESS_DENIED, permission="manage_users")
+            raise NotFoundError(ErrorCode.NOT_FOUND, entity="user")
+        _require_manages(actor, actor_for(tx, user))
+        return user
 
 
 def _managed_branches(actor: Actor) -> frozenset[int]:
@@ -146,12 +160,18 @@ def _managed_branches(actor: Actor) -> frozenset[int]:
 
 
 def _require_manages(actor: Actor, target: Actor) -> None:
-    """Raise unless ``actor`` is ``target`` or manages users in one of target's branches."""
+    """Raise unless ``actor`` is ``target`` or manages users in *every* branch of target.
+
+    Managing one shared branch is not enough: a new password would hand over the target's
+    rights in the other branches too.
+    """
     if actor.user_id is not None and actor.user_id == target.user_id:
         return
-    if target.super_admin and not actor.super_admin:
+    if actor.super_admin:
+        return
+    if target.super_admin:
         raise AccessDeniedError(ErrorCode.ACCESS_DENIED, permission="manage_super_admin")
-    if actor.super_admin or _managed_branches(actor) & target.branch_ids:
+    if target.branch_ids and target.branch_ids <= _managed_branches(actor):
         return
     raise AccessDeniedError(ErrorCode.ACCESS_DENIED, permission=Permission.MANAGE_USERS.value)
 

@@ -1,0 +1,1 @@
+"""The local WhatsApp simulator: virtual accounts and patients, pairing, faults (SIMULATOR.md)."""

@@ -48,7 +48,9 @@ class BranchRepository:
         return _branch(row) if row else None
 
     def get_by_name(self, name: str) -> Branch | None:
-        row = self._c.execute(select(branches).where(branches.c.name == name)).first()
+        """Case-insensitive: "centro" and "Centro" are the same branch."""
+        where = func.lower(branches.c.name) == name.lower()
+        row = self._c.execute(select(branches).where(where)).first()
         return _branch(row) if row else None
 
     def list(self, only: frozenset[int] | None = None) -> list[Branch]:
