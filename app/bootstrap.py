@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from app.channels.supervisor import Supervisor, SupervisorSettings
 from app.config import DataDir
 from app.domain.errors import ClinicDeskError, ErrorCode
 from app.domain.policies import check_password, normalise_username
@@ -105,6 +106,11 @@ def build_services(data_dir: DataDir, store: Store, key_status: KeyStatus) -> Co
         contacts=ContactService(store, clock, auditor),
         channels=ChannelService(store, clock, auditor),
     )
+
+
+def build_supervisor(core: Core, settings: SupervisorSettings | None = None) -> Supervisor:
+    """The channel supervisor for ``core`` (needs a running event loop to start)."""
+    return Supervisor(core.store, core.bus, core.data_dir, settings or SupervisorSettings())
 
 
 def check_data_dir_location(root: Path) -> None:

@@ -21,7 +21,7 @@ import uvicorn
 
 from app import __version__
 from app.api.app import create_app
-from app.bootstrap import Core, open_core
+from app.bootstrap import Core, build_supervisor, open_core
 from app.config import DataDir
 from app.infra.atomic import atomic_write_text
 from app.infra.lock import SingleInstanceLock
@@ -91,7 +91,21 @@ class EngineServer(uvicorn.Server):
 async def serve(
     core: Core, sock: socket.socket, meta: dict[str, object], stop_after: float | None = None
 ) -> None:
-    """Serve the API on ``sock`` until a shutdown signal arrives (or ``stop_after`` seconds)."""
+    """Run the channels and serve the API on ``sock`` until a shutdown signal (or
+    ``stop_after`` seconds); then stop the channels (workers end, states are stored)."""
+    supervisor = build_supervisor(core)
+    core.channels.runtime = supervisor
+    await supervisor.start()
+    try:
+        await _serve_api(core, sock, meta, stop_after)
+    finally:
+        core.channels.runtime = None
+        await supervisor.stop()
+
+
+async def _serve_api(
+    core: Core, sock: socket.socket, meta: dict[str, object], stop_after: float | None
+) -> None:
     app = create_app(core, meta)
     config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
     server = EngineServer(config)

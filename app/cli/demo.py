@@ -1,7 +1,10 @@
-"""``clinicdesk --demo``: a throwaway installation with demo branches, staff and patients.
+"""``clinicdesk --demo``: simulator + engine + demo branches, staff, channels and patients.
 
-Until the desk (Qt) and the simulator land, the demo starts the engine, prints how to reach it
-and its status, and runs until Ctrl+C or ``--quit-after`` seconds.
+The demo plays the person at the front desk: once the engine runs it pairs every channel
+through the engine API, and the simulator (``--auto-pair --chatty``) accepts at once and lets
+its patients write in. With ``--quit-after S`` it stops after S seconds and prints a JSON
+summary of channel states and message counts. Until the desk exists, ``--demo`` without
+``--headless`` behaves the same.
 """
 
 from __future__ import annotations
@@ -10,56 +13,168 @@ import argparse
 import asyncio
 import json
 import secrets
+import subprocess
+import sys
 import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from app.bootstrap import Core, FirstAdmin, init_installation
+from app.cli.remote import EngineClient
+from app.config import DataDir
 from app.domain.roles import Role
-from app.engine import EngineOptions, run_engine
+from app.engine import EngineOptions, read_engine_info, run_engine
 from app.infra.logging import configure_logging
+from app.services.channels import ChannelSpec
+from app.services.events import ChannelStateChanged, Event, InboundReceived
 from app.services.users import NewUser
+from app.simulator.protocol import DEFAULT_URL
 
 DEMO_BRANCHES = ("Clínica Centro", "Clínica Zona Sul")
+DEMO_CHANNELS = (("recepcao", "Recepção"), ("exames", "Exames"))
 DEMO_STAFF = (("ana", "Ana Souza", Role.RECEPTIONIST), ("bruno", "Bruno Lima", Role.SUPERVISOR))
 DEMO_PATIENTS = (("+55 11 98765-4321", "Maria Oliveira"), ("(21) 99876-5432", "João Santos"))
 
 
-async def seed(core: Core, password: str) -> None:
-    """Demo branches, one receptionist and one supervisor per branch, and a few patients."""
+async def seed(core: Core, password: str, simulator_url: str) -> None:
+    """Demo branches with staff, two simulator channels and a few patients each."""
     actor = core.local_actor()
-    for index, name in enumerate(DEMO_BRANCHES):
+    for index, name in enumerate(DEMO_BRANCHES, start=1):
         branch = await core.branches.add(actor, name)
         for username, display, role in DEMO_STAFF:
-            new = NewUser(f"{username}{index + 1}", display, password, branch.id, role)
+            new = NewUser(f"{username}{index}", display, password, branch.id, role)
             await core.users.add(actor, new)
+        for key, label in DEMO_CHANNELS:
+            config: dict[str, object] = {"simulator_url": simulator_url}
+            spec = ChannelSpec(branch.id, f"{key}-{index}", label, "simulator", None, config)
+            await core.channels.create(actor, spec)
         for phone, patient in DEMO_PATIENTS:
             await core.contacts.add(actor, branch.id, phone, patient)
 
 
-async def create_demo(root: Path, password: str) -> None:
+async def create_demo(root: Path, password: str, simulator_url: str) -> None:
     """A fresh demo installation in ``root``."""
     core, _recovery = await init_installation(root, FirstAdmin("admin", "Administrador", password))
     try:
-        await seed(core, password)
+        await seed(core, password, simulator_url)
     finally:
         core.close()
 
 
+@dataclass
+class DemoTracker:
+    """Follows the event bus: last state per channel and inbound messages per channel."""
+
+    states: dict[int, dict[str, object]] = field(default_factory=dict)
+    inbound: Counter[int] = field(default_factory=Counter)
+
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, ChannelStateChanged) and event.reason != "stopped":
+            self.states[event.channel_id] = {
+                "state": event.state,
+                "reason": event.reason,
+                "reconnects": event.reconnects,
+            }
+        elif isinstance(event, InboundReceived):
+            self.inbound[event.channel_id] += 1
+
+    def summary(self, names: dict[int, str]) -> dict[str, object]:
+        channels = {names.get(cid, str(cid)): s for cid, s in sorted(self.states.items())}
+        inbound = {names.get(cid, str(cid)): n for cid, n in sorted(self.inbound.items())}
+        return {"channels": channels, "messages_in": inbound, "total_in": sum(inbound.values())}
+
+
+def start_simulator(url: str) -> subprocess.Popen[bytes]:
+    """``clinicdesk simulator serve --auto-pair --chatty`` on the default port; waits for it."""
+    port = url.rsplit(":", 1)[1]
+    cmd = [sys.executable, "-m", "app", "simulator", "serve", "--port", port]
+    args = [*cmd, "--auto-pair", "--chatty"]  # our own interpreter and module: no user input
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)  # noqa: S603
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and proc.poll() is None:
+        if _answers(f"{url}/control/health"):
+            return proc
+        time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"clinicdesk: error: the simulator did not start on {url}")
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1, trust_env=False).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+SETTLED = frozenset({"QR_REQUIRED", "CONNECTED", "ERROR", "SUSPENDED", "DISCONNECTED"})
+
+
+def pair_all(root: Path, timeout: float = 30.0) -> None:
+    """Pair every channel that waits for a person, through the engine API (background).
+
+    Waits until the channels have settled (their workers answered), as the desk's pairing
+    dialog would only be opened on a channel that shows "needs pairing".
+    """
+    time.sleep(0.5)  # on_ready runs just before the server accepts connections
+    info = read_engine_info(DataDir(root))
+    if info is None:
+        return
+    client = EngineClient(str(info["url"]), str(info["token"]))
+    try:
+        _pair_when_settled(client, time.monotonic() + timeout)
+    except Exception:  # the demo goes on; the channel states show what happened
+        return
+    finally:
+        client.close()
+
+
+def _pair_when_settled(client: EngineClient, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        channels = client.call("GET", "/channels")
+        if all(c["state"] in SETTLED for c in channels):
+            for channel in channels:
+                if channel["state"] == "QR_REQUIRED":
+                    client.call("POST", f"/channels/{channel['name']}/pair", json={})
+            return
+        time.sleep(0.2)
+
+
 def run_demo(args: argparse.Namespace) -> int:
-    """Create the demo installation and run the engine on it."""
+    """Create (or reuse) the demo installation, run the simulator and the engine on it."""
     root = Path(args.demo_data_dir) if args.demo_data_dir else _throwaway_dir()
-    password = f"demo-{secrets.token_hex(4)}"
+    password = f"demo-{secrets.token_hex(6)}"
+    simulator = start_simulator(DEFAULT_URL)
+    try:
+        return _run(root, password, args.quit_after)
+    finally:
+        simulator.terminate()
+        simulator.wait(10)
+
+
+def _run(root: Path, password: str, quit_after: float | None) -> int:
     if not (root / "keystore.json").exists():
-        asyncio.run(create_demo(root, password))
-    configure_logging(root / "logs")
+        asyncio.run(create_demo(root, password, DEFAULT_URL))
+    else:
+        password = "(as set when the demo folder was made)"  # noqa: S105 - a label
+    configure_logging(root / "logs", console=False)
+    tracker, names = DemoTracker(), dict[int, str]()
 
     def ready(core: Core, url: str) -> None:
-        summary = {"data_dir": str(root), "engine_url": url, "login": "admin / ana1 / bruno1"}
-        summary["password"] = password
-        print(json.dumps(summary, ensure_ascii=False, indent=2), flush=True)
+        core.bus.subscribe(tracker.on_event, None)
+        names.update({c.id: c.name for c in core.store.read_sync(lambda tx: tx.channels.list())})
+        intro = {"data_dir": str(root), "engine_url": url, "users": "admin, ana1, bruno1, ana2…"}
+        print(json.dumps(intro | {"password": password}, ensure_ascii=False), flush=True)
+        threading.Thread(target=pair_all, args=(root,), daemon=True).start()
 
-    options = EngineOptions(root, port=0, stop_after=args.quit_after)
-    return run_engine(options, on_ready=ready)
+    code = run_engine(EngineOptions(root, port=0, stop_after=quit_after), on_ready=ready)
+    if quit_after is not None:
+        print(json.dumps(tracker.summary(names), ensure_ascii=False, indent=2))
+    return code
 
 
 def _throwaway_dir() -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from app.channels.worker import cmd_channel_worker
 from app.cli import commands
 from app.cli.channel_cmd import cmd_channel
 from app.cli.messages import message_for
@@ -30,6 +31,7 @@ HANDLERS: dict[str, Handler] = {
     "audit": commands.cmd_audit,
     "channel": cmd_channel,
     "simulator": cmd_simulator,
+    "channel-worker": cmd_channel_worker,
 }
 
 
@@ -41,7 +43,7 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    if args.command != "engine":
+    if args.command not in ("engine", "channel-worker"):
         commands.quiet_logging()
     return HANDLERS[args.command](args)
 

@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from app import __version__
+from app.channels.worker import add_worker_parser
 from app.cli.channel_cmd import add_channel_parser
 from app.cli.simulator_cmd import add_simulator_parser
 from app.config import DEFAULT_ENGINE_PORT
@@ -112,4 +113,5 @@ def build_parser() -> argparse.ArgumentParser:
         add_simulator_parser,
     ):
         add(sub, dd)
+    add_worker_parser(sub)
     return parser

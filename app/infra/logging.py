@@ -202,7 +202,7 @@ def configure_logging(
 
 
 # Libraries that narrate routine work at INFO (Alembic prints two lines per store open).
-CHATTY = {"alembic": logging.WARNING, "uvicorn.access": logging.WARNING}
+CHATTY = {"alembic": logging.WARNING, "uvicorn.access": logging.WARNING, "httpx": logging.WARNING}
 
 
 def quiet_chatty_libraries() -> None:
