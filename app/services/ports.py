@@ -11,6 +11,8 @@ from typing import Protocol, TypeVar
 from app.domain.audit import AuditRow
 from app.domain.models import Branch, Channel, Contact, Membership, StateChange, User
 from app.domain.roles import Role
+from app.services.ports_messaging import MessagingRepo
+from app.services.ports_outbox import OutboxRepo
 
 T = TypeVar("T")
 
@@ -115,6 +117,10 @@ class Tx(Protocol):
     def channels(self) -> ChannelRepo: ...
     @property
     def audit(self) -> AuditRepo: ...
+    @property
+    def messaging(self) -> MessagingRepo: ...
+    @property
+    def outbox(self) -> OutboxRepo: ...
 
 
 class Store(Protocol):

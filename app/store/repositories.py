@@ -15,6 +15,8 @@ from app.domain.audit import GENESIS_HASH, AuditEntry, AuditRow, seal
 from app.domain.models import Branch, Channel, Contact, Membership, StateChange, User
 from app.domain.roles import Role
 from app.services.ports import NewAuditEntry, NewChannel
+from app.store.repos_messaging import MessagingRepository
+from app.store.repos_outbox import OutboxRepository
 from app.store.schema import (
     audit_log,
     branches,
@@ -322,3 +324,5 @@ class SqlTx:
         self.contacts = ContactRepository(conn)
         self.channels = ChannelRepository(conn)
         self.audit = AuditRepository(conn)
+        self.messaging = MessagingRepository(conn)
+        self.outbox = OutboxRepository(conn)

@@ -158,6 +158,7 @@ contacts = Table(
     Column("consent_text_hash", String(64), nullable=True),
     Column("consent_channel", String(32), nullable=True),
     Column("merged_into_id", ForeignKey("contacts.id"), nullable=True),
+    Column("opted_out_at", UtcDateTime, nullable=True),  # SAIR/PARAR/STOP: no reminders
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("branch_id", "phone_e164"),
@@ -183,6 +184,8 @@ tickets = Table(
     Column("accepted_at", UtcDateTime, nullable=True),
     Column("first_response_at", UtcDateTime, nullable=True),
     Column("closed_at", UtcDateTime, nullable=True),
+    Column("last_inbound_at", UtcDateTime, nullable=True),
+    Column("awaiting_menu", Boolean, nullable=False, server_default=text("0")),
     CheckConstraint(_in("status", TICKET_STATUSES), name="status"),
     # the inbox: a branch's tickets by status (and queue), most recent activity first
     Index("ix_tickets_inbox", "branch_id", "status", "queue_id", "last_activity_at"),
@@ -209,6 +212,8 @@ messages = Table(
     Column("media_size", Integer, nullable=True),
     Column("ack", String(10), nullable=False, server_default="pending"),
     Column("author_id", ForeignKey("users.id"), nullable=True),
+    Column("automatic", Boolean, nullable=False, server_default=text("0")),  # greeting, menu
+    Column("reminder_id", Integer, nullable=True),
     Column("sent_at", UtcDateTime, nullable=False),  # WhatsApp timestamp (or local, outbound)
     Column("stored_at", UtcDateTime, nullable=False),
     CheckConstraint(_in("direction", DIRECTIONS), name="direction"),
@@ -298,4 +303,108 @@ audit_log = Table(
     Column("details", Text, nullable=False, server_default="{}"),  # JSON; ids and codes only
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+
+contact_identities = Table(
+    "contact_identities",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("branch_id", ForeignKey("branches.id"), nullable=False),
+    Column("contact_id", ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(8), nullable=False),  # phone (canonical E.164), lid, jid
+    Column("value", String(80), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("branch_id", "kind", "value"),
+    CheckConstraint(_in("kind", ("phone", "lid", "jid")), name="kind"),
+    Index(None, "contact_id"),
+)
+
+inbound_quarantine = Table(
+    "inbound_quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("channel_id", ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("reason", String(64), nullable=False),
+    Column("payload", Text, nullable=False),  # the event as received (inside the encrypted DB)
+    Index(None, "channel_id", "received_at"),
+)
+
+media_blobs = Table(
+    "media_blobs",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("size", Integer, nullable=False),
+    Column("mime", String(100), nullable=False),
+    Column("thumb_sha256", String(64), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+reminders = Table(
+    "reminders",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("branch_id", ForeignKey("branches.id"), nullable=False),
+    Column("channel_id", ForeignKey("channels.id"), nullable=False),
+    Column("contact_id", ForeignKey("contacts.id"), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("next_run_at", UtcDateTime, nullable=True),  # None: done or cancelled
+    Column("every_days", Integer, nullable=True),  # None: once
+    Column("status", String(12), nullable=False, server_default="scheduled"),
+    Column("created_by", ForeignKey("users.id"), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_sent_at", UtcDateTime, nullable=True),
+    CheckConstraint(
+        _in("status", ("scheduled", "done", "cancelled", "skipped_opt_out")), name="status"
+    ),
+    Index("ix_reminders_due", "status", "next_run_at"),
+)
+
+opt_outs = Table(
+    "opt_outs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("contact_id", ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("keyword", String(16), nullable=False),
+    Column("message_id", ForeignKey("messages.id"), nullable=True),
+    Column("at", UtcDateTime, nullable=False),
+    Index(None, "contact_id"),
+)
+
+# Full-text search (FTS5, external content, accent-insensitive): created by migration 0002 with
+# their triggers; not SQLAlchemy tables (Alembic comparison skips names containing "_fts").
+FTS_DDL = (
+    "CREATE VIRTUAL TABLE messages_fts USING fts5(body, content='messages', "
+    "content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
+    "CREATE TRIGGER messages_fts_ai AFTER INSERT ON messages WHEN new.body IS NOT NULL BEGIN "
+    "INSERT INTO messages_fts(rowid, body) VALUES (new.id, new.body); END",
+    "CREATE TRIGGER messages_fts_ad AFTER DELETE ON messages WHEN old.body IS NOT NULL BEGIN "
+    "INSERT INTO messages_fts(messages_fts, rowid, body) VALUES ('delete', old.id, old.body); END",
+    "CREATE TRIGGER messages_fts_au AFTER UPDATE OF body ON messages BEGIN "
+    "INSERT INTO messages_fts(messages_fts, rowid, body) SELECT 'delete', old.id, old.body "
+    "WHERE old.body IS NOT NULL; "
+    "INSERT INTO messages_fts(rowid, body) SELECT new.id, new.body WHERE new.body IS NOT NULL; END",
+    "CREATE VIRTUAL TABLE contacts_fts USING fts5(display_name, content='contacts', "
+    "content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
+    "CREATE TRIGGER contacts_fts_ai AFTER INSERT ON contacts WHEN new.display_name IS NOT NULL "
+    "BEGIN INSERT INTO contacts_fts(rowid, display_name) VALUES (new.id, new.display_name); END",
+    "CREATE TRIGGER contacts_fts_ad AFTER DELETE ON contacts WHEN old.display_name IS NOT NULL "
+    "BEGIN INSERT INTO contacts_fts(contacts_fts, rowid, display_name) "
+    "VALUES ('delete', old.id, old.display_name); END",
+    "CREATE TRIGGER contacts_fts_au AFTER UPDATE OF display_name ON contacts BEGIN "
+    "INSERT INTO contacts_fts(contacts_fts, rowid, display_name) "
+    "SELECT 'delete', old.id, old.display_name WHERE old.display_name IS NOT NULL; "
+    "INSERT INTO contacts_fts(rowid, display_name) SELECT new.id, new.display_name "
+    "WHERE new.display_name IS NOT NULL; END",
+)
+FTS_DROP = (
+    "DROP TRIGGER IF EXISTS contacts_fts_au",
+    "DROP TRIGGER IF EXISTS contacts_fts_ad",
+    "DROP TRIGGER IF EXISTS contacts_fts_ai",
+    "DROP TABLE IF EXISTS contacts_fts",
+    "DROP TRIGGER IF EXISTS messages_fts_au",
+    "DROP TRIGGER IF EXISTS messages_fts_ad",
+    "DROP TRIGGER IF EXISTS messages_fts_ai",
+    "DROP TABLE IF EXISTS messages_fts",
 )
