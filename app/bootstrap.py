@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,6 +31,8 @@ from app.services.branches import BranchService
 from app.services.channels import ChannelService
 from app.services.contacts import ContactService
 from app.services.events import EventBus
+from app.services.outbound import OutboundService
+from app.services.sender import OutboxSender
 from app.services.users import UserService
 from app.store.store import Store
 from app.store.types import utcnow
@@ -74,7 +77,8 @@ class Core:
     audit: AuditService
     contacts: ContactService
     channels: ChannelService
-    bus: EventBus = field(default_factory=EventBus)
+    outbound: OutboundService
+    bus: EventBus
     tokens: TokenIssuer = field(init=False)
 
     def __post_init__(self) -> None:
@@ -91,7 +95,7 @@ class Core:
 
 def build_services(data_dir: DataDir, store: Store, key_status: KeyStatus) -> Core:
     """Wire the services around an open store."""
-    clock, hasher = SystemClock(), Argon2Hasher()
+    clock, hasher, bus = SystemClock(), Argon2Hasher(), EventBus()
     auditor = Auditor(clock)
     return Core(
         data_dir=data_dir,
@@ -105,12 +109,20 @@ def build_services(data_dir: DataDir, store: Store, key_status: KeyStatus) -> Co
         audit=AuditService(store),
         contacts=ContactService(store, clock, auditor),
         channels=ChannelService(store, clock, auditor),
+        outbound=OutboundService(store, clock, auditor, bus),
+        bus=bus,
     )
 
 
 def build_supervisor(core: Core, settings: SupervisorSettings | None = None) -> Supervisor:
     """The channel supervisor for ``core`` (needs a running event loop to start)."""
     return Supervisor(core.store, core.bus, core.data_dir, settings or SupervisorSettings())
+
+
+def build_sender(core: Core, supervisor: Supervisor) -> OutboxSender:
+    """The outbox drainer, sending through the supervisor's paced ``send_text``."""
+    rng = random.Random()  # noqa: S311 - jitter, not secrets
+    return OutboxSender(core.store, core.clock, supervisor.send_text, core.bus, rng)
 
 
 def check_data_dir_location(root: Path) -> None:

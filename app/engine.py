@@ -21,7 +21,7 @@ import uvicorn
 
 from app import __version__
 from app.api.app import create_app
-from app.bootstrap import Core, build_supervisor, open_core
+from app.bootstrap import Core, build_sender, build_supervisor, open_core
 from app.config import DataDir
 from app.infra.atomic import atomic_write_text
 from app.infra.lock import SingleInstanceLock
@@ -96,9 +96,14 @@ async def serve(
     supervisor = build_supervisor(core)
     core.channels.runtime = supervisor
     await supervisor.start()
+    sender = build_sender(core, supervisor)
+    core.outbound.sender = sender
+    await sender.start()
     try:
         await _serve_api(core, sock, meta, stop_after)
     finally:
+        core.outbound.sender = None
+        await sender.stop()  # before the channels: a send in flight may still finish
         core.channels.runtime = None
         await supervisor.stop()
 

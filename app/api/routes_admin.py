@@ -20,6 +20,7 @@ from app.api.schemas import (
 )
 from app.domain.audit import Anchor
 from app.domain.roles import Permission
+from app.services.stats import channel_counts
 from app.services.users import NewUser
 
 router = APIRouter()
@@ -89,4 +90,5 @@ async def engine_status(request: Request, actor: ActorDep, core: CoreDep) -> dic
             "head_seq": head.entry.seq if head else 0,
             "head_hash": head.hash if head else "",
         },
+        "channels": await channel_counts(core.store),
     }

@@ -12,6 +12,7 @@ from app.cli.output import print_json
 from app.cli.remote import running_engine
 from app.config import DataDir, resolve_data_dir
 from app.domain.errors import ClinicDeskError
+from app.services.stats import counts_of
 
 
 def _offline_status(data_dir: DataDir) -> dict[str, Any]:
@@ -40,6 +41,7 @@ def _describe(core: Core) -> dict[str, Any]:
             "head_seq": head.entry.seq if head else 0,
             "head_hash": head.hash if head else "",
         },
+        "channels": core.store.read_sync(counts_of),
     }
 
 

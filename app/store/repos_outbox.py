@@ -1,8 +1,48 @@
-"""SQL behind ``app.services.ports_outbox`` (filled in by the outbound work)."""
+"""SQL behind ``app.services.ports_outbox``: outbound messages, the outbox, receipts, counts.
+
+Runs inside the caller's transaction (the single writer thread for writes), so a read followed
+by a write here cannot race another writer.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
+import builtins
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Select, func, insert, select, update
+
+from app.domain.outbox import CRASH_CODE, PROBLEM_STATUSES, Ack, OutboxStatus, advance
+from app.services.ports_outbox import (
+    AckChange,
+    ChannelCounts,
+    NewOutbound,
+    OutboxItem,
+    TicketTarget,
+)
+from app.store.schema import channels, contact_identities, contacts, messages, outbox, tickets
+
+S = OutboxStatus
+USER_SERVER = "@s.whatsapp.net"
+
+
+def _item_query() -> Select[Any]:
+    """Outbox rows with their message and the channel's branch."""
+    m, c = messages, channels
+    cols = (m.c.ticket_id, m.c.chat_jid, m.c.body, m.c.wa_id, m.c.ack, c.c.branch_id)
+    joined = outbox.join(m, m.c.id == outbox.c.message_id).join(c, c.c.id == outbox.c.channel_id)
+    return select(outbox, *cols).select_from(joined)
+
+
+def _item(row: Any) -> OutboxItem:
+    return OutboxItem(
+        id=row.id, channel_id=row.channel_id, branch_id=row.branch_id,
+        message_id=row.message_id, ticket_id=row.ticket_id,
+        idempotency_key=row.idempotency_key, status=row.status, attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at, last_error=row.last_error,
+        created_at=row.created_at, updated_at=row.updated_at, to_jid=row.chat_jid,
+        text=row.body or "", wa_id=row.wa_id, ack=row.ack,
+    )  # fmt: skip
 
 
 class OutboxRepository:
@@ -10,3 +50,202 @@ class OutboxRepository:
 
     def __init__(self, conn: Connection) -> None:
         self._c = conn
+
+    # ---- tickets, as outbound needs them ----------------------------------------------------
+
+    def ticket_target(self, ticket_id: int) -> TicketTarget | None:
+        row = self._c.execute(select(tickets).where(tickets.c.id == ticket_id)).first()
+        if row is None:
+            return None
+        jid = self._chat_of(row)
+        return TicketTarget(
+            row.id, row.branch_id, row.channel_id, row.contact_id, jid, row.first_response_at
+        )
+
+    def _chat_of(self, ticket: Any) -> str | None:
+        """The chat the patient last wrote from on this ticket (replies go where they wrote),
+        else the patient's last chat on the channel, else a JID identity, else the phone."""
+        m = messages
+        inbound = (m.c.direction == "in") & (m.c.channel_id == ticket.channel_id)
+        for where in (m.c.ticket_id == ticket.id, m.c.contact_id == ticket.contact_id):
+            query = select(m.c.chat_jid).where(inbound & where).order_by(m.c.id.desc()).limit(1)
+            if (jid := self._c.execute(query).scalar()) is not None:
+                return str(jid)
+        return self._identity_jid(ticket.contact_id)
+
+    def _identity_jid(self, contact_id: int) -> str | None:
+        ci = contact_identities
+        where = (ci.c.contact_id == contact_id) & (ci.c.kind == "jid")
+        jid = self._c.execute(select(ci.c.value).where(where).limit(1)).scalar()
+        if jid is not None:
+            return str(jid)
+        phone = self._c.execute(
+            select(contacts.c.phone_e164).where(contacts.c.id == contact_id)
+        ).scalar()
+        return f"{str(phone).lstrip('+')}{USER_SERVER}" if phone else None
+
+    def set_first_response(self, ticket_id: int, at: datetime) -> bool:
+        where = (tickets.c.id == ticket_id) & tickets.c.first_response_at.is_(None)
+        result = self._c.execute(update(tickets).where(where).values(first_response_at=at))
+        return bool(result.rowcount)
+
+    # ---- inserting and reading ----------------------------------------------------------------
+
+    def add(self, new: NewOutbound) -> tuple[OutboxItem, bool]:
+        existing = self.get_by_key(new.idempotency_key)
+        if existing is not None:
+            return existing, False
+        message_id = self._insert_message(new)
+        values: dict[str, object] = {"channel_id": new.target.channel_id}
+        values["message_id"] = message_id
+        values |= {"idempotency_key": new.idempotency_key, "status": S.QUEUED.value}
+        values |= {"attempts": 0, "created_at": new.at, "updated_at": new.at}
+        outbox_id = self._c.execute(insert(outbox).values(**values)).inserted_primary_key
+        assert outbox_id is not None
+        return self._must(int(outbox_id[0])), True
+
+    def _insert_message(self, new: NewOutbound) -> int:
+        t = new.target
+        assert t.chat_jid is not None  # the service refuses a ticket without a chat
+        values: dict[str, object] = {"ticket_id": t.ticket_id, "channel_id": t.channel_id}
+        values |= {"contact_id": t.contact_id, "chat_jid": t.chat_jid, "direction": "out"}
+        values |= {"body": new.text, "ack": Ack.PENDING.value, "author_id": new.author_id}
+        values |= {"automatic": new.automatic, "sent_at": new.at, "stored_at": new.at}
+        key = self._c.execute(insert(messages).values(**values)).inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    def get(self, outbox_id: int) -> OutboxItem | None:
+        row = self._c.execute(_item_query().where(outbox.c.id == outbox_id)).first()
+        return _item(row) if row else None
+
+    def get_by_key(self, idempotency_key: str) -> OutboxItem | None:
+        query = _item_query().where(outbox.c.idempotency_key == idempotency_key)
+        row = self._c.execute(query).first()
+        return _item(row) if row else None
+
+    def _must(self, outbox_id: int) -> OutboxItem:
+        item = self.get(outbox_id)
+        if item is None:  # pragma: no cover - callers pass ids they just read
+            raise LookupError(f"outbox row {outbox_id} vanished")
+        return item
+
+    # ---- the sender's moves ---------------------------------------------------------------------
+
+    def head(self, channel_id: int) -> OutboxItem | None:
+        where = (outbox.c.channel_id == channel_id) & (outbox.c.status == S.QUEUED.value)
+        row = self._c.execute(_item_query().where(where).order_by(outbox.c.id).limit(1)).first()
+        return _item(row) if row else None
+
+    def claim(self, outbox_id: int, at: datetime) -> OutboxItem | None:
+        where = (outbox.c.id == outbox_id) & (outbox.c.status == S.QUEUED.value)
+        values = {"status": S.SENDING.value, "attempts": outbox.c.attempts + 1, "updated_at": at}
+        result = self._c.execute(update(outbox).where(where).values(**values))
+        return self._must(outbox_id) if result.rowcount else None
+
+    def mark_sent(self, outbox_id: int, wa_id: str, at: datetime) -> OutboxItem:
+        self._set(outbox_id, at, status=S.SENT.value, last_error=None, next_attempt_at=None)
+        message_id = self._must(outbox_id).message_id
+        self._c.execute(update(messages).where(messages.c.id == message_id).values(wa_id=wa_id))
+        pending = (messages.c.id == message_id) & (messages.c.ack == Ack.PENDING.value)
+        self._c.execute(update(messages).where(pending).values(ack=Ack.SENT.value))
+        return self._must(outbox_id)
+
+    def mark_retry(self, outbox_id: int, error: str, next_at: datetime, at: datetime) -> OutboxItem:
+        values = {"status": S.QUEUED.value, "last_error": error, "next_attempt_at": next_at}
+        self._set(outbox_id, at, **values)
+        return self._must(outbox_id)
+
+    def release(self, outbox_id: int, error: str, at: datetime) -> OutboxItem:
+        values = {"status": S.QUEUED.value, "last_error": error, "next_attempt_at": None}
+        attempts = func.max(0, outbox.c.attempts - 1)
+        self._set(outbox_id, at, **values, attempts=attempts)
+        return self._must(outbox_id)
+
+    def mark_failed(self, outbox_id: int, error: str, at: datetime) -> OutboxItem:
+        self._set(outbox_id, at, status=S.FAILED.value, last_error=error, next_attempt_at=None)
+        self._set_ack(outbox_id, Ack.FAILED)
+        return self._must(outbox_id)
+
+    def mark_needs_review(self, outbox_id: int, error: str, at: datetime) -> OutboxItem:
+        values = {"status": S.NEEDS_REVIEW.value, "last_error": error, "next_attempt_at": None}
+        self._set(outbox_id, at, **values)
+        return self._must(outbox_id)
+
+    def recover(self, at: datetime) -> builtins.list[OutboxItem]:
+        query = select(outbox.c.id).where(outbox.c.status == S.SENDING.value)
+        ids = [int(i) for i in self._c.execute(query).scalars()]
+        return [self.mark_needs_review(i, CRASH_CODE, at) for i in ids]
+
+    def requeue(self, outbox_id: int, at: datetime) -> OutboxItem:
+        values = {"status": S.QUEUED.value, "attempts": 0, "next_attempt_at": None}
+        self._set(outbox_id, at, **values, last_error=None)
+        self._set_ack(outbox_id, Ack.PENDING)
+        return self._must(outbox_id)
+
+    def _set(self, outbox_id: int, at: datetime, **values: Any) -> None:
+        query = update(outbox).where(outbox.c.id == outbox_id)
+        self._c.execute(query.values(**values, updated_at=at))
+
+    def _set_ack(self, outbox_id: int, ack: Ack) -> None:
+        message_id = select(outbox.c.message_id).where(outbox.c.id == outbox_id)
+        query = update(messages).where(messages.c.id == message_id.scalar_subquery())
+        self._c.execute(query.values(ack=ack.value))
+
+    # ---- receipts -------------------------------------------------------------------------------
+
+    def apply_receipt(self, channel_id: int, wa_id: str, receipt: str) -> AckChange | None:
+        row = self._outbound_by_wa_id(channel_id, wa_id)
+        new = advance(row.ack, receipt) if row is not None else None
+        if row is None or new is None:
+            return None
+        self._c.execute(update(messages).where(messages.c.id == row.id).values(ack=new.value))
+        return AckChange(row.id, channel_id, row.branch_id, row.ticket_id, new.value)
+
+    def knows_wa_id(self, channel_id: int, wa_id: str) -> bool:
+        return self._outbound_by_wa_id(channel_id, wa_id) is not None
+
+    def _outbound_by_wa_id(self, channel_id: int, wa_id: str) -> Any:
+        m = messages
+        where = (m.c.channel_id == channel_id) & (m.c.wa_id == wa_id) & (m.c.direction == "out")
+        joined = m.join(channels, channels.c.id == m.c.channel_id)
+        query = select(m.c.id, m.c.ack, m.c.ticket_id, channels.c.branch_id).select_from(joined)
+        return self._c.execute(query.where(where).limit(1)).first()
+
+    # ---- lists and counts -----------------------------------------------------------------------
+
+    def problems(self, branch_ids: frozenset[int] | None, limit: int) -> builtins.list[OutboxItem]:
+        query = _item_query().where(outbox.c.status.in_([s.value for s in PROBLEM_STATUSES]))
+        if branch_ids is not None:
+            query = query.where(channels.c.branch_id.in_(sorted(branch_ids)))
+        query = query.order_by(outbox.c.updated_at.desc(), outbox.c.id.desc()).limit(limit)
+        return [_item(r) for r in self._c.execute(query)]
+
+    def counts(self) -> builtins.list[ChannelCounts]:
+        rows = self._c.execute(select(channels.c.id, channels.c.name).order_by(channels.c.id))
+        found = {r.id: ChannelCounts(r.id, r.name) for r in rows}
+        self._count_messages(found)
+        self._count_outbox(found)
+        return list(found.values())
+
+    def _count_messages(self, found: dict[int, ChannelCounts]) -> None:
+        m = messages
+        query = select(m.c.channel_id, m.c.direction, func.count()).group_by(
+            m.c.channel_id, m.c.direction
+        )
+        for channel_id, direction, n in self._c.execute(query):
+            entry = found.get(channel_id)
+            if entry is not None and direction == "in":
+                entry.inbound = int(n)
+            elif entry is not None:
+                entry.outbound = int(n)
+
+    def _count_outbox(self, found: dict[int, ChannelCounts]) -> None:
+        query = select(outbox.c.channel_id, outbox.c.status, func.count()).group_by(
+            outbox.c.channel_id, outbox.c.status
+        )
+        for entry in found.values():
+            entry.outbox = {s.value: 0 for s in OutboxStatus}
+        for channel_id, status, n in self._c.execute(query):
+            if channel_id in found:
+                found[channel_id].outbox[str(status)] = int(n)

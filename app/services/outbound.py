@@ -1,0 +1,208 @@
+"""Outbound messages: a staff reply is stored and queued in one transaction, then sent later.
+
+The API never talks to WhatsApp. ``send_text`` commits the message (ack pending) and its
+outbox row together with the audit entry and returns at once; the per-channel
+:class:`app.services.sender.OutboxSender` sends it. Patient sends are at most once: a row whose
+outcome is unknown waits in NEEDS_REVIEW until a person confirms a resend (``retry``).
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from app.domain.errors import ClinicDeskError, ErrorCode, NotFoundError
+from app.domain.outbox import OutboxStatus
+from app.domain.roles import Actor, Permission
+from app.services.audit import Auditor, AuditTarget
+from app.services.events import EventBus
+from app.services.events_outbound import OutboxChanged
+from app.services.ports import Clock, Store, Tx
+from app.services.ports_outbox import NewOutbound, OutboxItem, TicketTarget
+
+TEXT_MAX = 4096  # WhatsApp allows more; longer replies belong in several messages
+CLIENT_KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+PROBLEMS_LIMIT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundView:
+    """An outbound message and where its sending stands (``text`` only for those who may see
+    the ticket; never logged)."""
+
+    outbox_id: int
+    message_id: int
+    ticket_id: int | None
+    channel_id: int
+    branch_id: int
+    status: str
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime | None
+    wa_id: str | None
+    ack: str
+    text: str
+    created_at: datetime
+    updated_at: datetime
+
+
+def view_of(item: OutboxItem) -> OutboundView:
+    """The view of a stored outbox row."""
+    return OutboundView(
+        item.id, item.message_id, item.ticket_id, item.channel_id, item.branch_id, item.status,
+        item.attempts, item.last_error, item.next_attempt_at, item.wa_id, item.ack, item.text,
+        item.created_at, item.updated_at,
+    )  # fmt: skip
+
+
+def changed_event(item: OutboxItem) -> OutboxChanged:
+    """The bus event announcing ``item``'s current state."""
+    return OutboxChanged(
+        item.branch_id, item.channel_id, item.id, item.message_id, item.ticket_id,
+        item.status, item.attempts, item.last_error,
+    )  # fmt: skip
+
+
+def idempotency_key(actor: Actor, ticket_id: int, client_key: str) -> str:
+    """The stored key: the client's key scoped to the actor and ticket (64 hex characters),
+    so one user's key can neither collide with nor reveal another user's message."""
+    if not CLIENT_KEY_RE.fullmatch(client_key):
+        raise ClinicDeskError(ErrorCode.INVALID_INPUT, field="client_key")
+    raw = f"{actor.user_id or 0}|{actor.username}|{ticket_id}|{client_key}"
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def clean_text(text: str) -> str:
+    """``text`` without surrounding blanks; refuses empty or over-long messages."""
+    clean = text.strip()
+    if not clean or len(clean) > TEXT_MAX:
+        raise ClinicDeskError(ErrorCode.INVALID_INPUT, field="text", maximum=TEXT_MAX)
+    return clean
+
+
+class Waker(Protocol):
+    """The sender as the service sees it: told when a channel has a new row."""
+
+    def wake(self, channel_id: int) -> None: ...
+
+
+class OutboundService:
+    """Queue replies, retry failed ones, list the problems. ``sender`` is set by the engine."""
+
+    def __init__(self, store: Store, clock: Clock, auditor: Auditor, bus: EventBus) -> None:
+        self._store, self._clock, self._auditor, self._bus = store, clock, auditor, bus
+        self.sender: Waker | None = None
+
+    async def send_text(
+        self, actor: Actor, ticket_id: int, text: str, client_key: str
+    ) -> OutboundView:
+        """Store and queue a reply on ``ticket_id``; returns at once (status ``queued``).
+
+        The same ``client_key`` from the same user on the same ticket returns the row made the
+        first time and queues nothing (a client may repeat a request whose answer it lost).
+        """
+        clean, key = clean_text(text), idempotency_key(actor, ticket_id, client_key)
+        item, created = await self._store.transaction(
+            lambda tx: self._queue(tx, actor, ticket_id, clean, key)
+        )
+        if created:
+            self._announce(item)
+        return view_of(item)
+
+    def _queue(
+        self, tx: Tx, actor: Actor, ticket_id: int, text: str, key: str
+    ) -> tuple[OutboxItem, bool]:
+        target = _handled_target(tx, actor, ticket_id)
+        at = self._clock.now()
+        item, created = tx.outbox.add(NewOutbound(target, text, actor.user_id, key, at))
+        if created:
+            tx.outbox.set_first_response(ticket_id, at)
+            audit = AuditTarget("message", item.message_id, target.branch_id)
+            details = {"outbox_id": item.id, "ticket_id": ticket_id, "channel_id": item.channel_id}
+            self._auditor.record(tx, actor, "message.send", audit, **details)
+        return item, created
+
+    async def retry(
+        self, actor: Actor, outbox_id: int, *, confirm_resend: bool = False
+    ) -> OutboundView:
+        """Queue a FAILED row again; a NEEDS_REVIEW row only with ``confirm_resend`` (it may
+        already have reached the patient, so a resend may duplicate it). Audited."""
+        item = await self._store.transaction(
+            lambda tx: self._requeue(tx, actor, outbox_id, confirm_resend)
+        )
+        self._announce(item)
+        return view_of(item)
+
+    def _requeue(self, tx: Tx, actor: Actor, outbox_id: int, confirm: bool) -> OutboxItem:
+        item = _handled_item(tx, actor, outbox_id)
+        _check_retryable(item, confirm)
+        requeued = tx.outbox.requeue(outbox_id, self._clock.now())
+        target = AuditTarget("outbox", outbox_id, item.branch_id)
+        details = {"from_status": item.status, "confirmed": confirm, "ticket_id": item.ticket_id}
+        self._auditor.record(tx, actor, "outbox.retry", target, **details)
+        return requeued
+
+    async def list_problems(
+        self, actor: Actor, branch_id: int | None = None, limit: int = PROBLEMS_LIMIT
+    ) -> builtins.list[OutboundView]:
+        """FAILED and NEEDS_REVIEW rows of ``branch_id`` (or of every branch where the actor
+        handles tickets), newest first."""
+        branches = _problem_branches(actor, branch_id)
+        items = await self._store.read(lambda tx: tx.outbox.problems(branches, limit))
+        return [view_of(i) for i in items]
+
+    def _announce(self, item: OutboxItem) -> None:
+        self._bus.publish(changed_event(item))
+        if self.sender is not None:
+            self.sender.wake(item.channel_id)
+
+
+def _visible(actor: Actor, branch_id: int) -> bool:
+    return actor.super_admin or branch_id in actor.branch_ids
+
+
+def _handled_target(tx: Tx, actor: Actor, ticket_id: int) -> TicketTarget:
+    """The ticket's target if the actor may reply on it (NOT_FOUND hides other branches)."""
+    target = tx.outbox.ticket_target(ticket_id)
+    if target is None or not _visible(actor, target.branch_id):
+        raise NotFoundError(ErrorCode.NOT_FOUND, entity="ticket")
+    actor.require(Permission.HANDLE_TICKETS, target.branch_id)
+    # TODO(tickets): also enforce queue-level access (receptionists: their queues only) by
+    # calling ``app.services.ticket_access.visible_ticket(tx, actor, ticket_id)`` here once
+    # its repository methods (get_ticket, ticket_visible) are implemented.
+    if target.chat_jid is None:
+        raise ClinicDeskError(ErrorCode.INVALID_INPUT, field="recipient")
+    return target
+
+
+def _handled_item(tx: Tx, actor: Actor, outbox_id: int) -> OutboxItem:
+    item = tx.outbox.get(outbox_id)
+    if item is None or not _visible(actor, item.branch_id):
+        raise NotFoundError(ErrorCode.NOT_FOUND, entity="outbox")
+    actor.require(Permission.HANDLE_TICKETS, item.branch_id)
+    # TODO(tickets): the same ``visible_ticket(tx, actor, item.ticket_id)`` check as above.
+    return item
+
+
+def _check_retryable(item: OutboxItem, confirm: bool) -> None:
+    if item.status == OutboxStatus.FAILED:
+        return
+    if item.status != OutboxStatus.NEEDS_REVIEW:
+        raise ClinicDeskError(ErrorCode.INVALID_INPUT, field="status", status=item.status)
+    if not confirm:
+        raise ClinicDeskError(ErrorCode.INVALID_INPUT, field="confirm_resend")
+
+
+def _problem_branches(actor: Actor, branch_id: int | None) -> frozenset[int] | None:
+    if branch_id is not None:
+        if not _visible(actor, branch_id):
+            raise NotFoundError(ErrorCode.NOT_FOUND, entity="branch")
+        actor.require(Permission.HANDLE_TICKETS, branch_id)
+        return frozenset({branch_id})
+    if actor.super_admin:
+        return None
+    return frozenset(b for b in actor.branch_ids if actor.can(Permission.HANDLE_TICKETS, b))
