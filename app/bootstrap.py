@@ -30,9 +30,13 @@ from app.services.auth import AuthService
 from app.services.branches import BranchService
 from app.services.channels import ChannelService
 from app.services.contacts import ContactService
+from app.services.contacts_merge import ContactMergeService
 from app.services.events import EventBus
+from app.services.inbound import InboundPipeline
 from app.services.outbound import OutboundService
+from app.services.queues import QueueService
 from app.services.sender import OutboxSender
+from app.services.tickets import TicketService
 from app.services.users import UserService
 from app.store.store import Store
 from app.store.types import utcnow
@@ -78,6 +82,9 @@ class Core:
     contacts: ContactService
     channels: ChannelService
     outbound: OutboundService
+    tickets: TicketService
+    queues: QueueService
+    merges: ContactMergeService
     bus: EventBus
     tokens: TokenIssuer = field(init=False)
 
@@ -110,13 +117,19 @@ def build_services(data_dir: DataDir, store: Store, key_status: KeyStatus) -> Co
         contacts=ContactService(store, clock, auditor),
         channels=ChannelService(store, clock, auditor),
         outbound=OutboundService(store, clock, auditor, bus),
+        tickets=TicketService(store, clock, auditor, bus),
+        queues=QueueService(store, clock, auditor),
+        merges=ContactMergeService(store, clock, auditor),
         bus=bus,
     )
 
 
 def build_supervisor(core: Core, settings: SupervisorSettings | None = None) -> Supervisor:
-    """The channel supervisor for ``core`` (needs a running event loop to start)."""
-    return Supervisor(core.store, core.bus, core.data_dir, settings or SupervisorSettings())
+    """The channel supervisor for ``core``, feeding inbound events to the durable pipeline
+    (stored before they are acknowledged). Needs a running event loop to start."""
+    pipeline = InboundPipeline(core.store, core.clock, core.auditor, core.bus)
+    settings = settings or SupervisorSettings()
+    return Supervisor(core.store, core.bus, core.data_dir, settings, inbound_sink=pipeline.ingest)
 
 
 def build_sender(core: Core, supervisor: Supervisor) -> OutboxSender:

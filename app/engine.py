@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -73,6 +74,16 @@ def read_engine_info(data_dir: DataDir) -> dict[str, object] | None:
     return info if isinstance(info, dict) else None
 
 
+def freeze_startup_objects() -> None:
+    """Move everything alive after start-up out of the collector's sight.
+
+    Modules, metadata and channel runtimes live as long as the engine; without this each full
+    collection walked ~100,000 of them and paused the event loop 85-160 ms (benchmark notes in
+    docs/PERFORMANCE.md).
+    """
+    gc.freeze()  # no gc.collect() first: on 100,000 objects that alone pauses ~300 ms
+
+
 class EngineServer(uvicorn.Server):
     """uvicorn's server, minus one behaviour: after a graceful stop uvicorn re-raises the
     captured SIGTERM/SIGINT, which kills the process before the engine's own cleanup (draining
@@ -99,6 +110,7 @@ async def serve(
     sender = build_sender(core, supervisor)
     core.outbound.sender = sender
     await sender.start()
+    freeze_startup_objects()
     try:
         await _serve_api(core, sock, meta, stop_after)
     finally:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from app import __version__
-from app.api import events_ws, routes_admin, routes_auth, routes_channels, routes_outbound
+from app.api import (
+    events_ws,
+    routes_admin,
+    routes_auth,
+    routes_channels,
+    routes_outbound,
+    routes_tickets,
+)
 from app.api.errors import install_error_handlers
 from app.api.schemas import HealthOut
 from app.bootstrap import Core
@@ -21,6 +28,7 @@ def create_app(core: Core, engine_meta: dict[str, object] | None = None) -> Fast
     app.include_router(routes_admin.router)
     app.include_router(routes_channels.router)
     app.include_router(routes_outbound.router)
+    app.include_router(routes_tickets.router)
     app.include_router(events_ws.router)
 
     @app.get("/health")

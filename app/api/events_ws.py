@@ -11,13 +11,14 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from app.bootstrap import Core
 from app.domain.errors import ClinicDeskError
 from app.domain.roles import Actor, Permission, local_admin
-from app.services.events import Event, PairingCode, PairingQr
+from app.services.events import Event, PairingCode, PairingQr, QueueSubscription
 
 router = APIRouter()
 CLOSE_POLICY_VIOLATION = 1008
@@ -71,17 +72,46 @@ async def events(ws: WebSocket) -> None:
     await _pump(ws, core, actor)
 
 
+async def _until_disconnect(ws: WebSocket) -> None:
+    """Return when the client leaves or the server closes the socket (engine shutdown)."""
+    while (await ws.receive())["type"] != "websocket.disconnect":
+        pass
+
+
 async def _pump(ws: WebSocket, core: Core, actor: Actor) -> None:
+    """Forward events until the client leaves, the engine stops, or the client falls behind.
+
+    Waiting on the socket as well as the queue matters: a pump blocked only on the queue would
+    never see its client go, and would hold the engine's shutdown open forever.
+    """
     branches = None if actor.super_admin else actor.branch_ids
     sub = core.bus.queue(branches)
     await ws.send_text(json.dumps({"type": "Hello", "branches": sorted(branches or [])}))
+    gone = asyncio.ensure_future(_until_disconnect(ws))
     try:
-        while not sub.overflowed:
-            event = await sub.queue.get()
-            if may_see(actor, event):
-                await ws.send_text(event_json(event))
+        await _forward(ws, actor, sub, gone)
     except (WebSocketDisconnect, RuntimeError):
         return
     finally:
+        gone.cancel()
         sub.close()
-    await ws.close(CLOSE_TRY_AGAIN, "events.overflow")
+    if sub.overflowed:
+        await ws.close(CLOSE_TRY_AGAIN, "events.overflow")
+
+
+async def _forward(
+    ws: WebSocket, actor: Actor, sub: QueueSubscription, gone: asyncio.Future[None]
+) -> None:
+    """Send each event the actor may see until the client is gone or the queue is cut off."""
+    cut: asyncio.Future[Any] = asyncio.ensure_future(sub.cut_off.wait())
+    try:
+        while True:
+            getter: asyncio.Future[Any] = asyncio.ensure_future(sub.queue.get())
+            await asyncio.wait([getter, gone, cut], return_when=asyncio.FIRST_COMPLETED)
+            if not getter.done() or gone.done():
+                getter.cancel()
+                return
+            if may_see(actor, getter.result()):
+                await ws.send_text(event_json(getter.result()))
+    finally:
+        cut.cancel()

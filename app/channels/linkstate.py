@@ -298,12 +298,13 @@ class LinkStateMachine:
         returned (the sink commits): a crash before that means redelivery, not loss."""
         if self._sink is not None:
             try:
-                await self._sink(rt.id, event)
+                await self._sink(rt.id, event)  # publishes InboundReceived with the stored ids
             except Exception:  # not acknowledged: the transport delivers it again
                 log.exception("inbound message not stored", extra=_ids(rt))
                 return
-        wa_id = event.message.wa_id if event.message else (event.wa_id or "")
-        self._bus.publish(InboundReceived(rt.channel.branch_id, rt.id, wa_id))
+        else:
+            wa_id = event.message.wa_id if event.message else (event.wa_id or "")
+            self._bus.publish(InboundReceived(rt.channel.branch_id, rt.id, wa_id))
         self._acknowledge(rt, event)
 
     def _on_receipt(self, rt: ChannelRuntime, event: TransportEvent) -> None:

@@ -44,6 +44,7 @@ __all__ = ["ChannelStatus", "Supervisor", "SupervisorSettings"]
 log = logging.getLogger(__name__)
 S = LinkState
 InboundSink = Callable[[int, TransportEvent], Awaitable[None]]
+START_CHUNK = 50  # channels brought up per step at start
 
 
 class Supervisor(LinkStateMachine):
@@ -75,8 +76,12 @@ class Supervisor(LinkStateMachine):
             return
         self._started = True
         loaded = await self._store.read(_load_channels)
-        for channel, reconnects in loaded:
-            await self._host(self._runtime_for(channel, reconnects))
+        runtimes = [self._runtime_for(channel, reconnects) for channel, reconnects in loaded]
+        # concurrently, so the DB writer groups the state changes into a few commits; in chunks,
+        # so 1,000 channels do not hold the event loop in one go
+        for first in range(0, len(runtimes), START_CHUNK):
+            chunk = runtimes[first : first + START_CHUNK]
+            await asyncio.gather(*(self._host(rt) for rt in chunk))
 
     async def stop(self) -> None:
         """Stop every worker gracefully (kill stragglers) and store each channel's last state.
@@ -92,9 +97,11 @@ class Supervisor(LinkStateMachine):
             rt.cancel_timer()
         await self._cancel_tasks()
         await asyncio.gather(*(slot.stop() for slot in self._slots), return_exceptions=True)
-        for rt in list(self._runtimes.values()):
-            await rt.close()
-            await self._record_stopped(rt)
+        await asyncio.gather(*(self._close(rt) for rt in list(self._runtimes.values())))
+
+    async def _close(self, rt: ChannelRuntime) -> None:
+        await rt.close()
+        await self._record_stopped(rt)
 
     async def _record_stopped(self, rt: ChannelRuntime) -> None:
         if rt.state in (S.CONNECTED, S.CONNECTING, S.PAIRING, S.INITIALIZING):
@@ -312,7 +319,8 @@ class Supervisor(LinkStateMachine):
 
     async def _ensure_open(self, rt: ChannelRuntime) -> None:
         """Have the worker build the channel's transport (idempotent on the worker side)."""
-        config = rt.channel.config
+        # the transport names its account after the channel (``simulator fault --channel NAME``)
+        config = {"account": rt.channel.name, **rt.channel.config}
         private_dir = str(self._private_dir(rt))
         await self._request(
             rt, Op.OPEN, kind=rt.channel.kind, config=config, private_dir=private_dir

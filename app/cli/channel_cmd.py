@@ -74,7 +74,12 @@ def pair(client: EngineClient, name: str, phone: str | None, timeout: float) -> 
         result = client.call("POST", f"/channels/{name}/pair", json={"phone": phone})
         if result.get("code"):
             print(f"On the phone: Linked devices > Link with phone number: {result['code']}")
-        return _follow(ws, int(channel["id"]), time.monotonic() + timeout)
+        try:
+            return _follow(ws, int(channel["id"]), time.monotonic() + timeout)
+        except (ClinicDeskError, KeyboardInterrupt):
+            # nobody is watching any more: close the window so no QR is made for nobody
+            client.call("POST", f"/channels/{name}/pair/cancel")
+            raise
 
 
 def _event_stream(client: EngineClient) -> ClientConnection:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import secrets
+import socket
 import subprocess
 import sys
 import tempfile
@@ -38,6 +40,10 @@ from app.simulator.protocol import DEFAULT_URL
 DEMO_BRANCHES = ("Clínica Centro", "Clínica Zona Sul")
 DEMO_CHANNELS = (("recepcao", "Recepção"), ("exames", "Exames"))
 DEMO_STAFF = (("ana", "Ana Souza", Role.RECEPTIONIST), ("bruno", "Bruno Lima", Role.SUPERVISOR))
+DEMO_QUEUES = (
+    ("Agendamento", "#3B82F6", "Olá! Vamos agendar sua consulta. Em que dia fica melhor?"),
+    ("Exames", "#10B981", "Olá! Envie o pedido do exame e a carteirinha do convênio, por favor."),
+)
 DEMO_PATIENTS = (("+55 11 98765-4321", "Maria Oliveira"), ("(21) 99876-5432", "João Santos"))
 
 
@@ -46,9 +52,16 @@ async def seed(core: Core, password: str, simulator_url: str) -> None:
     actor = core.local_actor()
     for index, name in enumerate(DEMO_BRANCHES, start=1):
         branch = await core.branches.add(actor, name)
+        staff = []
         for username, display, role in DEMO_STAFF:
             new = NewUser(f"{username}{index}", display, password, branch.id, role)
-            await core.users.add(actor, new)
+            staff.append(await core.users.add(actor, new))
+        for order, (queue_name, color, greeting) in enumerate(DEMO_QUEUES, start=1):
+            queue = await core.queues.create(
+                actor, branch.id, queue_name, greeting=greeting, menu_order=order, color=color
+            )
+            for member in staff:
+                await core.queues.add_member(actor, queue.id, member.id)
         for key, label in DEMO_CHANNELS:
             config: dict[str, object] = {"simulator_url": simulator_url}
             spec = ChannelSpec(branch.id, f"{key}-{index}", label, "simulator", None, config)
@@ -89,9 +102,26 @@ class DemoTracker:
         return {"channels": channels, "messages_in": inbound, "total_in": sum(inbound.values())}
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        if os.name != "nt":  # as the server binds: a closed socket in TIME_WAIT is no obstacle
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def start_simulator(url: str) -> subprocess.Popen[bytes]:
-    """``clinicdesk simulator serve --auto-pair --chatty`` on the default port; waits for it."""
+    """``clinicdesk simulator serve --auto-pair --chatty`` on the default port; waits for it.
+
+    Refuses when the port is taken (another demo or simulator runs): the demo's channels
+    would otherwise talk to someone else's simulator.
+    """
     port = url.rsplit(":", 1)[1]
+    if not _port_free(int(port)):
+        raise SystemExit(f"clinicdesk: error: {url} is in use (another demo or simulator?)")
     cmd = [sys.executable, "-m", "app", "simulator", "serve", "--port", port]
     args = [*cmd, "--auto-pair", "--chatty"]  # our own interpreter and module: no user input
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)  # noqa: S603

@@ -11,15 +11,18 @@ no-op once the root logger has handlers (STACK_NOTES.md §7).
 
 from __future__ import annotations
 
+import atexit
+import copy
 import json
 import logging
 import os
+import queue
 import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from io import TextIOWrapper
-from logging.handlers import RotatingFileHandler
+from logging.handlers import QueueHandler, QueueListener, RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +157,54 @@ class PrivateRotatingFileHandler(RotatingFileHandler):
 _OWNED = "_clinicdesk_handler"
 
 
+class _QueuedHandler(QueueHandler):
+    """The one handler on the root logger: it only enqueues; a listener thread writes.
+
+    Writing, flushing and rotating files on the engine's event loop stalled it by hundreds of
+    milliseconds during a reconnect storm (tests/bench, docs/PERFORMANCE.md).
+    """
+
+    def __init__(self, targets: list[logging.Handler]) -> None:
+        self.records: queue.Queue[logging.LogRecord] = queue.Queue(-1)
+        super().__init__(self.records)
+        self.listener = QueueListener(self.records, *targets, respect_handler_level=True)
+        self.targets = targets
+        self.closed = False
+        self.listener.start()
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        """A picklable copy with args merged, keeping the traceback apart from the message.
+
+        The stock ``prepare`` folds the traceback into ``msg``; the JSON lines keep it in its
+        own ``exc`` field, and the redaction filter scrubs ``exc_text`` on the writing side.
+        """
+        record = copy.copy(record)
+        record.message = record.getMessage()
+        record.msg, record.args = record.message, None
+        if record.exc_info:
+            record.exc_text = record.exc_text or logging.Formatter().formatException(
+                record.exc_info
+            )
+            record.exc_info = None
+        return record
+
+    def flush(self) -> None:
+        """Wait until every record queued so far has been written."""
+        self.records.join()
+        for target in self.targets:
+            target.flush()
+
+    def close(self) -> None:
+        """Write what is still queued and close the files; safe to call twice (atexit)."""
+        if self.closed:
+            return
+        self.closed = True
+        self.listener.stop()
+        for target in self.targets:
+            target.close()
+        super().close()
+
+
 def _remove_owned_handlers(root: logging.Logger) -> None:
     """Drop handlers a previous :func:`configure_logging` installed, so calling it twice is safe."""
     for handler in list(root.handlers):
@@ -162,11 +213,17 @@ def _remove_owned_handlers(root: logging.Logger) -> None:
             handler.close()
 
 
-def _install(root: logging.Logger, handler: logging.Handler, formatter: logging.Formatter) -> None:
+def _prepared(handler: logging.Handler, formatter: logging.Formatter) -> logging.Handler:
     handler.setFormatter(formatter)
     handler.addFilter(RedactingFilter())
-    setattr(handler, _OWNED, True)
-    root.addHandler(handler)
+    return handler
+
+
+def flush_logging() -> None:
+    """Block until every record logged so far is on disk (tests, before exit)."""
+    for handler in logging.getLogger().handlers:
+        if getattr(handler, _OWNED, False):
+            handler.flush()
 
 
 def configure_logging(
@@ -186,6 +243,7 @@ def configure_logging(
     root = logging.getLogger()
     _remove_owned_handlers(root)
     root.setLevel(level)
+    targets: list[logging.Handler] = []
     if log_dir is not None:
         log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         log_file = log_dir / LOG_FILE_NAME
@@ -193,11 +251,15 @@ def configure_logging(
         file_handler = PrivateRotatingFileHandler(
             log_file, maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8"
         )
-        _install(root, file_handler, JsonLinesFormatter())
+        targets.append(_prepared(file_handler, JsonLinesFormatter()))
     if console:
-        console_handler = logging.StreamHandler(sys.stderr)
         plain = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-        _install(root, console_handler, plain)
+        targets.append(_prepared(logging.StreamHandler(sys.stderr), plain))
+    if targets:
+        handler = _QueuedHandler(targets)
+        setattr(handler, _OWNED, True)
+        root.addHandler(handler)
+        atexit.register(handler.close)  # write what is queued when the process exits
     quiet_chatty_libraries()
 
 

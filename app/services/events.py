@@ -125,6 +125,7 @@ class QueueSubscription:
     def __init__(self, bus: EventBus, branches: frozenset[int] | None, maxsize: int) -> None:
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize)
         self.overflowed = False
+        self.cut_off = asyncio.Event()  # set when the consumer fell too far behind
         self._bus = bus
         self._sub = bus.subscribe(self._put, branches)
 
@@ -133,6 +134,7 @@ class QueueSubscription:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
             self.overflowed = True
+            self.cut_off.set()
             self.close()
 
     def close(self) -> None:

@@ -23,6 +23,7 @@ from app.services.events import EventBus
 from app.services.events_outbound import OutboxChanged
 from app.services.ports import Clock, Store, Tx
 from app.services.ports_outbox import NewOutbound, OutboxItem, TicketTarget
+from app.services.ticket_access import visible_ticket
 
 TEXT_MAX = 4096  # WhatsApp allows more; longer replies belong in several messages
 CLIENT_KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
@@ -171,9 +172,7 @@ def _handled_target(tx: Tx, actor: Actor, ticket_id: int) -> TicketTarget:
     if target is None or not _visible(actor, target.branch_id):
         raise NotFoundError(ErrorCode.NOT_FOUND, entity="ticket")
     actor.require(Permission.HANDLE_TICKETS, target.branch_id)
-    # TODO(tickets): also enforce queue-level access (receptionists: their queues only) by
-    # calling ``app.services.ticket_access.visible_ticket(tx, actor, ticket_id)`` here once
-    # its repository methods (get_ticket, ticket_visible) are implemented.
+    visible_ticket(tx, actor, ticket_id)  # queue-level access: receptionists, their queues only
     if target.chat_jid is None:
         raise ClinicDeskError(ErrorCode.INVALID_INPUT, field="recipient")
     return target
@@ -184,7 +183,8 @@ def _handled_item(tx: Tx, actor: Actor, outbox_id: int) -> OutboxItem:
     if item is None or not _visible(actor, item.branch_id):
         raise NotFoundError(ErrorCode.NOT_FOUND, entity="outbox")
     actor.require(Permission.HANDLE_TICKETS, item.branch_id)
-    # TODO(tickets): the same ``visible_ticket(tx, actor, item.ticket_id)`` check as above.
+    if item.ticket_id is not None:
+        visible_ticket(tx, actor, item.ticket_id)
     return item
 
 

@@ -1,12 +1,199 @@
-"""SQL behind ``app.services.ports_messaging`` (filled in by the inbound/tickets work)."""
+"""SQL behind ``app.services.ports_messaging``: identities, contacts, messages, outbox rows of
+automatic replies, quarantine, settings (tickets, queues and the rest: ``repos_tickets``).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, or_, select, tuple_, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from app.services.ports_messaging import (
+    BranchRouting,
+    ContactRecord,
+    MessageRecord,
+    NewMessage,
+)
+from app.store.repos_tickets import TicketSql
+from app.store.schema import (
+    branches,
+    contact_identities,
+    contacts,
+    inbound_quarantine,
+    messages,
+    opt_outs,
+    outbox,
+    reminders,
+    settings,
+    tickets,
+)
+
+ci = contact_identities
 
 
-class MessagingRepository:
+class MessagingRepository(TicketSql):
     """Messages, tickets, queues, identities and quarantine."""
 
     def __init__(self, conn: Connection) -> None:
-        self._c = conn
+        super().__init__(conn)
+
+    # ---- identities and contacts ----------------------------------------------------------
+
+    def find_identities(self, branch_id: int, pairs: list[tuple[str, str]]) -> set[int]:
+        """Contacts holding any of the ``(kind, value)`` identities in the branch."""
+        if not pairs:
+            return set()
+        where = (ci.c.branch_id == branch_id) & tuple_(ci.c.kind, ci.c.value).in_(pairs)
+        return {int(r[0]) for r in self._c.execute(select(ci.c.contact_id).where(where))}
+
+    def add_identity(
+        self, branch_id: int, contact_id: int, kind: str, value: str, at: datetime
+    ) -> None:
+        """Record an identity; one already known (to this contact or another) is left alone."""
+        values = {"branch_id": branch_id, "contact_id": contact_id, "kind": kind}
+        stmt = sqlite_insert(ci).values(**values, value=value, created_at=at)
+        self._c.execute(stmt.on_conflict_do_nothing())
+
+    def move_identities(self, drop_id: int, keep_id: int) -> None:
+        self._c.execute(update(ci).where(ci.c.contact_id == drop_id).values(contact_id=keep_id))
+
+    def get_contact(self, contact_id: int) -> ContactRecord | None:
+        row = self._c.execute(select(contacts).where(contacts.c.id == contact_id)).first()
+        return _contact(row) if row else None
+
+    def find_contacts(self, branch_id: int, phone: str | None, lid: str | None) -> set[int]:
+        """Contacts with this phone or LID in their own columns (e.g. added by hand)."""
+        either = [
+            c == v for c, v in ((contacts.c.phone_e164, phone), (contacts.c.wa_lid, lid)) if v
+        ]
+        if not either:
+            return set()
+        where = (contacts.c.branch_id == branch_id) & or_(*either)
+        return {int(r[0]) for r in self._c.execute(select(contacts.c.id).where(where))}
+
+    def add_contact(
+        self, branch_id: int, phone: str | None, lid: str | None, name: str | None, at: datetime
+    ) -> int:
+        values: dict[str, object] = {"branch_id": branch_id, "phone_e164": phone, "wa_lid": lid}
+        values |= {"display_name": name, "created_at": at, "updated_at": at}
+        return _new_id(self._c.execute(insert(contacts).values(**values)))
+
+    def update_contact(self, contact_id: int, **values: object) -> None:
+        self._c.execute(update(contacts).where(contacts.c.id == contact_id).values(**values))
+
+    def move_contact_rows(self, drop_id: int, keep_id: int) -> None:
+        """Point everything that names ``drop_id`` (tickets, messages, reminders…) at keep."""
+        for table in (tickets, messages, reminders, opt_outs):
+            where = table.c.contact_id == drop_id
+            self._c.execute(update(table).where(where).values(contact_id=keep_id))
+
+    # ---- messages -------------------------------------------------------------------------
+
+    def find_message(
+        self, channel_id: int, chat_jid: str, sender_jid: str, wa_id: str, direction: str
+    ) -> int | None:
+        """The message with this natural key, if stored."""
+        m = messages.c
+        where = and_(
+            m.channel_id == channel_id,
+            m.chat_jid == chat_jid,
+            m.sender_jid == sender_jid,
+            m.wa_id == wa_id,
+            m.direction == direction,
+        )
+        found = self._c.execute(select(m.id).where(where)).scalar()
+        return None if found is None else int(found)
+
+    def insert_message(self, new: NewMessage) -> int | None:
+        """Insert, or do nothing when the natural key is already stored (then None)."""
+        values = {k: getattr(new, k) for k in NewMessage.__dataclass_fields__}
+        stmt = sqlite_insert(messages).values(**values).on_conflict_do_nothing()
+        result = self._c.execute(stmt.returning(messages.c.id))
+        row = result.first()
+        return None if row is None else int(row[0])
+
+    def set_message_links(self, message_id: int, contact_id: int, ticket_id: int) -> None:
+        values = {"contact_id": contact_id, "ticket_id": ticket_id}
+        self._c.execute(update(messages).where(messages.c.id == message_id).values(**values))
+
+    def list_messages(
+        self, ticket_id: int, before: tuple[datetime, int] | None, limit: int
+    ) -> list[MessageRecord]:
+        """A ticket's messages, newest first, strictly older than ``before`` (sent_at, id)."""
+        m = messages.c
+        query = select(messages).where(m.ticket_id == ticket_id)
+        if before is not None:
+            at, last = before
+            query = query.where(or_(m.sent_at < at, and_(m.sent_at == at, m.id < last)))
+        query = query.order_by(m.sent_at.desc(), m.id.desc()).limit(limit)
+        return [_message(r) for r in self._c.execute(query)]
+
+    def move_ticket_messages(self, from_ticket: int, to_ticket: int) -> None:
+        where = messages.c.ticket_id == from_ticket
+        self._c.execute(update(messages).where(where).values(ticket_id=to_ticket))
+
+    def add_outbox(self, channel_id: int, message_id: int, key: str, at: datetime) -> bool:
+        """Queue ``message_id`` for sending; False when ``key`` was already queued."""
+        values = {"channel_id": channel_id, "message_id": message_id, "idempotency_key": key}
+        stamp = {"status": "queued", "created_at": at, "updated_at": at}
+        stmt = sqlite_insert(outbox).values(**values, **stamp).on_conflict_do_nothing()
+        return bool(self._c.execute(stmt).rowcount)
+
+    def outbox_key_exists(self, key: str) -> bool:
+        where = outbox.c.idempotency_key == key
+        return self._c.execute(select(outbox.c.id).where(where)).first() is not None
+
+    # ---- branch routing, settings, quarantine ---------------------------------------------
+
+    def routing(self, branch_id: int) -> BranchRouting | None:
+        row = self._c.execute(select(branches).where(branches.c.id == branch_id)).first()
+        if row is None:
+            return None
+        return BranchRouting(
+            row.id, row.name, row.timezone, row.business_hours, row.out_of_hours_message
+        )
+
+    def setting(self, branch_id: int, key: str) -> object | None:
+        """The branch's value for ``key``, else the global one (branch 0), else None."""
+        s = settings.c
+        where = (s.key == key) & s.branch_id.in_([branch_id, 0])
+        query = select(s.value).where(where).order_by(s.branch_id.desc()).limit(1)
+        raw = self._c.execute(query).scalar()
+        return None if raw is None else json.loads(raw)
+
+    def quarantine(self, channel_id: int, reason: str, payload: str, at: datetime) -> bool:
+        """Keep a rejected event; False when the same one is already kept (a redelivery)."""
+        q = inbound_quarantine.c
+        same = (q.channel_id == channel_id) & (q.reason == reason) & (q.payload == payload)
+        if self._c.execute(select(q.id).where(same).limit(1)).first() is not None:
+            return False
+        values = {"channel_id": channel_id, "reason": reason, "payload": payload}
+        self._c.execute(insert(inbound_quarantine).values(**values, received_at=at))
+        return True
+
+    def quarantine_count(self, channel_id: int) -> int:
+        q = inbound_quarantine.c
+        query = select(func.count()).select_from(inbound_quarantine)
+        return int(self._c.execute(query.where(q.channel_id == channel_id)).scalar_one())
+
+
+def _new_id(result: Any) -> int:
+    return int(result.inserted_primary_key[0])
+
+
+def _contact(row: Any) -> ContactRecord:
+    return ContactRecord(
+        row.id, row.branch_id, row.phone_e164, row.wa_lid, row.display_name,
+        row.merged_into_id, row.created_at,
+    )  # fmt: skip
+
+
+def _message(row: Any) -> MessageRecord:
+    return MessageRecord(
+        row.id, row.ticket_id, row.channel_id, row.contact_id, row.wa_id, row.direction,
+        row.kind, row.body, row.media_mime, row.media_name, row.media_size, row.ack,
+        row.author_id, bool(row.automatic), row.sent_at,
+    )  # fmt: skip

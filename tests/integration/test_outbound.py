@@ -143,6 +143,7 @@ def _seed(tx: SqlTx) -> dict[str, int]:
     channel = tx.channels.add(NewChannel(branch, "centro", "Centro", "simulator"), at)
     contact = tx.contacts.add(branch, "+5511987650000", None, None, at)
     values = {"branch_id": branch, "contact_id": contact, "channel_id": channel, "status": "open"}
+    values["assignee_id"] = user  # accepted by the receptionist: theirs to answer
     ticket = tx.conn.execute(insert(tickets).values(**values, last_activity_at=at, created_at=at))
     ticket_id = int(ticket.inserted_primary_key[0])  # type: ignore[index]
     inbound: dict[str, object] = {

@@ -793,3 +793,49 @@ async def test_state_file_keeps_sessions_and_queue_across_simulator_restarts(
         await t.stop()
     finally:
         server.stop()
+
+
+# ---- connect() on a socket that is already open ------------------------------------------------
+
+
+async def _open_by_connect(t: SimulatorTransport, events: Events) -> None:
+    await t.connect()
+    await events.state(Reason.NOT_PAIRED)
+
+
+async def _open_by_pair_qr(t: SimulatorTransport, events: Events) -> None:
+    await t.pair_qr()  # a socket opened only to pair: no not_paired event for it
+    await events.state(Reason.PAIRING_STARTED)
+
+
+@pytest.mark.parametrize("open_socket", [_open_by_connect, _open_by_pair_qr])
+async def test_connect_on_an_open_unpaired_socket_reports_not_paired_again(
+    sim: Simulator,
+    channel: str,
+    tmp_path: Path,
+    open_socket: Callable[[SimulatorTransport, Events], Any],
+) -> None:
+    """Regression: connect() used to return silently here and a supervisor hung until its
+    connect_timeout, then looped."""
+    events = Events()
+    t = transport(sim, channel, tmp_path, events)
+    await open_socket(t, events)
+    start = len(events.items)
+    await t.connect()
+    new = [(e.reason, e.detail) for e in events.items[start:] if e.kind is EventKind.STATE]
+    assert new == [(Reason.NOT_PAIRED, "already_open")]
+    assert account(sim, channel)["counts"]["hellos"] == 1  # the same socket, no new dial
+    await t.stop()
+
+
+async def test_connect_on_a_linked_socket_reports_connected_again(
+    sim: Simulator, channel: str, tmp_path: Path
+) -> None:
+    t, events = await paired(sim, channel, tmp_path)
+    connects = account(sim, channel)["counts"]["connects"]
+    start = len(events.items)
+    await t.connect()
+    new = [(e.reason, e.detail) for e in events.items[start:] if e.kind is EventKind.STATE]
+    assert new == [(Reason.CONNECTED, "already_open")]
+    assert account(sim, channel)["counts"]["connects"] == connects
+    await t.stop()

@@ -106,6 +106,7 @@ def test_file_holds_no_identifier(log_dir: Path) -> None:
 def test_console_is_redacted_too(log_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging(None, console=True)
     logging.getLogger("clinicdesk.test").warning("from %s", "+55 11 98765-4321")
+    _flush()
     err = capsys.readouterr().err
     assert "98765" not in err
     assert REDACTED in err

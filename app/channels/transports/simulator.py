@@ -108,12 +108,22 @@ class SimulatorTransport:
     # ---- connecting ------------------------------------------------------------------------
 
     async def connect(self) -> None:
-        """Open the link with the stored session (``not_paired`` when there is none)."""
+        """Open the link with the stored session (``not_paired`` when there is none).
+
+        Every call reports a state, so a caller waiting for one never hangs: when the socket
+        is already open (linked, or opened earlier without a session, e.g. to pair) the
+        current state is reported again (``connected`` / ``not_paired``). A socket that has
+        just been paired reports nothing here: its ``connected`` frame is on its way.
+        """
         async with self._open_lock:
             if self._ws is not None and self._reported:  # ended by the server, still closing
                 await self._close_quietly()
             if self._ws is None:
                 await self._open(self._load_session(), quiet_unpaired=False)
+            elif self._connected:
+                self._emit(EventKind.STATE, reason=Reason.CONNECTED, detail="already_open")
+            elif self._load_session() is None:
+                self._emit(EventKind.STATE, reason=Reason.NOT_PAIRED, detail="already_open")
 
     async def _open(self, session: str | None, *, quiet_unpaired: bool) -> Reason | None:
         """Dial and say hello; returns the server's first state (None: dial failed)."""

@@ -1,0 +1,189 @@
+"""The ticket desk: tickets (keyset pages, conversation, actions, tags, notes), quick replies,
+contact merges and queues. Every rule (visibility, roles) lives in the services.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from app.api.deps import ActorDep, CoreDep
+from app.api.schemas_tickets import (
+    IdOut,
+    MemberIn,
+    MergeIn,
+    MessageOut,
+    MessagePageOut,
+    NoteIn,
+    NoteOut,
+    QueueIn,
+    QueueOut,
+    QuickReplyIn,
+    QuickReplyOut,
+    RenderedOut,
+    TagsOut,
+    TicketDetailOut,
+    TicketListQuery,
+    TicketOut,
+    TicketPageOut,
+    TransferIn,
+)
+from app.services.contacts_merge import ContactMergeService
+from app.services.queues import QueueService
+from app.services.tickets import TicketFilters, TicketService, TicketView
+
+router = APIRouter()
+
+
+# The services are stateless over the core's store, clock, auditor and bus: built per request
+# until the composition root carries them.
+def _tickets(core: CoreDep) -> TicketService:
+    found = getattr(core, "tickets", None)
+    if isinstance(found, TicketService):
+        return found
+    return TicketService(core.store, core.clock, core.auditor, core.bus)
+
+
+def _queues(core: CoreDep) -> QueueService:
+    found = getattr(core, "queues", None)
+    return (
+        found
+        if isinstance(found, QueueService)
+        else QueueService(core.store, core.clock, core.auditor)
+    )
+
+
+TicketsDep = Annotated[TicketService, Depends(_tickets)]
+QueuesDep = Annotated[QueueService, Depends(_queues)]
+Limit = Annotated[int, Query(ge=1, le=200)]
+
+
+def _out(view: TicketView) -> TicketOut:
+    return TicketOut.model_validate(view)
+
+
+@router.get("/tickets")
+async def list_tickets(
+    params: Annotated[TicketListQuery, Query()], actor: ActorDep, tickets: TicketsDep
+) -> TicketPageOut:
+    """Visible tickets, most recent activity first (tabs: status=pending|open|closed)."""
+    p = params
+    filters = TicketFilters(p.status, p.queue, p.channel, p.tag, p.mine, p.cursor, p.limit)
+    page = await tickets.list(actor, filters)
+    return TicketPageOut(items=[_out(t) for t in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/tickets/{ticket_id}")
+async def get_ticket(ticket_id: int, actor: ActorDep, tickets: TicketsDep) -> TicketDetailOut:
+    """One ticket and its internal notes (the read is audited)."""
+    detail = await tickets.get(actor, ticket_id)
+    notes = [NoteOut.model_validate(n) for n in detail.notes]
+    return TicketDetailOut(ticket=_out(detail.ticket), notes=notes)
+
+
+@router.get("/tickets/{ticket_id}/messages")
+async def ticket_messages(
+    ticket_id: int,
+    actor: ActorDep,
+    tickets: TicketsDep,
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> MessagePageOut:
+    """The conversation, newest first, one keyset page at a time (the read is audited)."""
+    page = await tickets.messages(actor, ticket_id, cursor, limit)
+    items = [MessageOut.model_validate(m) for m in page.items]
+    return MessagePageOut(items=items, next_cursor=page.next_cursor)
+
+
+@router.post("/tickets/{ticket_id}/accept")
+async def accept(ticket_id: int, actor: ActorDep, tickets: TicketsDep) -> TicketOut:
+    return _out(await tickets.accept(actor, ticket_id))
+
+
+@router.post("/tickets/{ticket_id}/resolve")
+async def resolve(ticket_id: int, actor: ActorDep, tickets: TicketsDep) -> TicketOut:
+    return _out(await tickets.resolve(actor, ticket_id))
+
+
+@router.post("/tickets/{ticket_id}/reopen")
+async def reopen(ticket_id: int, actor: ActorDep, tickets: TicketsDep) -> TicketOut:
+    return _out(await tickets.reopen(actor, ticket_id))
+
+
+@router.post("/tickets/{ticket_id}/transfer")
+async def transfer(
+    ticket_id: int, body: TransferIn, actor: ActorDep, tickets: TicketsDep
+) -> TicketOut:
+    """To a queue and/or a person of the ticket's branch."""
+    return _out(await tickets.transfer(actor, ticket_id, body.queue_id, body.user_id))
+
+
+@router.post("/tickets/{ticket_id}/tags/{tag}")
+async def add_tag(ticket_id: int, tag: str, actor: ActorDep, tickets: TicketsDep) -> TagsOut:
+    return TagsOut(tags=await tickets.add_tag(actor, ticket_id, tag))
+
+
+@router.delete("/tickets/{ticket_id}/tags/{tag}")
+async def remove_tag(ticket_id: int, tag: str, actor: ActorDep, tickets: TicketsDep) -> TagsOut:
+    return TagsOut(tags=await tickets.remove_tag(actor, ticket_id, tag))
+
+
+@router.post("/tickets/{ticket_id}/notes", status_code=201)
+async def add_note(ticket_id: int, body: NoteIn, actor: ActorDep, tickets: TicketsDep) -> IdOut:
+    """An internal note: never sent to the patient."""
+    return IdOut(id=await tickets.add_note(actor, ticket_id, body.body))
+
+
+@router.get("/tickets/{ticket_id}/quick-replies/{shortcut}")
+async def render_quick_reply(
+    ticket_id: int, shortcut: str, actor: ActorDep, tickets: TicketsDep
+) -> RenderedOut:
+    """``/shortcut`` with this ticket's placeholders filled (for the composer; not sent)."""
+    return RenderedOut(text=await tickets.render_quick_reply(actor, ticket_id, shortcut))
+
+
+@router.get("/quick-replies")
+async def list_quick_replies(
+    branch_id: int, actor: ActorDep, tickets: TicketsDep
+) -> list[QuickReplyOut]:
+    return [QuickReplyOut.model_validate(q) for q in await tickets.quick_replies(actor, branch_id)]
+
+
+@router.post("/quick-replies", status_code=201)
+async def add_quick_reply(
+    body: QuickReplyIn, actor: ActorDep, tickets: TicketsDep
+) -> QuickReplyOut:
+    reply = await tickets.add_quick_reply(actor, body.branch_id, body.shortcut, body.body)
+    return QuickReplyOut.model_validate(reply)
+
+
+@router.post("/contacts/merge")
+async def merge_contacts(body: MergeIn, actor: ActorDep, core: CoreDep) -> IdOut:
+    """Merge ``drop_id`` into ``keep_id`` (same branch); identities and tickets follow."""
+    service = ContactMergeService(core.store, core.clock, core.auditor)
+    return IdOut(id=await service.merge(actor, body.keep_id, body.drop_id))
+
+
+@router.get("/queues")
+async def list_queues(branch_id: int, actor: ActorDep, queues: QueuesDep) -> list[QueueOut]:
+    return [QueueOut.model_validate(q) for q in await queues.list(actor, branch_id)]
+
+
+@router.post("/queues", status_code=201)
+async def create_queue(body: QueueIn, actor: ActorDep, queues: QueuesDep) -> QueueOut:
+    queue = await queues.create(
+        actor, body.branch_id, body.name, greeting=body.greeting,
+        menu_order=body.menu_order, color=body.color,
+    )  # fmt: skip
+    return QueueOut.model_validate(queue)
+
+
+@router.post("/queues/{queue_id}/members", status_code=204)
+async def add_member(queue_id: int, body: MemberIn, actor: ActorDep, queues: QueuesDep) -> None:
+    await queues.add_member(actor, queue_id, body.user_id)
+
+
+@router.delete("/queues/{queue_id}/members/{user_id}", status_code=204)
+async def remove_member(queue_id: int, user_id: int, actor: ActorDep, queues: QueuesDep) -> None:
+    await queues.remove_member(actor, queue_id, user_id)

@@ -1,0 +1,149 @@
+"""Request and response bodies of the ticket desk API (tickets, queues, quick replies)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TicketOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    branch_id: int
+    channel_id: int
+    contact_id: int
+    contact_name: str | None
+    queue_id: int | None
+    assignee_id: int | None
+    status: str
+    unread_count: int
+    last_activity_at: datetime
+    created_at: datetime
+    accepted_at: datetime | None
+    closed_at: datetime | None
+    tags: list[str]
+
+
+class TicketListQuery(BaseModel):
+    """Query of ``GET /tickets``: a tab (status), filters and a keyset page."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["pending", "open", "closed"] | None = None
+    queue: int | None = None
+    channel: int | None = None
+    tag: str | None = Field(default=None, max_length=60)
+    mine: bool = False
+    cursor: str | None = Field(default=None, max_length=64)
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class TicketPageOut(BaseModel):
+    """One keyset page; pass ``next_cursor`` back as ``cursor`` for the next (None: the end)."""
+
+    items: list[TicketOut]
+    next_cursor: str | None
+
+
+class NoteOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    author_id: int
+    body: str
+    created_at: datetime
+
+
+class TicketDetailOut(BaseModel):
+    ticket: TicketOut
+    notes: list[NoteOut]
+
+
+class MessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    direction: str
+    kind: str
+    body: str | None
+    media_mime: str | None
+    media_name: str | None
+    media_size: int | None
+    ack: str
+    author_id: int | None
+    automatic: bool
+    sent_at: datetime
+
+
+class MessagePageOut(BaseModel):
+    """Newest first; ``next_cursor`` leads to older messages."""
+
+    items: list[MessageOut]
+    next_cursor: str | None
+
+
+class TransferIn(BaseModel):
+    queue_id: int | None = None
+    user_id: int | None = None
+
+
+class TagsOut(BaseModel):
+    tags: list[str]
+
+
+class NoteIn(BaseModel):
+    body: str = Field(min_length=1, max_length=4000)
+
+
+class IdOut(BaseModel):
+    id: int
+
+
+class QuickReplyIn(BaseModel):
+    branch_id: int
+    shortcut: str = Field(min_length=1, max_length=40)
+    body: str = Field(min_length=1, max_length=4000)
+
+
+class QuickReplyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    branch_id: int
+    shortcut: str
+    body: str
+
+
+class RenderedOut(BaseModel):
+    text: str
+
+
+class MergeIn(BaseModel):
+    keep_id: int
+    drop_id: int
+
+
+class QueueIn(BaseModel):
+    branch_id: int
+    name: str = Field(min_length=1, max_length=80)
+    greeting: str | None = Field(default=None, max_length=4000)
+    menu_order: int = Field(default=0, ge=0, le=99)
+    color: str | None = Field(default=None, pattern=r"^#[0-9A-Fa-f]{6}$")
+
+
+class QueueOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    branch_id: int
+    name: str
+    color: str
+    greeting: str | None
+    menu_order: int
+
+
+class MemberIn(BaseModel):
+    user_id: int

@@ -1,0 +1,281 @@
+"""The ticket desk: listing (keyset pages), reading a conversation, accept, transfer, resolve,
+reopen (tags, notes and quick replies: ``ticket_extras``).
+
+Visibility is :mod:`app.services.ticket_access`; every change and every read of a conversation
+is audited in the same transaction (LGPD accountability: who read which patient's messages).
+Changes are announced on the bus after commit as :class:`TicketChanged` (ids only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from app.domain.errors import ClinicDeskError, ErrorCode, NotFoundError
+from app.domain.roles import Actor, Role
+from app.domain.tickets import TicketAction, TicketStatus, next_status
+from app.services.audit import Auditor, AuditTarget
+from app.services.events import EventBus
+from app.services.ports import Clock, Store, Tx
+from app.services.ports_messaging import (
+    MessageRecord,
+    NoteRecord,
+    TicketQuery,
+    TicketRecord,
+)
+from app.services.ticket_access import (
+    clamp_limit,
+    decode_cursor,
+    encode_cursor,
+    require_user,
+    scope_for,
+    visible_ticket,
+)
+from app.services.ticket_events import TicketChanged
+from app.services.ticket_extras import TicketExtras
+
+
+@dataclass(frozen=True, slots=True)
+class TicketView:
+    """A ticket as the desk lists it."""
+
+    id: int
+    branch_id: int
+    channel_id: int
+    contact_id: int
+    contact_name: str | None
+    queue_id: int | None
+    assignee_id: int | None
+    status: str
+    unread_count: int
+    last_activity_at: datetime
+    created_at: datetime
+    accepted_at: datetime | None
+    closed_at: datetime | None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TicketDetail:
+    ticket: TicketView
+    notes: list[NoteRecord]
+
+
+@dataclass(frozen=True, slots=True)
+class TicketPage:
+    items: list[TicketView]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    """A page of a conversation, newest first; ``next_cursor`` leads to older messages."""
+
+    items: list[MessageRecord]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketFilters:
+    """A listing's tab (status), filters and page."""
+
+    status: str | None = None
+    queue_id: int | None = None
+    channel_id: int | None = None
+    tag: str | None = None
+    mine: bool = False
+    cursor: str | None = None
+    limit: int = 50
+
+
+def view_of(tx: Tx, ticket: TicketRecord) -> TicketView:
+    """The listing view of ``ticket`` (contact name and tags looked up)."""
+    contact = tx.messaging.get_contact(ticket.contact_id)
+    return TicketView(
+        ticket.id, ticket.branch_id, ticket.channel_id, ticket.contact_id,
+        contact.display_name if contact else None, ticket.queue_id, ticket.assignee_id,
+        ticket.status, ticket.unread_count, ticket.last_activity_at, ticket.created_at,
+        ticket.accepted_at, ticket.closed_at, tuple(tx.messaging.tags_of(ticket.id)),
+    )  # fmt: skip
+
+
+Change = Callable[[Tx, TicketRecord], dict[str, object]]
+R = TypeVar("R")
+STATUSES = frozenset(s.value for s in TicketStatus)
+
+
+class TicketService(TicketExtras):
+    """Ticket use cases for staff (see the module docstring)."""
+
+    def __init__(self, store: Store, clock: Clock, auditor: Auditor, bus: EventBus) -> None:
+        self._store, self._clock, self._auditor, self._bus = store, clock, auditor, bus
+
+    # ---- reading --------------------------------------------------------------------------
+
+    async def list(self, actor: Actor, filters: TicketFilters) -> TicketPage:
+        """Visible tickets, most recent activity first, one keyset page at a time."""
+        if filters.status is not None and filters.status not in STATUSES:
+            raise ClinicDeskError(ErrorCode.INVALID_INPUT, field="status")
+        limit, after = clamp_limit(filters.limit), decode_cursor(filters.cursor)
+
+        def work(tx: Tx) -> TicketPage:
+            mine = require_user(actor) if filters.mine else None
+            query = TicketQuery(
+                scope_for(tx, actor), filters.status, filters.queue_id, filters.channel_id,
+                filters.tag, mine, after, limit + 1,
+            )  # fmt: skip
+            rows = tx.messaging.list_tickets(query)
+            cursor = _next(rows, limit, lambda t: (t.last_activity_at, t.id))
+            return TicketPage([view_of(tx, t) for t in rows[:limit]], cursor)
+
+        return await self._store.read(work)
+
+    async def get(self, actor: Actor, ticket_id: int) -> TicketDetail:
+        """One ticket with its internal notes (the read is audited)."""
+
+        def work(tx: Tx) -> TicketDetail:
+            ticket = visible_ticket(tx, actor, ticket_id)
+            self._audit(tx, actor, ticket, "ticket.read", part="ticket")
+            return TicketDetail(view_of(tx, ticket), tx.messaging.notes_of(ticket.id))
+
+        return await self._store.transaction(work)
+
+    async def messages(
+        self, actor: Actor, ticket_id: int, cursor: str | None = None, limit: int = 50
+    ) -> MessagePage:
+        """A page of the conversation, newest first (the read is audited)."""
+        limit, before = clamp_limit(limit), decode_cursor(cursor)
+
+        def work(tx: Tx) -> MessagePage:
+            ticket = visible_ticket(tx, actor, ticket_id)
+            rows = tx.messaging.list_messages(ticket.id, before, limit + 1)
+            self._audit(tx, actor, ticket, "ticket.read", part="messages", count=len(rows))
+            return MessagePage(rows[:limit], _next(rows, limit, lambda m: (m.sent_at, m.id)))
+
+        return await self._store.transaction(work)
+
+    # ---- changing -------------------------------------------------------------------------
+
+    async def accept(self, actor: Actor, ticket_id: int) -> TicketView:
+        """Take a pending ticket: it is assigned to the actor and becomes open."""
+        user_id = require_user(actor)
+
+        def change(tx: Tx, ticket: TicketRecord) -> dict[str, object]:
+            status = next_status(TicketStatus(ticket.status), TicketAction.ACCEPT)
+            now = self._clock.now()
+            return {"status": status.value, "assignee_id": user_id, "accepted_at": now}
+
+        return await self._change(actor, ticket_id, "ticket.accept", change)
+
+    async def transfer(
+        self, actor: Actor, ticket_id: int, queue_id: int | None, user_id: int | None
+    ) -> TicketView:
+        """Hand the ticket to a queue and/or a person of its branch.
+
+        The person must belong to the branch; a receptionist must also be a member of the
+        ticket's (new) queue, or they could not see what they were given.
+        """
+        if queue_id is None and user_id is None:
+            raise ClinicDeskError(ErrorCode.INVALID_INPUT, field="queue_id,user_id")
+
+        def change(tx: Tx, ticket: TicketRecord) -> dict[str, object]:
+            target_queue = _check_queue(tx, ticket, queue_id)
+            _check_user(tx, ticket.branch_id, target_queue, user_id)
+            to_user = user_id is not None
+            action = TicketAction.TRANSFER
+            status = next_status(TicketStatus(ticket.status), action, to_user=to_user)
+            values: dict[str, object] = {"status": status.value, "assignee_id": user_id}
+            return values | {"queue_id": target_queue, "awaiting_menu": False}
+
+        return await self._change(
+            actor, ticket_id, "ticket.transfer", change, queue_id=queue_id, user_id=user_id
+        )
+
+    async def resolve(self, actor: Actor, ticket_id: int) -> TicketView:
+        """Close the ticket (a patient writing again within the window reopens it)."""
+
+        def change(tx: Tx, ticket: TicketRecord) -> dict[str, object]:
+            status = next_status(TicketStatus(ticket.status), TicketAction.RESOLVE)
+            now = self._clock.now()
+            return {"status": status.value, "closed_at": now, "awaiting_menu": False}
+
+        return await self._change(actor, ticket_id, "ticket.resolve", change)
+
+    async def reopen(self, actor: Actor, ticket_id: int) -> TicketView:
+        """Open a closed ticket again (assigned to the actor if nobody has it); refused when
+        the patient already has another active ticket on that channel."""
+        user_id = require_user(actor)
+
+        def change(tx: Tx, ticket: TicketRecord) -> dict[str, object]:
+            status = next_status(TicketStatus(ticket.status), TicketAction.REOPEN)
+            other = tx.messaging.active_ticket(
+                ticket.branch_id, ticket.contact_id, ticket.channel_id
+            )
+            if other is not None:
+                raise ClinicDeskError(ErrorCode.ALREADY_EXISTS, entity="ticket", id=other.id)
+            assignee = ticket.assignee_id or user_id
+            return {"status": status.value, "closed_at": None, "assignee_id": assignee}
+
+        return await self._change(actor, ticket_id, "ticket.reopen", change)
+
+    async def _change(
+        self, actor: Actor, ticket_id: int, action: str, change: Change, **details: object
+    ) -> TicketView:
+        """Check visibility, apply ``change``, audit, commit, then announce."""
+
+        def work(tx: Tx) -> TicketView:
+            ticket = visible_ticket(tx, actor, ticket_id)
+            tx.messaging.update_ticket(ticket.id, **change(tx, ticket))
+            self._audit(tx, actor, ticket, action, **details)
+            return view_of(tx, _must(tx.messaging.get_ticket(ticket.id)))
+
+        view = await self._store.transaction(work)
+        self._announce(view, action)
+        return view
+
+    def _audit(
+        self, tx: Tx, actor: Actor, ticket: TicketRecord, action: str, **details: object
+    ) -> None:
+        target = AuditTarget("ticket", ticket.id, ticket.branch_id)
+        self._auditor.record(tx, actor, action, target, **details)
+
+    def _announce(self, view: TicketView, action: str) -> None:
+        event = TicketChanged(
+            view.branch_id, view.id, action, view.status, view.queue_id, view.assignee_id
+        )
+        self._bus.publish(event)
+
+
+def _next(rows: Sequence[R], limit: int, key: Callable[[R], tuple[datetime, int]]) -> str | None:
+    """The cursor after a page, when one more row than asked for came back."""
+    if len(rows) <= limit:
+        return None
+    return encode_cursor(*key(rows[limit - 1]))
+
+
+def _check_queue(tx: Tx, ticket: TicketRecord, queue_id: int | None) -> int | None:
+    if queue_id is None:
+        return ticket.queue_id
+    queue = tx.messaging.get_queue(queue_id)
+    if queue is None or queue.branch_id != ticket.branch_id:
+        raise NotFoundError(ErrorCode.NOT_FOUND, entity="queue")
+    return queue.id
+
+
+def _check_user(tx: Tx, branch_id: int, queue_id: int | None, user_id: int | None) -> None:
+    if user_id is None:
+        return
+    role = tx.memberships.roles_of(user_id).get(branch_id)
+    if role is None:
+        raise NotFoundError(ErrorCode.NOT_FOUND, entity="user")
+    member = queue_id is None or queue_id in tx.messaging.queues_of_user(user_id)
+    if role is Role.RECEPTIONIST and not member:
+        raise ClinicDeskError(ErrorCode.INVALID_INPUT, field="user_id", reason="not_in_queue")
+
+
+def _must(ticket: TicketRecord | None) -> TicketRecord:
+    if ticket is None:  # pragma: no cover - read back in the same transaction
+        raise NotFoundError(ErrorCode.NOT_FOUND, entity="ticket")
+    return ticket

@@ -1,0 +1,227 @@
+"""SQL for tickets, queues, tags, notes and quick replies (part of ``MessagingRepository``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    delete,
+    false,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from app.services.ports_messaging import (
+    NoteRecord,
+    QueueRecord,
+    QuickReplyRecord,
+    TicketQuery,
+    TicketRecord,
+    TicketScope,
+)
+from app.store.schema import notes, queue_members, queues, quick_replies, tags, ticket_tags, tickets
+
+t = tickets.c
+ACTIVE = ("pending", "open")
+
+
+class TicketSql:
+    """Tickets and what hangs off them; bound to one connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    # ---- tickets ---------------------------------------------------------------------------
+
+    def active_ticket(
+        self, branch_id: int, contact_id: int, channel_id: int
+    ) -> TicketRecord | None:
+        """The newest pending or open ticket of this patient on this channel."""
+        where = _of(branch_id, contact_id, channel_id) & t.status.in_(ACTIVE)
+        return self._one(select(tickets).where(where).order_by(t.id.desc()).limit(1))
+
+    def latest_closed_ticket(
+        self, branch_id: int, contact_id: int, channel_id: int
+    ) -> TicketRecord | None:
+        where = _of(branch_id, contact_id, channel_id) & (t.status == "closed")
+        return self._one(select(tickets).where(where).order_by(t.closed_at.desc()).limit(1))
+
+    def tickets_of_contact(self, contact_id: int) -> list[TicketRecord]:
+        query = select(tickets).where(t.contact_id == contact_id).order_by(t.id)
+        return [_ticket(r) for r in self._c.execute(query)]
+
+    def add_ticket(
+        self, branch_id: int, contact_id: int, channel_id: int, queue_id: int | None, at: datetime
+    ) -> int:
+        values: dict[str, object] = {"branch_id": branch_id, "contact_id": contact_id}
+        values |= {"channel_id": channel_id, "queue_id": queue_id, "status": "pending"}
+        stamp = {"last_activity_at": at, "created_at": at}
+        return int(self._c.execute(insert(tickets).values(**values, **stamp)).lastrowid or 0)
+
+    def get_ticket(self, ticket_id: int) -> TicketRecord | None:
+        return self._one(select(tickets).where(t.id == ticket_id))
+
+    def update_ticket(self, ticket_id: int, **values: object) -> None:
+        self._c.execute(update(tickets).where(t.id == ticket_id).values(**values))
+
+    def list_tickets(self, query: TicketQuery) -> list[TicketRecord]:
+        """Visible tickets matching ``query``, most recent activity first (keyset cursor)."""
+        stmt = select(tickets).where(_visible(query.scope), *_filters(query))
+        if query.after is not None:
+            at, last = query.after
+            stmt = stmt.where(
+                or_(t.last_activity_at < at, and_(t.last_activity_at == at, t.id < last))
+            )
+        stmt = stmt.order_by(t.last_activity_at.desc(), t.id.desc()).limit(query.limit)
+        return [_ticket(r) for r in self._c.execute(stmt)]
+
+    def ticket_visible(self, ticket_id: int, scope: TicketScope) -> bool:
+        query = select(t.id).where(t.id == ticket_id, _visible(scope))
+        return self._c.execute(query).first() is not None
+
+    def _one(self, query: Any) -> TicketRecord | None:
+        row = self._c.execute(query).first()
+        return _ticket(row) if row else None
+
+    # ---- queues ----------------------------------------------------------------------------
+
+    def add_queue(
+        self, branch_id: int, name: str, greeting: str | None, menu_order: int, color: str | None
+    ) -> int:
+        values: dict[str, object] = {"branch_id": branch_id, "name": name}
+        values |= {"greeting": greeting, "menu_order": menu_order}
+        if color:
+            values["color"] = color
+        return int(self._c.execute(insert(queues).values(**values)).lastrowid or 0)
+
+    def get_queue(self, queue_id: int) -> QueueRecord | None:
+        row = self._c.execute(select(queues).where(queues.c.id == queue_id)).first()
+        return _queue(row) if row else None
+
+    def queues(self, branch_id: int) -> list[QueueRecord]:
+        """A branch's queues in menu order (ties by id): option 1 is the first."""
+        q = queues.c
+        query = select(queues).where(q.branch_id == branch_id).order_by(q.menu_order, q.id)
+        return [_queue(r) for r in self._c.execute(query)]
+
+    def add_queue_member(self, queue_id: int, user_id: int) -> None:
+        stmt = sqlite_insert(queue_members).values(queue_id=queue_id, user_id=user_id)
+        self._c.execute(stmt.on_conflict_do_nothing())
+
+    def remove_queue_member(self, queue_id: int, user_id: int) -> None:
+        qm = queue_members.c
+        self._c.execute(delete(queue_members).where(qm.queue_id == queue_id, qm.user_id == user_id))
+
+    def queues_of_user(self, user_id: int) -> set[int]:
+        query = select(queue_members.c.queue_id).where(queue_members.c.user_id == user_id)
+        return {int(r[0]) for r in self._c.execute(query)}
+
+    # ---- tags, notes, quick replies ------------------------------------------------------
+
+    def add_tag(self, ticket_id: int, branch_id: int, name: str) -> bool:
+        """Tag the ticket (creating the branch's tag on first use); False if already tagged."""
+        stmt = sqlite_insert(tags).values(branch_id=branch_id, name=name)
+        self._c.execute(stmt.on_conflict_do_nothing())
+        where = (tags.c.branch_id == branch_id) & (tags.c.name == name)
+        tag_id = self._c.execute(select(tags.c.id).where(where)).scalar_one()
+        link = sqlite_insert(ticket_tags).values(ticket_id=ticket_id, tag_id=tag_id)
+        return bool(self._c.execute(link.on_conflict_do_nothing()).rowcount)
+
+    def remove_tag(self, ticket_id: int, name: str) -> bool:
+        tag_ids = select(tags.c.id).where(tags.c.name == name)
+        where = (ticket_tags.c.ticket_id == ticket_id) & ticket_tags.c.tag_id.in_(tag_ids)
+        return bool(self._c.execute(delete(ticket_tags).where(where)).rowcount)
+
+    def tags_of(self, ticket_id: int) -> list[str]:
+        join = ticket_tags.join(tags, tags.c.id == ticket_tags.c.tag_id)
+        query = select(tags.c.name).select_from(join).where(ticket_tags.c.ticket_id == ticket_id)
+        return [str(r[0]) for r in self._c.execute(query.order_by(tags.c.name))]
+
+    def add_note(self, ticket_id: int, author_id: int, body: str, at: datetime) -> int:
+        values = {"ticket_id": ticket_id, "author_id": author_id, "body": body, "created_at": at}
+        return int(self._c.execute(insert(notes).values(**values)).lastrowid or 0)
+
+    def notes_of(self, ticket_id: int) -> list[NoteRecord]:
+        query = select(notes).where(notes.c.ticket_id == ticket_id).order_by(notes.c.id)
+        rows = self._c.execute(query)
+        return [NoteRecord(r.id, r.ticket_id, r.author_id, r.body, r.created_at) for r in rows]
+
+    def add_quick_reply(self, branch_id: int, shortcut: str, body: str) -> int:
+        values = {"branch_id": branch_id, "shortcut": shortcut, "body": body}
+        return int(self._c.execute(insert(quick_replies).values(**values)).lastrowid or 0)
+
+    def quick_replies(self, branch_id: int) -> list[QuickReplyRecord]:
+        qr = quick_replies.c
+        query = select(quick_replies).where(qr.branch_id == branch_id).order_by(qr.shortcut)
+        return [_quick(r) for r in self._c.execute(query)]
+
+    def quick_reply(self, branch_id: int, shortcut: str) -> QuickReplyRecord | None:
+        qr = quick_replies.c
+        where = (qr.branch_id == branch_id) & (qr.shortcut == shortcut)
+        row = self._c.execute(select(quick_replies).where(where)).first()
+        return _quick(row) if row else None
+
+
+def _of(branch_id: int, contact_id: int, channel_id: int) -> ColumnElement[bool]:
+    return (t.branch_id == branch_id) & (t.contact_id == contact_id) & (t.channel_id == channel_id)
+
+
+def _in(column: Any, values: frozenset[int] | None) -> ColumnElement[bool]:
+    """``column IN values``; None means no restriction, an empty set matches nothing."""
+    if values is None:
+        return true()
+    return column.in_(sorted(values)) if values else false()
+
+
+def _visible(scope: TicketScope) -> ColumnElement[bool]:
+    """The SQL form of :class:`TicketScope` (see its docstring)."""
+    unqueued = t.queue_id.is_(None) & (t.status == "pending")
+    mine = (t.assignee_id == scope.user_id) if scope.user_id is not None else false()
+    within = or_(
+        _in(t.branch_id, scope.whole_branches),
+        _in(t.queue_id, scope.queue_ids),
+        mine,
+        unqueued & _in(t.branch_id, scope.unqueued_branches),
+    )
+    return _in(t.branch_id, scope.branches) & within
+
+
+def _filters(query: TicketQuery) -> list[ColumnElement[bool]]:
+    found: list[ColumnElement[bool]] = []
+    for column, value in (
+        (t.status, query.status),
+        (t.queue_id, query.queue_id),
+        (t.channel_id, query.channel_id),
+        (t.assignee_id, query.assignee_id),
+    ):
+        if value is not None:
+            found.append(column == value)
+    if query.tag is not None:
+        join = ticket_tags.join(tags, tags.c.id == ticket_tags.c.tag_id)
+        tagged = select(ticket_tags.c.ticket_id).select_from(join).where(tags.c.name == query.tag)
+        found.append(t.id.in_(tagged))
+    return found
+
+
+def _ticket(row: Any) -> TicketRecord:
+    return TicketRecord(
+        row.id, row.branch_id, row.contact_id, row.channel_id, row.queue_id, row.assignee_id,
+        row.status, row.unread_count, row.last_activity_at, row.created_at, row.accepted_at,
+        row.closed_at, row.last_inbound_at, bool(row.awaiting_menu),
+    )  # fmt: skip
+
+
+def _queue(row: Any) -> QueueRecord:
+    return QueueRecord(row.id, row.branch_id, row.name, row.color, row.greeting, row.menu_order)
+
+
+def _quick(row: Any) -> QuickReplyRecord:
+    return QuickReplyRecord(row.id, row.branch_id, row.shortcut, row.body)

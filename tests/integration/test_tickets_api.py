@@ -1,0 +1,80 @@
+"""The ticket desk API in process (httpx ASGI transport) over a real core: pages, refusals."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from app.api import routes_tickets
+from app.api.app import create_app
+from tests.integration.test_tickets import World, build_world
+
+
+@pytest.fixture(scope="module")
+def api_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    world = asyncio.run(build_world(tmp_path_factory.mktemp("tickets-api")))
+    yield world
+    world.inst.core.close()
+
+
+@pytest.fixture
+async def api(api_world: World) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(api_world.inst.core)
+    app.include_router(routes_tickets.router)  # the lead wires it into create_app
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://engine.test") as client:
+        yield client
+
+
+def auth(world: World, who: str) -> dict[str, str]:
+    token = world.inst.core.tokens.issue(world.actors[who].user_id)
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_list_is_scoped_to_the_receptionist(api: httpx.AsyncClient, api_world: World) -> None:
+    response = await api.get("/tickets", headers=auth(api_world, "rec.a"))
+    assert response.status_code == 200
+    ids = {t["id"] for t in response.json()["items"]}
+    assert ids == {api_world.ticket_ids["A"], api_world.ticket_ids["unqueued"]}
+
+
+async def test_pages_follow_the_cursor(api: httpx.AsyncClient, api_world: World) -> None:
+    headers, seen, cursor = auth(api_world, "root"), [], None
+    while True:
+        params: dict[str, str | int] = {"limit": 1} | ({"cursor": cursor} if cursor else {})
+        body = (await api.get("/tickets", params=params, headers=headers)).json()
+        seen += [t["id"] for t in body["items"]]
+        if not (cursor := body["next_cursor"]):
+            break
+    assert sorted(seen) == sorted(api_world.ticket_ids.values())
+
+
+async def test_refusals(api: httpx.AsyncClient, api_world: World) -> None:
+    rec, ids = auth(api_world, "rec.a"), api_world.ticket_ids
+    assert (await api.get(f"/tickets/{ids['B']}", headers=rec)).status_code == 403
+    assert (await api.get(f"/tickets/{ids['sul']}/messages", headers=rec)).status_code == 404
+    assert (await api.get(f"/tickets/{ids['A']}")).status_code == 401
+    assert (await api.get("/tickets", params={"status": "x"}, headers=rec)).status_code == 400
+    queue = {"branch_id": api_world.inst.branch_ids["Centro"], "name": "Nova"}
+    assert (await api.post("/queues", json=queue, headers=rec)).status_code == 403
+
+
+async def test_conversation_and_actions(api: httpx.AsyncClient, api_world: World) -> None:
+    rec, ticket_id = auth(api_world, "rec.a"), api_world.ticket_ids["A"]
+    messages = (await api.get(f"/tickets/{ticket_id}/messages", headers=rec)).json()
+    assert [m["body"] for m in messages["items"] if m["direction"] == "in"] == ["1", "Oi"]
+    tags = await api.post(f"/tickets/{ticket_id}/tags/vip", headers=rec)
+    assert tags.json() == {"tags": ["vip"]}
+    note = await api.post(f"/tickets/{ticket_id}/notes", json={"body": "ok"}, headers=rec)
+    assert note.status_code == 201
+    accepted = await api.post(f"/tickets/{ticket_id}/accept", headers=rec)
+    assert accepted.json()["status"] == "open"
+    assert (await api.post(f"/tickets/{ticket_id}/accept", headers=rec)).status_code == 400
+
+
+async def test_the_routes_are_in_the_openapi_schema(api: httpx.AsyncClient) -> None:
+    paths = (await api.get("/openapi.json")).json()["paths"]
+    assert {"/tickets", "/tickets/{ticket_id}/messages", "/queues", "/contacts/merge"} <= set(paths)
