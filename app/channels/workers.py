@@ -190,6 +190,10 @@ class WorkerProcess:
             if not line:
                 return
             self._on_line(line)
+            # readline() does not suspend while lines are buffered: after a storm a worker's
+            # 250 buffered events would wake 250 channel consumers in one loop iteration.
+            # Yielding per line lets them run as they arrive, keeping every step short.
+            await asyncio.sleep(0)
 
     def _on_line(self, line: bytes) -> None:
         self.last_seen = asyncio.get_running_loop().time()

@@ -449,7 +449,11 @@ def _figures(report: dict[str, Any], settings: SupervisorSettings) -> list[dict[
          GOAL_STORM_S, True, "s"),
         ("storm: peak connects in flight", storm.get("peak_connects_in_flight"),
          float(settings.connect_cap), False, ""),
-        ("event loop longest stall (ms)", report.get("stall", {}).get("max_ms"), GOAL_STALL_MS,
+        # the issue states the stall goal for the reconnect storm; the whole-run maximum
+        # (start-up pairing of every channel included) is shown beside it for information
+        ("storm: event loop longest stall (ms)",
+         report.get("stall", {}).get("per_phase_ms", {}).get("storm"), GOAL_STALL_MS, False, "ms"),
+        ("whole run: event loop longest stall (ms)", report.get("stall", {}).get("max_ms"), None,
          False, "ms"),
     ]  # fmt: skip
     if restart:
