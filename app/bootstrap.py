@@ -35,9 +35,11 @@ from app.services.events import EventBus
 from app.services.inbound import InboundPipeline
 from app.services.outbound import OutboundService
 from app.services.queues import QueueService
+from app.services.search import SearchService
 from app.services.sender import OutboxSender
 from app.services.tickets import TicketService
 from app.services.users import UserService
+from app.store.repos_search import search_repo
 from app.store.store import Store
 from app.store.types import utcnow
 
@@ -85,6 +87,7 @@ class Core:
     tickets: TicketService
     queues: QueueService
     merges: ContactMergeService
+    search: SearchService
     bus: EventBus
     tokens: TokenIssuer = field(init=False)
 
@@ -120,6 +123,7 @@ def build_services(data_dir: DataDir, store: Store, key_status: KeyStatus) -> Co
         tickets=TicketService(store, clock, auditor, bus),
         queues=QueueService(store, clock, auditor),
         merges=ContactMergeService(store, clock, auditor),
+        search=SearchService(store, auditor, search_repo),
         bus=bus,
     )
 

@@ -11,6 +11,7 @@ from app.api import (
     routes_auth,
     routes_channels,
     routes_outbound,
+    routes_search,
     routes_tickets,
 )
 from app.api.errors import install_error_handlers
@@ -29,6 +30,7 @@ def create_app(core: Core, engine_meta: dict[str, object] | None = None) -> Fast
     app.include_router(routes_channels.router)
     app.include_router(routes_outbound.router)
     app.include_router(routes_tickets.router)
+    app.include_router(routes_search.router)
     app.include_router(events_ws.router)
 
     @app.get("/health")

@@ -29,7 +29,6 @@ from app.api.schemas_tickets import (
     TicketPageOut,
     TransferIn,
 )
-from app.services.contacts_merge import ContactMergeService
 from app.services.queues import QueueService
 from app.services.tickets import TicketFilters, TicketService, TicketView
 
@@ -39,19 +38,11 @@ router = APIRouter()
 # The services are stateless over the core's store, clock, auditor and bus: built per request
 # until the composition root carries them.
 def _tickets(core: CoreDep) -> TicketService:
-    found = getattr(core, "tickets", None)
-    if isinstance(found, TicketService):
-        return found
-    return TicketService(core.store, core.clock, core.auditor, core.bus)
+    return core.tickets
 
 
 def _queues(core: CoreDep) -> QueueService:
-    found = getattr(core, "queues", None)
-    return (
-        found
-        if isinstance(found, QueueService)
-        else QueueService(core.store, core.clock, core.auditor)
-    )
+    return core.queues
 
 
 TicketsDep = Annotated[TicketService, Depends(_tickets)]
@@ -161,7 +152,7 @@ async def add_quick_reply(
 @router.post("/contacts/merge")
 async def merge_contacts(body: MergeIn, actor: ActorDep, core: CoreDep) -> IdOut:
     """Merge ``drop_id`` into ``keep_id`` (same branch); identities and tickets follow."""
-    service = ContactMergeService(core.store, core.clock, core.auditor)
+    service = core.merges
     return IdOut(id=await service.merge(actor, body.keep_id, body.drop_id))
 
 

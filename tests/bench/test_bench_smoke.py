@@ -44,7 +44,7 @@ async def test_channel_benchmark_small(tmp_path: Path) -> None:
     assert report["floor"]["reasons"] == {"not_paired": CHANNELS}, text
     # Every figure is there with a value and its ratios (whatever the values are).
     figures = {f["figure"]: f for f in report["figures"]}
-    assert len(figures) == 7, text
+    assert len(figures) == 8, text
     for figure in figures.values():
         assert figure["value"] is not None, figure
         assert figure["goal"] is None or figure["value_per_goal"] is not None, figure

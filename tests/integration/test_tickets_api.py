@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from app.api import routes_tickets
 from app.api.app import create_app
 from tests.integration.test_tickets import World, build_world
 
@@ -23,7 +22,6 @@ def api_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 @pytest.fixture
 async def api(api_world: World) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(api_world.inst.core)
-    app.include_router(routes_tickets.router)  # the lead wires it into create_app
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://engine.test") as client:
         yield client
