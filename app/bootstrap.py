@@ -96,7 +96,7 @@ class Core:
 
     def local_actor(self) -> Actor:
         """The local administrator acting from this machine (CLI, installer)."""
-        return local_admin(workstation=socket.gethostname())
+        return local_admin(workstation=hostname())
 
     def close(self) -> None:
         """Stop the writer (draining it) and close the database."""

@@ -22,7 +22,7 @@ import uvicorn
 
 from app import __version__
 from app.api.app import create_app
-from app.bootstrap import Core, build_sender, build_supervisor, open_core
+from app.bootstrap import Core, build_sender, build_supervisor, hostname, open_core
 from app.config import DataDir
 from app.infra.atomic import atomic_write_text
 from app.infra.lock import SingleInstanceLock
@@ -155,7 +155,7 @@ def serve_core(
     sock = bind_socket(options.host, options.port)
     host, port = sock.getsockname()[:2]
     url = f"http://{host}:{port}"
-    token = core.tokens.issue(None, f"cli@{socket.gethostname()}", expires=False)
+    token = core.tokens.issue(None, f"cli@{hostname()}", expires=False)
     write_engine_info(data_dir, url, token)
     meta: dict[str, object] = {"url": url, "data_dir": str(data_dir.root)}
     meta["insecure_key_storage"] = options.insecure_key_storage

@@ -16,7 +16,7 @@ from app.cli.remote import EngineClient, running_engine
 from app.config import DataDir, resolve_data_dir
 from app.domain.errors import ClinicDeskError, ErrorCode
 
-EXIT_OK, EXIT_FAIL = 0, 1
+EXIT_OK = 0
 COLUMNS = ["name", "kind", "state", "reason", "reconnects"]
 
 

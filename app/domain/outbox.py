@@ -44,7 +44,6 @@ class Action(StrEnum):
 # Failure kinds as the transport port names them (app.services.transport.SendFailureKind).
 RETRIED_KINDS = frozenset({"transient", "rate_limited"})
 WAIT_KINDS = frozenset({"not_connected"})
-FINAL_KINDS = frozenset({"bad_recipient", "auth", "banned", "permanent"})
 
 PROBLEM_STATUSES = (OutboxStatus.FAILED, OutboxStatus.NEEDS_REVIEW)
 CRASH_CODE = "crash_unknown_outcome"  # last_error of rows found in ``sending`` at start

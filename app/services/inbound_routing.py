@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from app.domain.errors import ClinicDeskError
 from app.domain.tickets import (
+    DEFAULT_REOPEN_WINDOW,
     MenuOption,
     TicketStatus,
     is_open,
@@ -33,7 +34,7 @@ MENU_HEADER_SETTING = "menu_header"
 class RoutingSettings:
     """Defaults; a branch overrides the reopen window and menu header in ``settings``."""
 
-    reopen_window: timedelta = timedelta(hours=2)
+    reopen_window: timedelta = DEFAULT_REOPEN_WINDOW
     out_of_hours_quiet: timedelta = timedelta(hours=4)
     menu_header: str = DEFAULT_MENU_HEADER
 

@@ -162,17 +162,12 @@ class OutboundService:
             self.sender.wake(item.channel_id)
 
 
-def _visible(actor: Actor, branch_id: int) -> bool:
-    return actor.super_admin or branch_id in actor.branch_ids
-
-
 def _handled_target(tx: Tx, actor: Actor, ticket_id: int) -> TicketTarget:
     """The ticket's target if the actor may reply on it (NOT_FOUND hides other branches)."""
+    visible_ticket(tx, actor, ticket_id)  # branch (404) and queue (403) access in one place
     target = tx.outbox.ticket_target(ticket_id)
-    if target is None or not _visible(actor, target.branch_id):
+    if target is None:
         raise NotFoundError(ErrorCode.NOT_FOUND, entity="ticket")
-    actor.require(Permission.HANDLE_TICKETS, target.branch_id)
-    visible_ticket(tx, actor, ticket_id)  # queue-level access: receptionists, their queues only
     if target.chat_jid is None:
         raise ClinicDeskError(ErrorCode.INVALID_INPUT, field="recipient")
     return target
@@ -180,9 +175,8 @@ def _handled_target(tx: Tx, actor: Actor, ticket_id: int) -> TicketTarget:
 
 def _handled_item(tx: Tx, actor: Actor, outbox_id: int) -> OutboxItem:
     item = tx.outbox.get(outbox_id)
-    if item is None or not _visible(actor, item.branch_id):
+    if item is None or not actor.can(Permission.HANDLE_TICKETS, item.branch_id):
         raise NotFoundError(ErrorCode.NOT_FOUND, entity="outbox")
-    actor.require(Permission.HANDLE_TICKETS, item.branch_id)
     if item.ticket_id is not None:
         visible_ticket(tx, actor, item.ticket_id)
     return item
@@ -199,9 +193,8 @@ def _check_retryable(item: OutboxItem, confirm: bool) -> None:
 
 def _problem_branches(actor: Actor, branch_id: int | None) -> frozenset[int] | None:
     if branch_id is not None:
-        if not _visible(actor, branch_id):
+        if not actor.can(Permission.HANDLE_TICKETS, branch_id):
             raise NotFoundError(ErrorCode.NOT_FOUND, entity="branch")
-        actor.require(Permission.HANDLE_TICKETS, branch_id)
         return frozenset({branch_id})
     if actor.super_admin:
         return None

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Protocol, TypeVar
 
 from app.domain.audit import AuditRow
-from app.domain.models import Branch, Channel, Contact, Membership, StateChange, User
+from app.domain.models import Branch, Channel, Contact, StateChange, User
 from app.domain.roles import Role
 from app.services.ports_messaging import MessagingRepo
 from app.services.ports_outbox import OutboxRepo
@@ -55,7 +55,6 @@ class UserRepo(Protocol):
 class MembershipRepo(Protocol):
     def set(self, user_id: int, branch_id: int, role: Role) -> None: ...
     def roles_of(self, user_id: int) -> dict[int, Role]: ...
-    def in_branches(self, only: frozenset[int] | None = None) -> list[Membership]: ...
 
 
 class ContactRepo(Protocol):

@@ -29,10 +29,6 @@ MARK_READ = "mark_read"
 TYPING = "typing"
 ACK = "ack"
 LOGOUT = "logout"
-CLIENT_TYPES = frozenset(
-    {HELLO, PAIR_QR, PAIR_CODE, CANCEL_PAIRING, SEND, MARK_READ, TYPING, ACK, LOGOUT}
-)
-
 # server → transport (PAIR_CODE is used both ways)
 STATE = "state"
 QR = "qr"

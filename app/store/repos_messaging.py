@@ -8,7 +8,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, tuple_, update
+from sqlalchemy import Connection, and_, insert, or_, select, tuple_, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.services.ports_messaging import (
@@ -18,6 +18,7 @@ from app.services.ports_messaging import (
     NewMessage,
 )
 from app.store.repos_tickets import TicketSql
+from app.store.rows import new_id
 from app.store.schema import (
     branches,
     contact_identities,
@@ -79,7 +80,7 @@ class MessagingRepository(TicketSql):
     ) -> int:
         values: dict[str, object] = {"branch_id": branch_id, "phone_e164": phone, "wa_lid": lid}
         values |= {"display_name": name, "created_at": at, "updated_at": at}
-        return _new_id(self._c.execute(insert(contacts).values(**values)))
+        return new_id(self._c.execute(insert(contacts).values(**values)))
 
     def update_contact(self, contact_id: int, **values: object) -> None:
         self._c.execute(update(contacts).where(contacts.c.id == contact_id).values(**values))
@@ -91,21 +92,6 @@ class MessagingRepository(TicketSql):
             self._c.execute(update(table).where(where).values(contact_id=keep_id))
 
     # ---- messages -------------------------------------------------------------------------
-
-    def find_message(
-        self, channel_id: int, chat_jid: str, sender_jid: str, wa_id: str, direction: str
-    ) -> int | None:
-        """The message with this natural key, if stored."""
-        m = messages.c
-        where = and_(
-            m.channel_id == channel_id,
-            m.chat_jid == chat_jid,
-            m.sender_jid == sender_jid,
-            m.wa_id == wa_id,
-            m.direction == direction,
-        )
-        found = self._c.execute(select(m.id).where(where)).scalar()
-        return None if found is None else int(found)
 
     def insert_message(self, new: NewMessage) -> int | None:
         """Insert, or do nothing when the natural key is already stored (then None)."""
@@ -173,15 +159,6 @@ class MessagingRepository(TicketSql):
         values = {"channel_id": channel_id, "reason": reason, "payload": payload}
         self._c.execute(insert(inbound_quarantine).values(**values, received_at=at))
         return True
-
-    def quarantine_count(self, channel_id: int) -> int:
-        q = inbound_quarantine.c
-        query = select(func.count()).select_from(inbound_quarantine)
-        return int(self._c.execute(query.where(q.channel_id == channel_id)).scalar_one())
-
-
-def _new_id(result: Any) -> int:
-    return int(result.inserted_primary_key[0])
 
 
 def _contact(row: Any) -> ContactRecord:

@@ -20,6 +20,7 @@ from app.services.ports_outbox import (
     OutboxItem,
     TicketTarget,
 )
+from app.store.rows import new_id
 from app.store.schema import channels, contact_identities, contacts, messages, outbox, tickets
 
 S = OutboxStatus
@@ -100,9 +101,8 @@ class OutboxRepository:
         values["message_id"] = message_id
         values |= {"idempotency_key": new.idempotency_key, "status": S.QUEUED.value}
         values |= {"attempts": 0, "created_at": new.at, "updated_at": new.at}
-        outbox_id = self._c.execute(insert(outbox).values(**values)).inserted_primary_key
-        assert outbox_id is not None
-        return self._must(int(outbox_id[0])), True
+        outbox_id = new_id(self._c.execute(insert(outbox).values(**values)))
+        return self._must(outbox_id), True
 
     def _insert_message(self, new: NewOutbound) -> int:
         t = new.target
@@ -111,9 +111,7 @@ class OutboxRepository:
         values |= {"contact_id": t.contact_id, "chat_jid": t.chat_jid, "direction": "out"}
         values |= {"body": new.text, "ack": Ack.PENDING.value, "author_id": new.author_id}
         values |= {"automatic": new.automatic, "sent_at": new.at, "stored_at": new.at}
-        key = self._c.execute(insert(messages).values(**values)).inserted_primary_key
-        assert key is not None
-        return int(key[0])
+        return new_id(self._c.execute(insert(messages).values(**values)))
 
     def get(self, outbox_id: int) -> OutboxItem | None:
         row = self._c.execute(_item_query().where(outbox.c.id == outbox_id)).first()

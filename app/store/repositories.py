@@ -9,14 +9,15 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from app.domain.audit import GENESIS_HASH, AuditEntry, AuditRow, seal
-from app.domain.models import Branch, Channel, Contact, Membership, StateChange, User
+from app.domain.models import Branch, Channel, Contact, StateChange, User
 from app.domain.roles import Role
 from app.services.ports import NewAuditEntry, NewChannel
 from app.store.repos_messaging import MessagingRepository
 from app.store.repos_outbox import OutboxRepository
+from app.store.rows import new_id
 from app.store.schema import (
     audit_log,
     branches,
@@ -28,14 +29,6 @@ from app.store.schema import (
 )
 
 
-def _new_id(result: CursorResult[Any]) -> int:
-    """The primary key an INSERT just produced."""
-    key = result.inserted_primary_key
-    if key is None:  # pragma: no cover - every table here has an integer key
-        raise RuntimeError("insert produced no primary key")
-    return int(key[0])
-
-
 class BranchRepository:
     """Branches table."""
 
@@ -43,7 +36,7 @@ class BranchRepository:
         self._c = conn
 
     def add(self, name: str, at: datetime) -> int:
-        return _new_id(self._c.execute(insert(branches).values(name=name, created_at=at)))
+        return new_id(self._c.execute(insert(branches).values(name=name, created_at=at)))
 
     def get(self, branch_id: int) -> Branch | None:
         row = self._c.execute(select(branches).where(branches.c.id == branch_id)).first()
@@ -78,7 +71,7 @@ class UserRepository:
         values: dict[str, object] = {"username": username, "display_name": display_name}
         values |= {"password_hash": password_hash, "super_admin": super_admin}
         stamp = {"created_at": at, "password_changed_at": at}
-        return _new_id(self._c.execute(insert(users).values(**values, **stamp)))
+        return new_id(self._c.execute(insert(users).values(**values, **stamp)))
 
     def get(self, user_id: int) -> User | None:
         row = self._c.execute(select(users).where(users.c.id == user_id)).first()
@@ -145,12 +138,6 @@ class MembershipRepository:
         query = select(memberships).where(memberships.c.user_id == user_id)
         return {r.branch_id: Role(r.role) for r in self._c.execute(query)}
 
-    def in_branches(self, only: frozenset[int] | None = None) -> list[Membership]:
-        query = select(memberships)
-        if only is not None:
-            query = query.where(memberships.c.branch_id.in_(sorted(only)))
-        return [Membership(r.user_id, r.branch_id, Role(r.role)) for r in self._c.execute(query)]
-
 
 class ContactRepository:
     """Patient contacts."""
@@ -169,7 +156,7 @@ class ContactRepository:
         values: dict[str, object] = {"branch_id": branch_id, "phone_e164": phone_e164}
         values["wa_lid"] = wa_lid
         values |= {"display_name": display_name, "created_at": at, "updated_at": at}
-        return _new_id(self._c.execute(insert(contacts).values(**values)))
+        return new_id(self._c.execute(insert(contacts).values(**values)))
 
     def get(self, contact_id: int) -> Contact | None:
         row = self._c.execute(select(contacts).where(contacts.c.id == contact_id)).first()
@@ -198,7 +185,7 @@ class ChannelRepository:
         values["config"] = json.dumps(new.config, sort_keys=True)
         values["send_limits"] = json.dumps(new.send_limits, sort_keys=True)
         values |= {"state": "INITIALIZING", "state_since": at, "created_at": at}
-        return _new_id(self._c.execute(insert(channels).values(**values)))
+        return new_id(self._c.execute(insert(channels).values(**values)))
 
     def get(self, channel_id: int) -> Channel | None:
         row = self._c.execute(select(channels).where(channels.c.id == channel_id)).first()
