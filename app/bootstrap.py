@@ -37,6 +37,7 @@ from app.services.outbound import OutboundService
 from app.services.queues import QueueService
 from app.services.search import SearchService
 from app.services.sender import OutboxSender
+from app.services.stats import counts_of
 from app.services.tickets import TicketService
 from app.services.users import UserService
 from app.store.repos_search import search_repo
@@ -101,6 +102,30 @@ class Core:
     def close(self) -> None:
         """Stop the writer (draining it) and close the database."""
         self.store.close()
+
+
+def core_report(core: Core) -> dict[str, object]:
+    """Store, key storage, audit head and per-channel counts: the body of ``status``.
+
+    Blocking (it reads the store): the engine calls it in a thread.
+    """
+    key = core.key_status
+    head = core.store.read_sync(lambda tx: tx.audit.head())
+    return {
+        "store": core.store.info(),
+        "key_storage": {
+            "machine_protector": key.machine_protector,
+            "secure": key.secure,
+            "problems": list(key.problems),
+            "insecure_allowed": key.insecure_allowed,
+            "keystore_copy": key.keystore_copy,
+        },
+        "audit": {
+            "head_seq": head.entry.seq if head else 0,
+            "head_hash": head.hash if head else "",
+        },
+        "channels": core.store.read_sync(counts_of),
+    }
 
 
 def build_services(data_dir: DataDir, store: Store, key_status: KeyStatus) -> Core:

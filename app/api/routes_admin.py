@@ -18,9 +18,9 @@ from app.api.schemas import (
     UserOut,
     user_out,
 )
+from app.bootstrap import core_report
 from app.domain.audit import Anchor
 from app.domain.roles import Permission
-from app.services.stats import channel_counts
 from app.services.users import NewUser
 
 router = APIRouter()
@@ -73,22 +73,6 @@ async def verify_audit(
 async def engine_status(request: Request, actor: ActorDep, core: CoreDep) -> dict[str, object]:
     """Engine, store, key storage and audit head, for ``clinicdesk status`` (admins)."""
     actor.require(Permission.MANAGE_SETTINGS)
-    head = await core.audit.head()
-    key = core.key_status
-    return {
-        "engine": {"running": True, "pid": os.getpid(), "version": __version__}
-        | request.app.state.engine_meta,
-        "store": await asyncio.to_thread(core.store.info),
-        "key_storage": {
-            "machine_protector": key.machine_protector,
-            "secure": key.secure,
-            "problems": list(key.problems),
-            "insecure_allowed": key.insecure_allowed,
-            "keystore_copy": key.keystore_copy,
-        },
-        "audit": {
-            "head_seq": head.entry.seq if head else 0,
-            "head_hash": head.hash if head else "",
-        },
-        "channels": await channel_counts(core.store),
-    }
+    engine = {"running": True, "pid": os.getpid(), "version": __version__}
+    report = await asyncio.to_thread(core_report, core)
+    return {"engine": engine | request.app.state.engine_meta, **report}

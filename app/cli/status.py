@@ -6,13 +6,12 @@ import argparse
 from typing import Any
 
 from app import __version__
-from app.bootstrap import Core, open_core
+from app.bootstrap import Core, core_report, open_core
 from app.cli.messages import message_for
 from app.cli.output import print_json
 from app.cli.remote import running_engine
 from app.config import DataDir, resolve_data_dir
 from app.domain.errors import ClinicDeskError
-from app.services.stats import counts_of
 
 
 def _offline_status(data_dir: DataDir) -> dict[str, Any]:
@@ -25,24 +24,11 @@ def _offline_status(data_dir: DataDir) -> dict[str, Any]:
 
 
 def _describe(core: Core) -> dict[str, Any]:
-    key = core.key_status
-    head = core.store.read_sync(lambda tx: tx.audit.head())
-    return {
-        "engine": {"running": False},
-        "store": core.store.info(),
-        "key_storage": {
-            "machine_protector": key.machine_protector,
-            "secure": key.secure,
-            "problems": list(key.problems),
-            "insecure_allowed": False,
-            "keystore_copy": key.keystore_copy,
-        },
-        "audit": {
-            "head_seq": head.entry.seq if head else 0,
-            "head_hash": head.hash if head else "",
-        },
-        "channels": core.store.read_sync(counts_of),
-    }
+    report: dict[str, Any] = core_report(core)
+    # status opened the store despite any permission problem only to report it: the flag
+    # that would allow running like that was not given
+    report["key_storage"]["insecure_allowed"] = False
+    return {"engine": {"running": False}, **report}
 
 
 def collect_status(data_dir: DataDir) -> dict[str, Any]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import builtins
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
+from app.domain.channels import SendLimits
 from app.domain.errors import ClinicDeskError, ErrorCode, NotFoundError
 from app.domain.models import Channel, StateChange
 from app.domain.phones import normalise_phone
@@ -17,9 +18,7 @@ from app.services.ports import ChannelRuntime, Clock, NewChannel, Store, Tx
 
 KINDS = ("simulator", "whatsapp-web", "cloud-api")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-LIMIT_KEYS = frozenset(
-    ["min_gap_s", "max_gap_s", "per_minute", "new_chats_per_hour", "per_chat_gap_s"]
-)
+LIMIT_KEYS = frozenset(f.name for f in fields(SendLimits))  # what the pacer understands
 
 
 @dataclass(frozen=True, slots=True)
