@@ -17,6 +17,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # One long function on purpose: a revision is a frozen, linear list of DDL that must never
+    # change once shipped (an upgrade test compares it with the metadata); helpers shared with
+    # later revisions would let an edit in one rewrite history in another (docs/DECISIONS.md 16).
     # Written by autogenerate against a scratch SQLCipher DB, then read over. UtcDateTime
     # columns are plain BIGINT (ms since the epoch) here: a migration must not follow later
     # changes of the app type.
