@@ -49,7 +49,10 @@ class LinkStateMachine:
         rng: random.Random,
     ) -> None:
         self._store, self._bus, self._settings = store, bus, settings
-        self._sink, self._rng = sink, rng
+        # the sink stores the message and announces it; without one (tests, tools) the
+        # supervisor only announces it
+        self._sink: InboundSink = sink or self._announce_only
+        self._rng = rng
         self._runtimes: dict[int, ChannelRuntime] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
@@ -294,18 +297,20 @@ class LinkStateMachine:
     # ---- messages -----------------------------------------------------------------------------
 
     async def _on_inbound(self, rt: ChannelRuntime, event: TransportEvent) -> None:
-        """Hand a message to the sink, announce it, and acknowledge it only after the sink
-        returned (the sink commits): a crash before that means redelivery, not loss."""
-        if self._sink is not None:
-            try:
-                await self._sink(rt.id, event)  # publishes InboundReceived with the stored ids
-            except Exception:  # not acknowledged: the transport delivers it again
-                log.exception("inbound message not stored", extra=_ids(rt))
-                return
-        else:
-            wa_id = event.message.wa_id if event.message else (event.wa_id or "")
-            self._bus.publish(InboundReceived(rt.channel.branch_id, rt.id, wa_id))
+        """Hand a message to the sink and acknowledge it only after the sink returned (the
+        sink commits, then announces): a crash before that means redelivery, not loss."""
+        try:
+            await self._sink(rt.id, event)
+        except Exception:  # not acknowledged: the transport delivers it again
+            log.exception("inbound message not stored", extra=_ids(rt))
+            return
         self._acknowledge(rt, event)
+
+    async def _announce_only(self, channel_id: int, event: TransportEvent) -> None:
+        """The default sink: announce the message without storing it."""
+        rt = self._runtimes[channel_id]
+        wa_id = event.message.wa_id if event.message else (event.wa_id or "")
+        self._bus.publish(InboundReceived(rt.channel.branch_id, rt.id, wa_id))
 
     def _on_receipt(self, rt: ChannelRuntime, event: TransportEvent) -> None:
         if event.wa_id and event.receipt:
