@@ -47,10 +47,12 @@ class AuthService:
         self, store: Store, clock: Clock, hasher: PasswordHasher, auditor: Auditor
     ) -> None:
         self._store, self._clock, self._hasher, self._auditor = store, clock, hasher, auditor
-        self._dummy_hash = hasher.hash(_DUMMY_PASSWORD)
+        self._dummy_hash: str | None = None  # made at the first unknown username, not at start
 
     async def login(self, username: str, password: str, workstation: str = "") -> LoginOutcome:
         """Return the actor for valid credentials; raise invalid-credentials or throttled."""
+        if self._dummy_hash is None:  # first attempt of any kind, so both answers cost the same
+            self._dummy_hash = await asyncio.to_thread(self._hasher.hash, _DUMMY_PASSWORD)
         name = await self._valid_name(username, workstation)
         claim = await self._store.transaction(lambda tx: self._claim(tx, name, workstation))
         if claim.retry_after is not None:
@@ -106,6 +108,7 @@ class AuthService:
 
     def _check(self, user: User | None, password: str) -> bool:
         if user is None:
+            assert self._dummy_hash is not None  # made by login() before any check
             self._hasher.verify(self._dummy_hash, password)
             return False
         return self._hasher.verify(user.password_hash, password)
