@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import random
@@ -14,16 +15,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from app.backup.jobs import BackupJobs, JobHost
+from app.backup.service import BackupService
+from app.channels.deafwatch import DeafWatch
 from app.channels.supervisor import Supervisor, SupervisorSettings
 from app.config import DataDir
+from app.domain.deafness import DeafSettings
 from app.domain.errors import ClinicDeskError, ErrorCode
 from app.domain.policies import check_password, normalise_username
+from app.domain.reminders import pacing_from_env
 from app.domain.roles import Actor, local_admin
 from app.security.fsperms import is_network_path, make_private_dir, storage_problems
 from app.security.keystore import KeyStore, UnlockResult
 from app.security.passwords import Argon2Hasher
 from app.security.protectors import MachineProtector, default_machine_protector
 from app.security.recovery_key import RecoveryKey
+from app.security.sealing import DeviceStoreKeys
 from app.security.tokens import TokenIssuer
 from app.services.audit import Auditor, AuditService
 from app.services.auth import AuthService
@@ -33,18 +40,25 @@ from app.services.contacts import ContactService
 from app.services.contacts_merge import ContactMergeService
 from app.services.events import EventBus
 from app.services.inbound import InboundPipeline
+from app.services.media import MediaService
 from app.services.outbound import OutboundService
+from app.services.ports import ChannelRuntime
 from app.services.queues import QueueService
+from app.services.reminder_scheduler import ReminderScheduler, SchedulerSettings
+from app.services.reminders import ReminderService
 from app.services.search import SearchService
-from app.services.sender import OutboxSender
+from app.services.sender import MediaSending, OutboxSender
 from app.services.stats import counts_of
 from app.services.tickets import TicketService
 from app.services.users import UserService
+from app.store.media import MediaStore, derive_media_key
 from app.store.repos_search import search_repo
 from app.store.store import Store
 from app.store.types import utcnow
 
 log = logging.getLogger(__name__)
+ENV_DEAF_WATCH = "CLINICDESK_DEAF_WATCH"
+ENV_REMINDER_PACING = "CLINICDESK_REMINDER_PACING"
 
 
 class SystemClock:
@@ -89,7 +103,11 @@ class Core:
     queues: QueueService
     merges: ContactMergeService
     search: SearchService
+    reminders: ReminderService
+    media: MediaService
     bus: EventBus
+    backups: BackupService | None = None  # set by open_core (needs the keystore)
+    device_keys: DeviceStoreKeys | None = None  # whatsapp-web device stores (from the DEK)
     tokens: TokenIssuer = field(init=False)
 
     def __post_init__(self) -> None:
@@ -124,12 +142,34 @@ def core_report(core: Core) -> dict[str, object]:
             "head_seq": head.entry.seq if head else 0,
             "head_hash": head.hash if head else "",
         },
-        "channels": core.store.read_sync(counts_of),
+        "channels": _with_warnings(core, core.store.read_sync(counts_of)),
+        "backups": core.backups.status() if core.backups is not None else None,
     }
 
 
-def build_services(data_dir: DataDir, store: Store, key_status: KeyStatus) -> Core:
-    """Wire the services around an open store."""
+def _with_warnings(
+    core: Core, counts: dict[int, dict[str, object]]
+) -> dict[int, dict[str, object]]:
+    """Add each channel's live warning (e.g. ``deaf_suspected``) and since when, or None."""
+    for channel_id, row in counts.items():
+        row["warning"], row["warning_since"] = _warning_of(core.channels.runtime, channel_id)
+    return counts
+
+
+def _warning_of(runtime: ChannelRuntime | None, channel_id: int) -> tuple[str | None, str | None]:
+    if runtime is None:  # no engine runs the channels (offline status): no live warning
+        return None, None
+    try:
+        live = runtime.status(channel_id)
+    except ClinicDeskError:  # not hosted (disabled)
+        return None, None
+    return live.warning, live.warning_since.isoformat() if live.warning_since else None
+
+
+def build_services(
+    data_dir: DataDir, store: Store, key_status: KeyStatus, media: MediaStore
+) -> Core:
+    """Wire the services around an open store and its media store (same data key)."""
     clock, hasher, bus = SystemClock(), Argon2Hasher(), EventBus()
     auditor = Auditor(clock)
     return Core(
@@ -144,11 +184,13 @@ def build_services(data_dir: DataDir, store: Store, key_status: KeyStatus) -> Co
         audit=AuditService(store),
         contacts=ContactService(store, clock, auditor),
         channels=ChannelService(store, clock, auditor),
-        outbound=OutboundService(store, clock, auditor, bus),
+        outbound=OutboundService(store, clock, auditor, bus, media=media),
         tickets=TicketService(store, clock, auditor, bus),
         queues=QueueService(store, clock, auditor),
         merges=ContactMergeService(store, clock, auditor),
         search=SearchService(store, auditor, search_repo),
+        reminders=ReminderService(store, clock, auditor, bus),
+        media=MediaService(store, media, auditor),
         bus=bus,
     )
 
@@ -156,15 +198,65 @@ def build_services(data_dir: DataDir, store: Store, key_status: KeyStatus) -> Co
 def build_supervisor(core: Core, settings: SupervisorSettings | None = None) -> Supervisor:
     """The channel supervisor for ``core``, feeding inbound events to the durable pipeline
     (stored before they are acknowledged). Needs a running event loop to start."""
-    pipeline = InboundPipeline(core.store, core.clock, core.auditor, core.bus)
+    pipeline = InboundPipeline(
+        core.store, core.clock, core.auditor, core.bus, media=core.media.blobs
+    )
     settings = settings or SupervisorSettings()
-    return Supervisor(core.store, core.bus, core.data_dir, settings, inbound_sink=pipeline.ingest)
+    return Supervisor(
+        core.store, core.bus, core.data_dir, settings,
+        inbound_sink=pipeline.ingest, device_keys=core.device_keys,
+    )  # fmt: skip
+
+
+def deaf_settings_from_env() -> DeafSettings:
+    """Deaf-watch thresholds: the defaults, or the JSON object in ``CLINICDESK_DEAF_WATCH``
+    (field names of :class:`DeafSettings`; tests and trials shorten the waits with it). A value
+    that cannot be used is logged and the defaults apply: a typo must not stop the engine."""
+    raw = os.environ.get(ENV_DEAF_WATCH)
+    if not raw:
+        return DeafSettings()
+    try:
+        values = json.loads(raw)
+        if not isinstance(values, dict):
+            raise ValueError("not an object")
+        return DeafSettings.from_mapping(values)
+    except ValueError:
+        log.warning("%s ignored: defaults apply", ENV_DEAF_WATCH, extra={"code": "deaf.settings"})
+        return DeafSettings()
+
+
+def build_deaf_watch(
+    core: Core, supervisor: Supervisor, settings: DeafSettings | None = None
+) -> DeafWatch:
+    """The deaf-channel watch over ``supervisor``'s channels; start it before the supervisor."""
+    settings = settings or deaf_settings_from_env()
+    return DeafWatch(core.store, core.bus, core.auditor, supervisor, settings)
 
 
 def build_sender(core: Core, supervisor: Supervisor) -> OutboxSender:
-    """The outbox drainer, sending through the supervisor's paced ``send_text``."""
+    """The outbox drainer, sending through the supervisor's paced ``send_text`` (and
+    ``send_media`` for attachments, read from the core's media store)."""
     rng = random.Random()  # noqa: S311 - jitter, not secrets
-    return OutboxSender(core.store, core.clock, supervisor.send_text, core.bus, rng)
+    media = MediaSending(core.media.blobs, supervisor.send_media)
+    return OutboxSender(core.store, core.clock, supervisor.send_text, core.bus, rng, media=media)
+
+
+def build_reminder_scheduler(
+    core: Core, settings: SchedulerSettings | None = None
+) -> ReminderScheduler:
+    """The reminder scheduler (APScheduler); pacing from ``CLINICDESK_REMINDER_PACING`` (a JSON
+    object of :class:`app.domain.reminders.Pacing` fields) or the defaults."""
+    rng = random.Random()  # noqa: S311 - pacing gaps, not secrets
+    settings = settings or SchedulerSettings(pacing_from_env(os.environ.get(ENV_REMINDER_PACING)))
+    return ReminderScheduler(core.reminders, core.clock, rng, settings)
+
+
+def build_backup_jobs(core: Core, host: JobHost) -> BackupJobs | None:
+    """The backup jobs on the engine's one scheduler ``host`` (None when the settings turn
+    scheduling off or the core has no backup service)."""
+    if core.backups is None or not core.backups.settings.scheduled:
+        return None
+    return BackupJobs(core.backups, host)
 
 
 def check_data_dir_location(root: Path) -> None:
@@ -210,7 +302,10 @@ def open_core(
     store = Store.open(data_dir, result.dek, migrate=migrate)
     if keystore.repair_from(result):
         log.warning("keystore copy repaired from the good copy", extra={"code": result.source})
-    return build_services(data_dir, store, status)
+    core = build_services(data_dir, store, status, MediaStore.from_dek(data_dir.media, result.dek))
+    core.backups = BackupService(data_dir, store, keystore, derive_media_key(result.dek))
+    core.device_keys = DeviceStoreKeys.from_dek(result.dek)
+    return core
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +364,8 @@ async def _create_store_and_admin(
 ) -> Core:
     store = await asyncio.to_thread(Store.create, data_dir, dek)
     status = KeyStatus(machine.kind, (), False, "primary", "")
-    core = build_services(data_dir, store, status)
+    core = build_services(data_dir, store, status, MediaStore.from_dek(data_dir.media, dek))
+    core.device_keys = DeviceStoreKeys.from_dek(dek)
     try:
         await core.users.add_first_super_admin(
             core.local_actor(), admin.username, admin.display_name, admin.password
@@ -291,7 +387,10 @@ def recover_installation(
     keystore = KeyStore(data_dir, machine)
     result = keystore.unlock_with_recovery(recovery)
     Store.open(data_dir, result.dek, migrate=False).close()  # the key really opens this store
-    keystore.rewrap_for_machine(result.dek)
+    backup_key = (
+        keystore.unlock_backup_key_with_recovery(recovery) if keystore.has_backup_key() else None
+    )
+    keystore.rewrap_for_machine(result.dek, backup_key)
     return KeyStatus(machine.kind, (), False, result.source, result.key_id)
 
 

@@ -22,7 +22,16 @@ import uvicorn
 
 from app import __version__
 from app.api.app import create_app
-from app.bootstrap import Core, build_sender, build_supervisor, hostname, open_core
+from app.bootstrap import (
+    Core,
+    build_backup_jobs,
+    build_deaf_watch,
+    build_reminder_scheduler,
+    build_sender,
+    build_supervisor,
+    hostname,
+    open_core,
+)
 from app.config import DataDir
 from app.infra.atomic import atomic_write_text
 from app.infra.lock import SingleInstanceLock
@@ -106,16 +115,27 @@ async def serve(
     ``stop_after`` seconds); then stop the channels (workers end, states are stored)."""
     supervisor = build_supervisor(core)
     core.channels.runtime = supervisor
+    deaf_watch = build_deaf_watch(core, supervisor)
+    deaf_watch.start()  # before the supervisor: it must see every channel come up
     await supervisor.start()
     sender = build_sender(core, supervisor)
     core.outbound.sender = sender
     await sender.start()
+    reminders = build_reminder_scheduler(core)
+    core.reminders.sender = sender
+    await reminders.start()  # after the sender: a reminder due now is queued and sent at once
+    backup_jobs = build_backup_jobs(core, reminders)  # one scheduler: the reminders' one
+    if backup_jobs is not None:
+        backup_jobs.install()
     freeze_startup_objects()
     try:
         await _serve_api(core, sock, meta, stop_after)
     finally:
+        await reminders.stop()
+        core.reminders.sender = None
         core.outbound.sender = None
         await sender.stop()  # before the channels: a send in flight may still finish
+        await deaf_watch.stop()  # no fresh session may start while the channels stop
         core.channels.runtime = None
         await supervisor.stop()
 

@@ -9,8 +9,11 @@ from app.api import (
     events_ws,
     routes_admin,
     routes_auth,
+    routes_backups,
     routes_channels,
+    routes_media,
     routes_outbound,
+    routes_reminders,
     routes_search,
     routes_tickets,
 )
@@ -29,8 +32,11 @@ def create_app(core: Core, engine_meta: dict[str, object] | None = None) -> Fast
     app.include_router(routes_admin.router)
     app.include_router(routes_channels.router)
     app.include_router(routes_outbound.router)
+    app.include_router(routes_media.router)
     app.include_router(routes_tickets.router)
     app.include_router(routes_search.router)
+    app.include_router(routes_reminders.router)
+    app.include_router(routes_backups.router)
     app.include_router(events_ws.router)
 
     @app.get("/health")

@@ -44,6 +44,9 @@ class OutboundOut(BaseModel):
     text: str
     created_at: datetime
     updated_at: datetime
+    media_sha256: str | None = None  # an attachment: GET /media/{media_sha256}
+    media_mime: str | None = None
+    media_name: str | None = None
 
 
 def get_outbound(core: CoreDep) -> OutboundService:

@@ -123,6 +123,8 @@ class ChannelOut(BaseModel):
     reconnects: int
     breaker_open: bool
     until: float | None
+    warning: str | None = None
+    warning_since: datetime | None = None
 
 
 class LimitsIn(BaseModel):

@@ -69,9 +69,12 @@ class MessageOut(BaseModel):
     direction: str
     kind: str
     body: str | None
-    media_mime: str | None
+    media_sha256: str | None  # stored attachment: GET /media/{media_sha256}
+    media_mime: str | None  # detected from the content, never the declared type
     media_name: str | None
     media_size: int | None
+    has_thumbnail: bool  # GET /media/{media_sha256}/thumbnail
+    media_refused: bool  # the patient sent a file that was refused (reason in the audit)
     ack: str
     author_id: int | None
     automatic: bool

@@ -42,13 +42,14 @@ class Op(StrEnum):
     ACK = "ack"
     LOGOUT = "logout"
     CLOSE = "close"
+    RECONCILE = "reconcile"
     PING = "ping"
     SHUTDOWN = "shutdown"
 
 
-_CH: dict[str, type] = {"channel": str}
+_CH: dict[str, type | tuple[type, ...]] = {"channel": str}
 #: Required fields of each request (beyond ``v``, ``op`` and ``id``) and their JSON types.
-REQUEST_FIELDS: dict[Op, dict[str, type]] = {
+REQUEST_FIELDS: dict[Op, dict[str, type | tuple[type, ...]]] = {
     Op.OPEN: {**_CH, "kind": str, "config": dict, "private_dir": str},
     Op.CONNECT: _CH,
     Op.PAIR_QR: _CH,
@@ -61,6 +62,7 @@ REQUEST_FIELDS: dict[Op, dict[str, type]] = {
     Op.ACK: {**_CH, "ref": str},
     Op.LOGOUT: _CH,
     Op.CLOSE: _CH,
+    Op.RECONCILE: {**_CH, "since": (int, float)},
     Op.PING: {},
     Op.SHUTDOWN: {},
 }

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import fields
 from typing import Any
 
@@ -25,7 +25,7 @@ HOUR = 3600.0
 NEW_CHAT_AFTER = 24 * HOUR  # a chat silent this long counts as a new conversation again
 
 
-def limits_from_config(raw: dict[str, object]) -> SendLimits:
+def limits_from_config(raw: Mapping[str, object]) -> SendLimits:
     """The channel's stored overrides applied to the safe defaults, then clamped to the bounds.
 
     Unknown keys and values of the wrong type are ignored (the default stays).

@@ -60,6 +60,8 @@ class ChannelStatus:
     breaker_open: bool
     worker_pid: int | None
     until: float | None
+    warning: str | None = None  # e.g. "deaf_suspected" (docs/CHANNELS.md "Deaf channels")
+    warning_since: datetime | None = None
 
 
 def policy_of(reason: str | None) -> Policy:
@@ -120,6 +122,8 @@ class ChannelRuntime:
     settled: asyncio.Event = field(default_factory=asyncio.Event)
     inbox: asyncio.Queue[TransportEvent] = field(default_factory=asyncio.Queue)
     consumer: asyncio.Task[None] | None = None
+    warning: str | None = None  # shown next to the state; set by the deaf watch
+    warning_since: datetime | None = None
 
     @property
     def id(self) -> int:
@@ -166,4 +170,6 @@ class ChannelRuntime:
             breaker_open=self.breaker.is_open,
             worker_pid=self.worker.pid if self.worker else None,
             until=self.until,
+            warning=self.warning,
+            warning_since=self.warning_since,
         )

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +36,16 @@ from app.domain.channels import ALLOWED, CircuitBreaker, LinkState, Reason
 from app.domain.errors import ClinicDeskError, ErrorCode, NotFoundError
 from app.domain.models import Channel
 from app.security.fsperms import make_private_dir
+from app.security.sealing import DeviceStoreKeys
 from app.services.events import EventBus
 from app.services.ports import Store
-from app.services.transport import EventKind, SendFailedError, SendFailureKind, TransportEvent
+from app.services.transport import (
+    EventKind,
+    OutboundMedia,
+    SendFailedError,
+    SendFailureKind,
+    TransportEvent,
+)
 from app.store.types import utcnow
 
 __all__ = ["ChannelStatus", "Supervisor", "SupervisorSettings"]
@@ -45,6 +54,7 @@ log = logging.getLogger(__name__)
 S = LinkState
 InboundSink = Callable[[int, TransportEvent], Awaitable[None]]
 START_CHUNK = 50  # channels brought up per step at start
+SEALED_STORE_KINDS = frozenset({"whatsapp-web"})  # device store sealed with a per-channel key
 
 
 class Supervisor(LinkStateMachine):
@@ -59,9 +69,11 @@ class Supervisor(LinkStateMachine):
         *,
         inbound_sink: InboundSink | None = None,
         rng: random.Random | None = None,
+        device_keys: DeviceStoreKeys | None = None,
     ) -> None:
         super().__init__(store, bus, settings, inbound_sink, rng or random.Random())  # noqa: S311 - jitter, not secrets
         self._data_dir = data_dir
+        self._device_keys = device_keys  # seals whatsapp-web device stores (never the DEK)
         self._slots: list[WorkerSlot] = []
         self._connect_slots = asyncio.Semaphore(settings.connect_cap)
         self._in_flight = 0
@@ -224,15 +236,52 @@ class Supervisor(LinkStateMachine):
         Waits in the channel's FIFO queue (never dropped); raises :class:`SendFailedError`
         (``not_connected``) when the link is down, so the caller keeps the message queued.
         """
+        rt = await self._turn(channel_id, to_jid, len(text))
+        return str(await self._request(rt, Op.SEND_TEXT, to=to_jid, text=text, key=key))
+
+    async def send_media(self, channel_id: int, to_jid: str, media: OutboundMedia, key: str) -> str:
+        """Send an attachment like :meth:`send_text` (same pacing queue, same failures)."""
+        rt = await self._turn(channel_id, to_jid, len(media.caption or ""))
+        body = dataclasses.asdict(media)
+        return str(await self._request(rt, Op.SEND_MEDIA, to=to_jid, media=body, key=key))
+
+    async def _turn(self, channel_id: int, to_jid: str, chars: int) -> ChannelRuntime:
+        """Wait for the pacer's turn (and show "typing…"); the link must be up before and after."""
         rt = self._runtime(channel_id)
         _require_connected(rt)
-        typing = await rt.pacer.wait_turn(to_jid, len(text))
+        typing = await rt.pacer.wait_turn(to_jid, chars)
         _require_connected(rt)
         if typing > 0:
             with contextlib.suppress(ClinicDeskError):
                 await self._request(rt, Op.TYPING, chat=to_jid, on=True)
             await asyncio.sleep(typing)
-        return str(await self._request(rt, Op.SEND_TEXT, to=to_jid, text=text, key=key))
+        return rt
+
+    # ---- deaf channels (app/channels/deafwatch.py decides; docs/CHANNELS.md) ---------------
+
+    def set_warning(self, channel_id: int, warning: str | None, since: datetime | None) -> None:
+        """Show (or clear, with None) a warning next to the channel's state."""
+        rt = self._runtimes.get(channel_id)
+        if rt is not None:
+            rt.warning, rt.warning_since = warning, since
+
+    async def reconnect_deaf(self, channel_id: int, since: float) -> bool:
+        """Replace a CONNECTED channel's session with a fresh one, then ask the worker to
+        reconcile what arrived since ``since`` (epoch seconds). False if it was not CONNECTED.
+
+        CONNECTED → CONNECTING(deaf_suspected) is stored like any transition; the transport is
+        closed and opened again, so the new connection gets WhatsApp's offline queue.
+        """
+        rt = self._runtime(channel_id)
+        async with rt.lock:
+            if rt.state is not S.CONNECTED or rt.hold or self._stopping:
+                return False
+            await self._transition(rt, S.CONNECTING, Reason.DEAF_SUSPECTED)
+        await self._quiet_request(rt, Op.CLOSE)
+        await self._attempt_connect(rt)
+        if rt.state is S.CONNECTED:
+            await self._quiet_request(rt, Op.RECONCILE, since=since)
+        return True
 
     # ---- status -----------------------------------------------------------------------------
 
@@ -242,6 +291,12 @@ class Supervisor(LinkStateMachine):
 
     def statuses(self) -> list[ChannelStatus]:
         return [rt.status() for rt in self._runtimes.values()]
+
+    def set_send_limits(self, channel_id: int, limits: Mapping[str, object]) -> None:
+        """Pace the channel by ``limits`` from its next send on (no restart needed)."""
+        rt = self._runtimes.get(channel_id)
+        if rt is not None:
+            rt.pacer.limits = limits_from_config(limits)
 
     @property
     def connects_in_flight(self) -> int:
@@ -321,6 +376,9 @@ class Supervisor(LinkStateMachine):
         """Have the worker build the channel's transport (idempotent on the worker side)."""
         # the transport names its account after the channel (``simulator fault --channel NAME``)
         config = {"account": rt.channel.name, **rt.channel.config}
+        if rt.channel.kind in SEALED_STORE_KINDS and self._device_keys is not None:
+            # over the worker's stdin only: never on its command line, env or disk
+            config["device_store_key"] = self._device_keys.for_channel(rt.key).hex()
         private_dir = str(self._private_dir(rt))
         await self._request(
             rt, Op.OPEN, kind=rt.channel.kind, config=config, private_dir=private_dir

@@ -298,7 +298,22 @@ CHANNEL_OPS: dict[Op, ChannelOp] = {
     Op.TYPING: lambda t, a: t.set_typing(a["chat"], a["on"]),
     Op.ACK: lambda t, a: t.ack(a["ref"]),
     Op.LOGOUT: lambda t, a: t.logout(),
+    Op.RECONCILE: lambda t, a: reconcile(t, float(a["since"])),
 }
+
+
+async def reconcile(transport: Transport, since: float) -> bool:
+    """Ask ``transport`` to fetch what may have been missed since ``since`` (epoch seconds).
+
+    Optional for transports: one without a ``reconcile`` method answers False (nothing to do:
+    its new connection already replays the offline queue, like the simulator's). True when the
+    transport took the request.
+    """
+    method = getattr(transport, "reconcile", None)
+    if method is None:
+        return False
+    await method(since)
+    return True
 
 
 def _salvage_id(line: bytes) -> int | None:

@@ -3,8 +3,8 @@
 The demo plays the person at the front desk: once the engine runs it pairs every channel
 through the engine API, and the simulator (``--auto-pair --chatty``) accepts at once and lets
 its patients write in. With ``--quit-after S`` it stops after S seconds and prints a JSON
-summary of channel states and message counts. Until the desk exists, ``--demo`` without
-``--headless`` behaves the same.
+summary of channel states and message counts. Without ``--headless`` the desk opens too
+(``app/cli/demo_desk.py``).
 """
 
 from __future__ import annotations
@@ -180,6 +180,10 @@ def run_demo(args: argparse.Namespace) -> int:
     password = f"demo-{secrets.token_hex(6)}"
     simulator = start_simulator(DEFAULT_URL)
     try:
+        if not args.headless:
+            from app.cli.demo_desk import run_demo_desk
+
+            return run_demo_desk(root, password, args)
         return _run(root, password, args.quit_after)
     finally:
         simulator.terminate()

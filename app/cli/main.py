@@ -11,7 +11,9 @@ from collections.abc import Callable
 
 from app.channels.worker import cmd_channel_worker
 from app.cli import commands
+from app.cli.backup_cmd import cmd_backup
 from app.cli.channel_cmd import cmd_channel
+from app.cli.desk_launch import cmd_desk
 from app.cli.messages import message_for
 from app.cli.output import fail
 from app.cli.parser import build_parser
@@ -31,7 +33,9 @@ HANDLERS: dict[str, Handler] = {
     "audit": commands.cmd_audit,
     "channel": cmd_channel,
     "simulator": cmd_simulator,
+    "desk": cmd_desk,
     "channel-worker": cmd_channel_worker,
+    "backup": cmd_backup,
 }
 
 

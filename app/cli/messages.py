@@ -81,9 +81,35 @@ _TEXT: dict[ErrorCode, str] = {
     ErrorCode.CHANNEL_KIND_UNSUPPORTED: "channel kind {kind} is not supported here",
     ErrorCode.CHANNEL_PAIRING_TIMEOUT: "pairing timed out; nobody scanned the code",
     ErrorCode.CHANNEL_PAIRING_FAILED: "pairing ended: {reason}",
+    ErrorCode.DEVICE_STORE_UNREADABLE: (
+        "the channel's sealed WhatsApp device store cannot be opened ({reason}); "
+        "log the channel out and pair it again"
+    ),
     ErrorCode.WORKER_PROTOCOL: "channel worker protocol error ({reason})",
     ErrorCode.SIMULATOR_UNREACHABLE: "the simulator does not answer at {url}",
     ErrorCode.AUDIT_CHAIN_BROKEN: "audit log damaged at entry {seq} ({problem})",
+    ErrorCode.BACKUP_KEY_MISSING: (
+        "this installation has no backup key yet: run 'clinicdesk backup init-key "
+        "--recovery-key-file R' once"
+    ),
+    ErrorCode.BACKUP_ARCHIVE_INVALID: "the backup archive is damaged or incomplete ({reason})",
+    ErrorCode.BACKUP_ARCHIVE_UNSUPPORTED: (
+        "the backup archive was written by a newer ClinicDesk (format {version})"
+    ),
+    ErrorCode.BACKUP_WRONG_KEY: "this key does not open the backup archive ({reason})",
+    ErrorCode.BACKUP_VERIFY_FAILED: "the backup archive failed verification ({reason})",
+    ErrorCode.BACKUP_TARGET_FAILED: (
+        "could not write the backup to {path} ({error}); no archive was left there"
+    ),
+    ErrorCode.BACKUP_IN_PROGRESS: "a backup is already running; try again when it ends",
+    ErrorCode.RESTORE_DIR_IN_USE: (
+        "an engine is running on {path}; stop it before restoring into that folder"
+    ),
+    ErrorCode.RESTORE_DIR_NOT_EMPTY: (
+        "{path} already holds data; pass --replace (and confirm) to replace it, "
+        "or choose an empty folder"
+    ),
+    ErrorCode.RESTORE_NOT_CONFIRMED: "restore cancelled: replacing {path} was not confirmed",
 }
 
 
@@ -91,6 +117,10 @@ _TEXT: dict[ErrorCode, str] = {
 _BY_REASON: dict[tuple[ErrorCode, str], str] = {
     (ErrorCode.RECOVERY_KEY_MALFORMED, "unreadable"): "cannot read the recovery key file",
     (ErrorCode.STORE_WRONG_KEY, "too_short"): "clinicdesk.db is empty or truncated",
+    (ErrorCode.BACKUP_ARCHIVE_INVALID, "truncated"): (
+        "the backup archive is truncated (incomplete copy or a failed write)"
+    ),
+    (ErrorCode.BACKUP_ARCHIVE_INVALID, "not_an_archive"): "that file is not a ClinicDesk backup",
 }
 
 

@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING
 
 from app import __version__
 from app.channels.worker import add_worker_parser
+from app.cli.backup_cmd import add_backup_parser
 from app.cli.channel_cmd import add_channel_parser
+from app.cli.desk_launch import add_desk_parser
 from app.cli.simulator_cmd import add_simulator_parser
 from app.config import DEFAULT_ENGINE_PORT
 
@@ -99,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--demo", action="store_true", help="run a demo in a throwaway folder")
     parser.add_argument("--headless", action="store_true", help="with --demo: no desk window")
     parser.add_argument("--quit-after", type=float, help="with --demo: stop after S seconds")
+    parser.add_argument(
+        "--screenshot", help="with --demo: save the main window (a .png, or a folder) and exit"
+    )
+    parser.add_argument("--language", choices=["pt_BR", "en"], help="desk language")
     parser.add_argument("--data-dir", dest="demo_data_dir", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command")
     dd = _data_dir_parent()
@@ -111,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
         _add_engine_and_status,
         add_channel_parser,
         add_simulator_parser,
+        add_desk_parser,
+        add_backup_parser,
     ):
         add(sub, dd)
     add_worker_parser(sub)

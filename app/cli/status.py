@@ -63,7 +63,45 @@ def _lines(status: dict[str, Any]) -> list[str]:
     lines.append(_store_line(store))
     audit = status["audit"]
     lines.append(f"Audit log: {audit['head_seq']} entries, head {audit['head_hash'][:16]}")
+    lines += _backup_lines(status.get("backups"))
+    return lines + _warning_lines(status.get("channels", {}))
+
+
+def _backup_lines(backups: dict[str, Any] | None) -> list[str]:
+    """Last success, next run, last verify and restore test, free space per target."""
+    if not backups:
+        return []
+
+    def at(key: str) -> str:
+        return str((backups.get(key) or {}).get("at") or "never")
+
+    lines = [
+        f"Backups: last success {at('last_success')}, next run {backups.get('next_run') or '-'}",
+        f"Backups: last verify {at('last_verify')}, last restore test {at('last_restore_test')}",
+    ]
+    if backups.get("last_failure"):
+        failure = backups["last_failure"]
+        lines.append(f"Backups: last failure {failure['at']} ({failure['code']})")
+    for target in backups.get("targets", []):
+        free = target.get("free_bytes")
+        space = f"{free / 2**30:.1f} GiB free" if free is not None else "free space unknown"
+        lines.append(f"Backup target: {target['path']} ({space})")
     return lines
+
+
+WARNINGS = {
+    "deaf_suspected": "connected, but no patient messages arrive while sends work; reconnecting",
+}
+
+
+def _warning_lines(channels: dict[str, Any]) -> list[str]:
+    """One line per channel with a live warning (docs/CHANNELS.md "Deaf channels")."""
+    return [
+        f"Warning: channel {c['name']} (id {cid}): {WARNINGS.get(c['warning'], c['warning'])}"
+        f" (since {c.get('warning_since')})"
+        for cid, c in sorted(channels.items(), key=lambda item: str(item[0]))
+        if c.get("warning")
+    ]
 
 
 def _key_line(key: dict[str, Any]) -> str:

@@ -77,6 +77,7 @@ class Reason(StrEnum):
     RESUMED_BY_USER = "resumed_by_user"
     LOGOUT_BY_USER = "logout_by_user"
     STOPPED = "stopped"  # engine shutting down
+    DEAF_SUSPECTED = "deaf_suspected"  # connected, but inbound stopped: fresh session (engine)
 
 
 class Policy(StrEnum):
@@ -121,6 +122,7 @@ _OUTCOMES: dict[Reason, Outcome] = {
     Reason.LOGOUT_BY_USER: Outcome(S.QR_REQUIRED, Policy.REPAIR),
     Reason.STARTING: Outcome(S.CONNECTING, Policy.NONE),
     Reason.STOPPED: Outcome(S.DISCONNECTED, Policy.NONE),
+    Reason.DEAF_SUSPECTED: Outcome(S.CONNECTING, Policy.NONE),
 }
 
 

@@ -68,8 +68,20 @@ class ErrorCode(StrEnum):
     CHANNEL_KIND_UNSUPPORTED = "channel.kind_unsupported"
     CHANNEL_PAIRING_TIMEOUT = "channel.pairing_timeout"
     CHANNEL_PAIRING_FAILED = "channel.pairing_failed"
+    DEVICE_STORE_UNREADABLE = "channel.device_store_unreadable"
     WORKER_PROTOCOL = "worker.protocol_error"
     SIMULATOR_UNREACHABLE = "simulator.unreachable"
+    # backups
+    BACKUP_KEY_MISSING = "backup.key_missing"
+    BACKUP_ARCHIVE_INVALID = "backup.archive_invalid"
+    BACKUP_ARCHIVE_UNSUPPORTED = "backup.archive_unsupported_version"
+    BACKUP_WRONG_KEY = "backup.wrong_key"
+    BACKUP_VERIFY_FAILED = "backup.verify_failed"
+    BACKUP_TARGET_FAILED = "backup.target_failed"
+    BACKUP_IN_PROGRESS = "backup.in_progress"
+    RESTORE_DIR_IN_USE = "restore.data_dir_in_use"
+    RESTORE_DIR_NOT_EMPTY = "restore.data_dir_not_empty"
+    RESTORE_NOT_CONFIRMED = "restore.not_confirmed"
 
 
 class ClinicDeskError(Exception):

@@ -37,6 +37,7 @@ class Permission(StrEnum):
     VIEW_REPORTS = "view_reports"
     HANDLE_TICKETS = "handle_tickets"
     VIEW_AUDIT = "view_audit"
+    MANAGE_REMINDERS = "manage_reminders"  # schedule reminders and campaigns to patients
 
 
 _GRANTS: dict[Role, frozenset[Permission]] = {
@@ -48,6 +49,7 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW_ALL_TICKETS,
             Permission.VIEW_REPORTS,
             Permission.HANDLE_TICKETS,
+            Permission.MANAGE_REMINDERS,
         }
     ),
     Role.RECEPTIONIST: frozenset({Permission.VIEW_BRANCH, Permission.HANDLE_TICKETS}),

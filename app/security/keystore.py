@@ -34,7 +34,8 @@ from app.security.recovery_key import RecoveryKey
 FORMAT = "clinicdesk-keystore"
 VERSION = 1
 DEK_BYTES = 32
-PURPOSE_DATA = "data"  # a later backup key gets its own envelopes with purpose "backup"
+PURPOSE_DATA = "data"
+PURPOSE_BACKUP = "backup"  # the backup key: its own envelopes, each naming the key's own key_id
 MACHINE = "machine"
 RECOVERY = "recovery"
 PRIMARY = "primary"
@@ -124,11 +125,30 @@ class KeyStore:
                 ErrorCode.DATA_DIR_ALREADY_INITIALISED, path=str(self.data_dir.root)
             )
         dek, rk = secrets.token_bytes(DEK_BYTES), recovery_key.generate()
+        self._create_with(dek, rk, secrets.token_bytes(DEK_BYTES))
+        return dek, rk
+
+    def create_restored(self, rk: RecoveryKey, backup_key: bytes) -> bytes:
+        """A keystore for a data directory restored from a backup: a NEW data key, wrapped for
+        this machine and the existing recovery key ``rk``, and the archive's ``backup_key`` (so
+        the restored installation keeps opening its older archives). Returns the new DEK.
+
+        Refuses like :meth:`create` if either copy exists.
+        """
+        if self.exists():
+            raise ClinicDeskError(
+                ErrorCode.DATA_DIR_ALREADY_INITIALISED, path=str(self.data_dir.root)
+            )
+        dek = secrets.token_bytes(DEK_BYTES)
+        self._create_with(dek, rk, backup_key)
+        return dek
+
+    def _create_with(self, dek: bytes, rk: RecoveryKey, backup_key: bytes) -> None:
         make_private_dir(self.data_dir.root)
         document = self._new_document(dek, rk)
+        document["envelopes"] += backup_envelopes(backup_key, self.machine, rk)
         raw = self._verified(document, dek, recovery=RecoveryProtector(rk))
         self._write_new_copies(raw)
-        return dek, rk
 
     def unlock(self) -> UnlockResult:
         """The DEK via the machine protector, from the primary copy or else the backup copy."""
@@ -139,11 +159,14 @@ class KeyStore:
         protector = RecoveryProtector(rk)
         return self._open_any(lambda doc: _unwrap(doc, PURPOSE_DATA, RECOVERY, protector))
 
-    def rewrap_for_machine(self, dek: bytes) -> None:
+    def rewrap_for_machine(self, dek: bytes, backup_key: bytes | None = None) -> None:
         """Replace the data key's machine envelope with one for this machine (a new machine key),
-        keeping every other envelope as it is; both copies are rewritten atomically."""
+        and the backup key's too when ``backup_key`` is given, keeping every other envelope as
+        it is; both copies are rewritten atomically."""
         base = self._document_for(dek)
         document = _replace_envelope(base, _seal(PURPOSE_DATA, MACHINE, self.machine, dek, base))
+        if backup_key is not None:
+            document = _replace_envelope(document, seal_backup(MACHINE, self.machine, backup_key))
         raw = self._verified(document, dek)
         for path in self._paths():
             atomic_write_bytes(path, raw)
@@ -169,6 +192,63 @@ class KeyStore:
             log.warning("keystore copy could not be repaired", extra={"code": bad.source})
             return False
         return True
+
+    # --- the backup key ------------------------------------------------------------------
+
+    def has_backup_key(self) -> bool:
+        """True when a valid copy holds backup-key envelopes (keystores made before backups
+        existed have none until :meth:`add_backup_key`)."""
+        docs = [copy.doc for copy in self._read_copies() if copy.doc is not None]
+        return any(_backup_envelope(doc, RECOVERY) is not None for doc in docs)
+
+    def unlock_backup_key(self) -> bytes:
+        """The backup key via the machine protector; BACKUP_KEY_MISSING if none was made."""
+        return self._backup_key_with(MACHINE, self.machine)
+
+    def unlock_backup_key_with_recovery(self, rk: RecoveryKey) -> bytes:
+        """The backup key via the recovery key (RECOVERY_KEY_WRONG if it does not open it)."""
+        return self._backup_key_with(RECOVERY, RecoveryProtector(rk))
+
+    def backup_recovery_envelope(self) -> dict[str, str]:
+        """The backup key sealed to the recovery key: written into every archive's header, so
+        a new PC with only the recovery key can open the archive (it holds nothing else)."""
+        for copy in self._read_copies():
+            envelope = _backup_envelope(copy.doc, RECOVERY) if copy.doc else None
+            if envelope is not None:
+                return dict(envelope)
+        raise ClinicDeskError(ErrorCode.BACKUP_KEY_MISSING)
+
+    def add_backup_key(self, rk: RecoveryKey) -> bytes:
+        """Give a keystore made before backups existed a backup key (machine and recovery
+        envelopes); ``rk`` must open the data key. Returns the (new or existing) backup key."""
+        if self.has_backup_key():
+            return self.unlock_backup_key()
+        dek = self.unlock_with_recovery(rk).dek
+        backup_key = secrets.token_bytes(DEK_BYTES)
+        document = self._document_for(dek)
+        document = {
+            **document,
+            "envelopes": [*document["envelopes"], *backup_envelopes(backup_key, self.machine, rk)],
+        }
+        raw = self._verified(document, dek)
+        for path in self._paths():
+            atomic_write_bytes(path, raw)
+        return backup_key
+
+    def _backup_key_with(self, name: str, protector: Protector) -> bytes:
+        copies = self._read_copies()
+        _refuse_missing_or_newer(copies)
+        errors: list[ClinicDeskError] = []
+        for doc in (copy.doc for copy in copies if copy.doc is not None):
+            envelope = _backup_envelope(doc, name, protector.kind)
+            if envelope is None:
+                errors.append(ClinicDeskError(ErrorCode.BACKUP_KEY_MISSING))
+                continue
+            try:
+                return open_backup_envelope(envelope, protector)
+            except ClinicDeskError as exc:
+                errors.append(exc)
+        raise min(errors or [_corrupt("unreadable")], key=_error_rank)
 
     def describe(self) -> dict[str, object]:
         """What ``clinicdesk status`` shows about the keys (nothing secret, nothing decrypted)."""
@@ -403,3 +483,48 @@ def _replace_envelope(doc: Document, envelope: dict[str, str]) -> Document:
     slot = (envelope["purpose"], envelope["protector"])
     kept = [e for e in doc["envelopes"] if (e["purpose"], e["protector"]) != slot]
     return {**doc, "envelopes": [*kept, envelope]}
+
+
+# --- backup-key envelopes ------------------------------------------------------------------
+
+
+def backup_envelopes(
+    backup_key: bytes, machine: Protector, rk: RecoveryKey
+) -> list[dict[str, str]]:
+    """The backup key sealed to this machine and to the recovery key."""
+    return [
+        seal_backup(MACHINE, machine, backup_key),
+        seal_backup(RECOVERY, RecoveryProtector(rk), backup_key),
+    ]
+
+
+def seal_backup(name: str, protector: Protector, backup_key: bytes) -> dict[str, str]:
+    """A backup-key envelope; it names the backup key's own fingerprint (``key_id``), which its
+    associated data binds, so it is valid in any keystore and in an archive header."""
+    kid = key_id_for(backup_key)
+    fields = protector.wrap(backup_key, envelope_aad(PURPOSE_BACKUP, name, kid))
+    return {
+        **fields,
+        "purpose": PURPOSE_BACKUP,
+        "protector": name,
+        "kind": protector.kind,
+        "key_id": kid,
+    }
+
+
+def open_backup_envelope(envelope: dict[str, str], protector: Protector) -> bytes:
+    """The backup key from ``envelope``; DEK_MISMATCH if it does not match its ``key_id``."""
+    kid = envelope.get("key_id", "")
+    if not isinstance(kid, str) or not _KEY_ID.fullmatch(kid):
+        raise _corrupt("bad_key_id")
+    key = protector.unwrap(envelope, envelope_aad(PURPOSE_BACKUP, envelope["protector"], kid))
+    _check_dek(key, kid)
+    return key
+
+
+def _backup_envelope(doc: Document, name: str, kind: str | None = None) -> dict[str, str] | None:
+    for envelope in doc["envelopes"]:
+        slot = envelope["purpose"] == PURPOSE_BACKUP and envelope["protector"] == name
+        if slot and (kind is None or envelope["kind"] == kind):
+            return dict(envelope)
+    return None

@@ -38,6 +38,8 @@ class ChannelView:
     reconnects: int
     breaker_open: bool = False
     until: float | None = None
+    warning: str | None = None  # e.g. "deaf_suspected" (docs/CHANNELS.md "Deaf channels")
+    warning_since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +117,7 @@ class ChannelService:
     async def update_limits(
         self, actor: Actor, channel_id: int | str, limits: dict[str, object]
     ) -> ChannelView:
-        """Replace the channel's send-limit overrides (admins); effective at its next start."""
+        """Replace the channel's send-limit overrides (admins); the next send is paced by them."""
         channel = await self._visible(actor, channel_id)
         actor.require(Permission.MANAGE_CHANNELS, channel.branch_id)
         clean = check_limits(dict(limits))
@@ -126,7 +128,10 @@ class ChannelService:
             self._auditor.record(tx, actor, "channel.limits", target, keys=sorted(clean))
             return _must(tx.channels.get(channel.id))
 
-        return self._view(await self._store.transaction(work))
+        updated = await self._store.transaction(work)
+        if self.runtime is not None:
+            self.runtime.set_send_limits(updated.id, clean)
+        return self._view(updated)
 
     async def delete(self, actor: Actor, channel_id: int | str) -> None:
         """Remove a channel without history (one with messages can only be disabled)."""
@@ -213,7 +218,7 @@ class ChannelService:
         return ChannelView(
             base.id, base.branch_id, base.name, base.display_name, base.kind, base.phone_e164,
             base.enabled, str(live.state), live.reason, base.since, live.reconnects,
-            live.breaker_open, live.until,
+            live.breaker_open, live.until, live.warning, live.warning_since,
         )  # fmt: skip
 
 

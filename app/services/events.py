@@ -65,6 +65,26 @@ class ReceiptReceived(Event):
     receipt: str
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelDeafSuspected(Event):
+    """The channel is CONNECTED and receipts come back, but no inbound arrived for longer than
+    its usual pattern allows (counts and times only; docs/CHANNELS.md "Deaf channels")."""
+
+    channel_id: int
+    since: str  # ISO-8601 UTC: when inbound went silent
+    receipts: int  # sends with delivered/read receipts during the silence
+    silence_s: float
+    threshold_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelDeafCleared(Event):
+    """Inbound flows again on a channel that was suspected deaf."""
+
+    channel_id: int
+    since: str  # when the suspected silence had begun (ISO-8601 UTC)
+
+
 Handler = Callable[[Event], None]
 
 

@@ -13,6 +13,12 @@ Inside the one transaction, in order:
    rows whose idempotency key derives from the inbound natural key;
 5. one audit row ``message.received`` (ids only).
 
+An attachment (``media_b64``) is decoded, checked by content and written to the encrypted media
+store **before** that transaction, off the event loop; its ``media_blobs`` rows and the message's
+``media_*`` columns are written in step 1. A refused file (unsupported type, too large) does not
+lose the message: it is stored without a blob and the audit entry says why (``media_error``);
+broken base64 quarantines the event (``media_b64_invalid``). See docs/MEDIA.md.
+
 A malformed or unknown event is kept in ``inbound_quarantine`` with a reason code, audited, and
 acknowledged: it never stops the channel. Only store failures propagate (then nothing is
 acknowledged and the worker delivers again). Logs carry codes and ids, never text or numbers.
@@ -20,6 +26,7 @@ acknowledged and the worker delivers again). Logs carry codes and ids, never tex
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -33,7 +40,15 @@ from app.services.contacts_merge import Resolved, resolve_contact
 from app.services.events import EventBus, InboundReceived
 from app.services.inbound_routing import Arrival, Routed, RoutingSettings, route
 from app.services.inbound_validate import CleanInbound, QuarantinedError, payload_of, validate
+from app.services.media import (
+    MediaDecodeError,
+    ReceivedMedia,
+    display_name,
+    receive_media,
+    record_blobs,
+)
 from app.services.ports import Clock, Store, Tx
+from app.services.ports_media import MediaBlobs
 from app.services.ports_messaging import NewMessage
 from app.services.transport import TransportEvent
 
@@ -64,19 +79,23 @@ class InboundPipeline:
         auditor: Auditor,
         bus: EventBus,
         settings: InboundSettings | None = None,
+        *,
+        media: MediaBlobs | None = None,
     ) -> None:
         self._store, self._clock, self._auditor, self._bus = store, clock, auditor, bus
         self._settings = settings or InboundSettings()
+        self._media = media  # None: attachments are recorded as refused ("not_stored")
 
     async def ingest(self, channel_id: int, event: TransportEvent) -> None:
         """Store ``event`` (or quarantine it); returns only once that is committed."""
         now = self._clock.now()
         try:
             clean = validate(event, now)
+            media = await self._receive(event, clean)
         except QuarantinedError as bad:
             await self._quarantine(channel_id, event, bad.reason)
             return
-        stored = await self._store_or_quarantine(channel_id, event, clean, now)
+        stored = await self._store_or_quarantine(channel_id, event, (clean, media), now)
         if stored is not None:
             self._bus.publish(
                 InboundReceived(
@@ -85,11 +104,37 @@ class InboundPipeline:
                 )
             )  # fmt: skip
 
+    async def _receive(self, event: TransportEvent, clean: CleanInbound) -> ReceivedMedia | None:
+        """Store the event's attachment (off the loop); None when it has none."""
+        b64 = event.message.media_b64 if event.message is not None else None
+        if not isinstance(b64, str) or not b64:
+            return None
+        if self._media is None:
+            name = display_name(clean.media_name, None)
+            return ReceivedMedia(name, clean.media_size or 0, error="not_stored")
+        try:
+            return await asyncio.to_thread(receive_media, self._media, b64, clean.media_name)
+        except MediaDecodeError as bad:
+            raise QuarantinedError(str(bad)) from None
+        except OSError as err:  # the disk, not the file: not acknowledged, delivered again
+            name = type(err).__name__
+            raise ClinicDeskError(
+                ErrorCode.STORE_WRITE_FAILED, entity="media", reason=name
+            ) from None
+        except ClinicDeskError:
+            raise
+        except Exception as err:  # a poison file must not be redelivered forever
+            raise QuarantinedError(f"media_failed:{type(err).__name__}"[:64]) from None
+
     async def _store_or_quarantine(
-        self, channel_id: int, event: TransportEvent, clean: CleanInbound, now: datetime
+        self,
+        channel_id: int,
+        event: TransportEvent,
+        parts: tuple[CleanInbound, ReceivedMedia | None],
+        now: datetime,
     ) -> Stored | None:
         try:
-            return await self._store.transaction(lambda tx: self._write(tx, channel_id, clean, now))
+            return await self._store.transaction(lambda tx: self._write(tx, channel_id, parts, now))
         except ClinicDeskError as err:
             if err.code.value.startswith("store."):
                 raise  # not durable: no ack, the worker delivers it again
@@ -100,19 +145,30 @@ class InboundPipeline:
         await self._quarantine(channel_id, event, reason)
         return None
 
-    def _write(self, tx: Tx, channel_id: int, clean: CleanInbound, now: datetime) -> Stored | None:
+    def _write(
+        self,
+        tx: Tx,
+        channel_id: int,
+        parts: tuple[CleanInbound, ReceivedMedia | None],
+        now: datetime,
+    ) -> Stored | None:
+        clean, media = parts
         channel = tx.channels.get(channel_id)
         if channel is None:
             raise NotFoundError(ErrorCode.NOT_FOUND, entity="channel")
-        message_id = tx.messaging.insert_message(_inbound_row(channel_id, clean, now))
+        message_id = tx.messaging.insert_message(_inbound_row(channel_id, clean, media, now))
         if message_id is None:
             return None  # a redelivery: already stored, nothing else may change
+        if media is not None and media.ref is not None:
+            record_blobs(tx, media.ref, media.thumb, now)
         who = resolve_contact(tx, channel.branch_id, clean.keys, clean.push_name, now)
-        arrival = Arrival(channel.branch_id, channel_id, who.contact_id, clean.text, now)
+        arrival = Arrival(
+            channel.branch_id, channel_id, who.contact_id, clean.text, now, message_id
+        )
         routed = route(tx, arrival, self._settings)
         tx.messaging.set_message_links(message_id, who.contact_id, routed.ticket_id)
         replies = self._reply(tx, channel.id, clean, (who.contact_id, routed), now)
-        self._audit(tx, channel, message_id, (who, routed), replies)
+        self._audit(tx, channel, message_id, (who, routed), replies, media=media)
         return Stored(channel.branch_id, channel_id, clean.wa_id, message_id, routed.ticket_id)
 
     @staticmethod
@@ -134,15 +190,22 @@ class InboundPipeline:
 
     def _audit(
         self, tx: Tx, channel: Channel, message_id: int, how: tuple[Resolved, Routed],
-        replies: list[int],
+        replies: list[int], *, media: ReceivedMedia | None,
     ) -> None:  # fmt: skip
         who, routed = how
         target = AuditTarget("message", message_id, channel.branch_id)
+        extra: dict[str, object] = {}
+        if media is not None:
+            extra = {"media_stored": media.ref is not None, "media_error": media.error}
+            if media.error is not None:
+                log.info(
+                    "inbound media refused", extra={"code": media.error, "channel_id": channel.id}
+                )
         self._auditor.record(
             tx, SYSTEM, "message.received", target,
             channel_id=channel.id, contact_id=who.contact_id, ticket_id=routed.ticket_id,
             new_contact=who.created, merged=list(who.merged), new_ticket=routed.created,
-            reopened=routed.reopened, auto_replies=replies,
+            reopened=routed.reopened, auto_replies=replies, **extra,
         )  # fmt: skip
 
     async def _quarantine(self, channel_id: int, event: TransportEvent, reason: str) -> None:
@@ -176,12 +239,18 @@ def reply_key(channel_id: int, clean: CleanInbound, purpose: str) -> str:
     return hashlib.sha256(natural.encode("utf-8")).hexdigest()
 
 
-def _inbound_row(channel_id: int, clean: CleanInbound, now: datetime) -> NewMessage:
+def _inbound_row(
+    channel_id: int, clean: CleanInbound, media: ReceivedMedia | None, now: datetime
+) -> NewMessage:
+    """The message row; media columns only for an attachment that came with bytes, and the
+    MIME type is the detected one (the declared one is never trusted)."""
+    ref = media.ref if media is not None else None
     return NewMessage(
         channel_id=channel_id, chat_jid=clean.chat_jid, sender_jid=clean.sender_jid,
         wa_id=clean.wa_id, direction="in", sent_at=clean.sent_at, stored_at=now,
-        kind=clean.kind, body=clean.text, media_mime=clean.media_mime,
-        media_name=clean.media_name, media_size=clean.media_size,
+        kind=clean.kind, body=clean.text, media_sha256=ref.sha256 if ref else None,
+        media_mime=ref.mime if ref else None, media_name=media.name if media else None,
+        media_size=media.size if media else None,
     )  # fmt: skip
 
 

@@ -22,6 +22,7 @@ from app.domain.tickets import (
     parse_hours,
     reopens,
 )
+from app.services.opt_out import DEFAULT_OPT_IN_REPLY, DEFAULT_OPT_OUT_REPLY, OptMessage, opt_reply
 from app.services.ports import Tx
 from app.services.ports_messaging import QueueRecord, TicketRecord
 
@@ -37,6 +38,8 @@ class RoutingSettings:
     reopen_window: timedelta = DEFAULT_REOPEN_WINDOW
     out_of_hours_quiet: timedelta = timedelta(hours=4)
     menu_header: str = DEFAULT_MENU_HEADER
+    opt_out_reply: str = DEFAULT_OPT_OUT_REPLY  # a branch overrides it ("opt_out_reply")
+    opt_in_reply: str = DEFAULT_OPT_IN_REPLY  # after VOLTAR ("opt_in_reply")
 
 
 @dataclass(slots=True)
@@ -58,6 +61,7 @@ class Arrival:
     contact_id: int
     text: str | None
     at: datetime
+    message_id: int | None = None  # the stored inbound row (opt-outs point at it)
 
 
 def route(tx: Tx, arrival: Arrival, settings: RoutingSettings) -> Routed:
@@ -72,7 +76,18 @@ def route(tx: Tx, arrival: Arrival, settings: RoutingSettings) -> Routed:
     notice = _out_of_hours(tx, arrival, previous, settings)
     if notice:
         routed.replies.insert(0, ("out_of_hours", notice))
+    _opt_keyword(tx, arrival, routed, settings)
     return routed
+
+
+def _opt_keyword(tx: Tx, arrival: Arrival, routed: Routed, cfg: RoutingSettings) -> None:
+    """SAIR/PARAR/STOP or VOLTAR: record it; its confirmation is then the only reply (no menu
+    or greeting on top of it). The message stays in its ticket like any other."""
+    a = arrival
+    msg = OptMessage(a.branch_id, a.contact_id, a.message_id, a.text, a.at)
+    answer = opt_reply(tx, msg, (cfg.opt_out_reply, cfg.opt_in_reply))
+    if answer is not None:
+        routed.replies = [answer]
 
 
 def _continue(tx: Tx, ticket: TicketRecord, arrival: Arrival, cfg: RoutingSettings) -> Routed:

@@ -188,6 +188,9 @@ def _plain(event: TransportEvent) -> dict[str, object]:
         data = dataclasses.asdict(event)
     except (TypeError, ValueError, RecursionError):
         return {"kind": repr(event.kind), "repr": repr(event)[:MAX_PAYLOAD]}
+    # The delivery reference changes from one delivery to the next; without it a redelivered
+    # bad event is recognised as the one already kept.
+    data.pop("ack_ref", None)
     message = data.get("message")
     if isinstance(message, dict) and message.get("media_b64"):
         message["media_b64"] = f"<{len(str(message['media_b64']))} chars>"

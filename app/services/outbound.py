@@ -1,13 +1,15 @@
 """Outbound messages: a staff reply is stored and queued in one transaction, then sent later.
 
-The API never talks to WhatsApp. ``send_text`` commits the message (ack pending) and its
-outbox row together with the audit entry and returns at once; the per-channel
+The API never talks to WhatsApp. ``send_text`` (and ``send_media``, for an attachment already
+written to the encrypted media store) commits the message (ack pending) and its outbox row
+together with the audit entry and returns at once; the per-channel
 :class:`app.services.sender.OutboxSender` sends it. Patient sends are at most once: a row whose
 outcome is unknown waits in NEEDS_REVIEW until a person confirms a resend (``retry``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import hashlib
 import re
@@ -16,18 +18,23 @@ from datetime import datetime
 from typing import Protocol
 
 from app.domain.errors import ClinicDeskError, ErrorCode, NotFoundError
+from app.domain.media import MB, BlobRef, check_media
 from app.domain.outbox import OutboxStatus
 from app.domain.roles import Actor, Permission
 from app.services.audit import Auditor, AuditTarget
 from app.services.events import EventBus
 from app.services.events_outbound import OutboxChanged
+from app.services.media import display_name, record_blobs, store_media
 from app.services.ports import Clock, Store, Tx
-from app.services.ports_outbox import NewOutbound, OutboxItem, TicketTarget
+from app.services.ports_media import MediaBlobs
+from app.services.ports_outbox import NewOutbound, OutboundFile, OutboxItem, TicketTarget
 from app.services.ticket_access import visible_ticket
 
 TEXT_MAX = 4096  # WhatsApp allows more; longer replies belong in several messages
 CLIENT_KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 PROBLEMS_LIMIT = 200
+# The channel protocol carries a file as base64 inside one NDJSON line of at most 16 MB.
+OUTBOUND_MEDIA_MAX = 10 * MB
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +56,18 @@ class OutboundView:
     text: str
     created_at: datetime
     updated_at: datetime
+    media_sha256: str | None = None
+    media_mime: str | None = None
+    media_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file a staff member sends; the type is judged by content, ``filename`` only shown."""
+
+    data: bytes
+    filename: str | None = None
+    caption: str | None = None
 
 
 def view_of(item: OutboxItem) -> OutboundView:
@@ -56,7 +75,7 @@ def view_of(item: OutboxItem) -> OutboundView:
     return OutboundView(
         item.id, item.message_id, item.ticket_id, item.channel_id, item.branch_id, item.status,
         item.attempts, item.last_error, item.next_attempt_at, item.wa_id, item.ack, item.text,
-        item.created_at, item.updated_at,
+        item.created_at, item.updated_at, item.media_sha256, item.media_mime, item.media_name,
     )  # fmt: skip
 
 
@@ -85,6 +104,15 @@ def clean_text(text: str) -> str:
     return clean
 
 
+def check_attachment(data: bytes) -> str:
+    """The kind (image, document, ...) of an outbound file, judged by content; refuses what
+    ``check_media`` refuses and anything over :data:`OUTBOUND_MEDIA_MAX`."""
+    media_type = check_media(data)
+    if len(data) > OUTBOUND_MEDIA_MAX:
+        raise ClinicDeskError(ErrorCode.INVALID_INPUT, field="media", reason="too_large")
+    return media_type.kind.value
+
+
 class Waker(Protocol):
     """The sender as the service sees it: told when a channel has a new row."""
 
@@ -94,8 +122,17 @@ class Waker(Protocol):
 class OutboundService:
     """Queue replies, retry failed ones, list the problems. ``sender`` is set by the engine."""
 
-    def __init__(self, store: Store, clock: Clock, auditor: Auditor, bus: EventBus) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        auditor: Auditor,
+        bus: EventBus,
+        *,
+        media: MediaBlobs | None = None,
+    ) -> None:
         self._store, self._clock, self._auditor, self._bus = store, clock, auditor, bus
+        self._media = media
         self.sender: Waker | None = None
 
     async def send_text(
@@ -107,23 +144,56 @@ class OutboundService:
         first time and queues nothing (a client may repeat a request whose answer it lost).
         """
         clean, key = clean_text(text), idempotency_key(actor, ticket_id, client_key)
+        return await self._commit(actor, ticket_id, (clean, key), None)
+
+    async def send_media(
+        self, actor: Actor, ticket_id: int, attachment: Attachment, client_key: str
+    ) -> OutboundView:
+        """Store ``attachment`` encrypted and queue it on ``ticket_id`` (caption optional).
+
+        Same ``client_key`` rules as :meth:`send_text`. The ticket is checked before any file
+        is written; the type is judged by content (``INVALID_INPUT field=media`` otherwise).
+        """
+        if self._media is None:
+            raise ClinicDeskError(ErrorCode.INVALID_INPUT, field="media", reason="not_available")
+        caption = clean_text(attachment.caption) if attachment.caption else ""
+        key = idempotency_key(actor, ticket_id, client_key)
+        known = await self._store.read(lambda tx: _known(tx, actor, ticket_id, key))
+        if known is not None:
+            return view_of(known)
+        stored = await asyncio.to_thread(_store_attachment, self._media, attachment)
+        return await self._commit(actor, ticket_id, (caption, key), stored)
+
+    async def _commit(
+        self, actor: Actor, ticket_id: int, text_key: tuple[str, str], stored: _Stored | None
+    ) -> OutboundView:
         item, created = await self._store.transaction(
-            lambda tx: self._queue(tx, actor, ticket_id, clean, key)
+            lambda tx: self._queue(tx, actor, ticket_id, text_key, stored)
         )
         if created:
             self._announce(item)
         return view_of(item)
 
     def _queue(
-        self, tx: Tx, actor: Actor, ticket_id: int, text: str, key: str
+        self,
+        tx: Tx,
+        actor: Actor,
+        ticket_id: int,
+        text_key: tuple[str, str],
+        stored: _Stored | None,
     ) -> tuple[OutboxItem, bool]:
         target = _handled_target(tx, actor, ticket_id)
-        at = self._clock.now()
-        item, created = tx.outbox.add(NewOutbound(target, text, actor.user_id, key, at))
+        (text, key), at = text_key, self._clock.now()
+        file = stored[0] if stored is not None else None
+        new = NewOutbound(target, text, actor.user_id, key, at, file=file)
+        item, created = tx.outbox.add(new)
         if created:
+            if stored is not None:
+                record_blobs(tx, stored[0].ref, stored[1], at)
             tx.outbox.set_first_response(ticket_id, at)
             audit = AuditTarget("message", item.message_id, target.branch_id)
-            details = {"outbox_id": item.id, "ticket_id": ticket_id, "channel_id": item.channel_id}
+            details: dict[str, object] = {"outbox_id": item.id, "ticket_id": ticket_id}
+            details |= {"channel_id": item.channel_id, "kind": file.kind if file else "text"}
             self._auditor.record(tx, actor, "message.send", audit, **details)
         return item, created
 
@@ -160,6 +230,22 @@ class OutboundService:
         self._bus.publish(changed_event(item))
         if self.sender is not None:
             self.sender.wake(item.channel_id)
+
+
+_Stored = tuple[OutboundFile, BlobRef | None]  # the attachment and its thumbnail
+
+
+def _store_attachment(media: MediaBlobs, attachment: Attachment) -> _Stored:
+    """Check and write the file (and an image's thumbnail) to the media store. Blocking."""
+    kind = check_attachment(attachment.data)
+    ref, thumb = store_media(media, attachment.data)
+    return OutboundFile(ref, kind, display_name(attachment.filename, ref)), thumb
+
+
+def _known(tx: Tx, actor: Actor, ticket_id: int, key: str) -> OutboxItem | None:
+    """The row a repeated ``client_key`` made before, after the same access checks."""
+    _handled_target(tx, actor, ticket_id)
+    return tx.outbox.get_by_key(key)
 
 
 def _handled_target(tx: Tx, actor: Actor, ticket_id: int) -> TicketTarget:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, TypeVar
@@ -13,6 +13,7 @@ from app.domain.models import Branch, Channel, Contact, StateChange, User
 from app.domain.roles import Role
 from app.services.ports_messaging import MessagingRepo
 from app.services.ports_outbox import OutboxRepo
+from app.services.ports_reminders import ReminderRepo
 
 T = TypeVar("T")
 
@@ -120,6 +121,8 @@ class Tx(Protocol):
     def messaging(self) -> MessagingRepo: ...
     @property
     def outbox(self) -> OutboxRepo: ...
+    @property
+    def reminders(self) -> ReminderRepo: ...
 
 
 class Store(Protocol):
@@ -154,6 +157,10 @@ class LiveStatus(Protocol):
     def breaker_open(self) -> bool: ...
     @property
     def until(self) -> float | None: ...
+    @property
+    def warning(self) -> str | None: ...
+    @property
+    def warning_since(self) -> datetime | None: ...
 
 
 class ChannelRuntime(Protocol):
@@ -166,4 +173,5 @@ class ChannelRuntime(Protocol):
     async def logout(self, channel_id: int) -> None: ...
     async def suspend(self, channel_id: int) -> None: ...
     async def resume(self, channel_id: int) -> None: ...
+    def set_send_limits(self, channel_id: int, limits: Mapping[str, object]) -> None: ...
     def status(self, channel_id: int) -> LiveStatus: ...

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from app.services.ports_media import MediaRepo
+
 
 @dataclass(frozen=True, slots=True)
 class ContactRecord:
@@ -44,6 +46,7 @@ class NewMessage:
     media_size: int | None = None
     author_id: int | None = None
     automatic: bool = False
+    media_sha256: str | None = None  # set only when the blob is stored (``media_blobs``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,14 @@ class MessageRecord:
     author_id: int | None
     automatic: bool
     sent_at: datetime
+    media_sha256: str | None = None
+    has_thumbnail: bool = False
+
+    @property
+    def media_refused(self) -> bool:
+        """The patient sent a file that was not stored (unsupported type, too large...):
+        the size is known but there is no blob. The reason is in the audit entry."""
+        return self.media_size is not None and self.media_sha256 is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +162,8 @@ class TicketQuery:
     limit: int = 50
 
 
-class MessagingRepo(Protocol):
-    """Messages, tickets, queues, identities and quarantine inside one transaction."""
+class MessagingRepo(MediaRepo, Protocol):
+    """Messages, tickets, queues, identities, quarantine and media rows in one transaction."""
 
     # contacts and identities
     def find_identities(self, branch_id: int, pairs: list[tuple[str, str]]) -> set[int]: ...

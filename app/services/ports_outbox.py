@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from app.domain.media import BlobRef
+
 
 @dataclass(frozen=True, slots=True)
 class TicketTarget:
@@ -26,8 +28,17 @@ class TicketTarget:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboundFile:
+    """A stored attachment of an outbound message (the blob is already in the media store)."""
+
+    ref: BlobRef
+    kind: str  # image, document, audio, video
+    name: str  # safe display name
+
+
+@dataclass(frozen=True, slots=True)
 class NewOutbound:
-    """An outbound text message to store and queue."""
+    """An outbound message to store and queue: text, or an attachment with ``text`` as caption."""
 
     target: TicketTarget
     text: str
@@ -35,6 +46,7 @@ class NewOutbound:
     idempotency_key: str
     at: datetime
     automatic: bool = False
+    file: OutboundFile | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +69,9 @@ class OutboxItem:
     text: str
     wa_id: str | None
     ack: str
+    media_sha256: str | None = None  # set: send the blob as media, ``text`` is its caption
+    media_mime: str | None = None
+    media_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

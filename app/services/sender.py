@@ -1,7 +1,9 @@
 """The outbox sender: drains each channel's queued rows, in order, through the runtime.
 
 One lane (an asyncio task) per channel sends the channel's oldest queued row, one at a time,
-through ``runtime_send`` (the supervisor's ``send_text``: pacing and "typing…" first). A row is
+through ``runtime_send`` (the supervisor's ``send_text``: pacing and "typing…" first), or, for a
+row with an attachment, through ``media.send`` after reading the blob from the encrypted media
+store (off the loop). A row is
 claimed (``sending``, committed) **before** the transport is called, so a row still ``sending``
 when the engine starts again has an unknown outcome: :meth:`OutboxSender.start` moves every such
 row to NEEDS_REVIEW and nothing ever resends it by itself (at most once for patients).
@@ -13,6 +15,7 @@ before the send's result is stored; it is held and applied with the result.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import random
@@ -36,12 +39,14 @@ from app.services.events import (
 from app.services.events_outbound import MessageAckChanged
 from app.services.outbound import changed_event
 from app.services.ports import Clock, Store, Tx
+from app.services.ports_media import MediaBlobs
 from app.services.ports_outbox import AckChange, OutboxItem
-from app.services.transport import SendFailedError
+from app.services.transport import OutboundMedia, SendFailedError, SendFailureKind
 
 log = logging.getLogger(__name__)
 
 RuntimeSend = Callable[[int, str, str, str], Awaitable[str]]
+RuntimeSendMedia = Callable[[int, str, OutboundMedia, str], Awaitable[str]]
 SENDER_ACTOR = Actor(user_id=None, username="engine.sender")
 RECEIPT_BATCH = 200
 
@@ -55,6 +60,14 @@ class SenderSettings:
     link_poll: float = 30.0  # while the link is down, try again this often without an event
     stop_grace: float = 5.0  # how long stop() lets a send in flight finish before cancelling
     early_receipts: int = 1000  # receipts held for sends whose result is not stored yet
+
+
+@dataclass(frozen=True, slots=True)
+class MediaSending:
+    """What sending attachments needs: the blob store and the runtime's ``send_media``."""
+
+    blobs: MediaBlobs
+    send: RuntimeSendMedia
 
 
 @dataclass(eq=False)
@@ -85,8 +98,10 @@ class OutboxSender:
         *,
         settings: SenderSettings | None = None,
         auditor: Auditor | None = None,
+        media: MediaSending | None = None,
     ) -> None:
         self._store, self._clock, self._send, self._bus = store, clock, runtime_send, bus
+        self._media = media
         self._rng, self._settings = rng, settings or SenderSettings()
         self._auditor = auditor or Auditor(clock)
         self._lanes: dict[int, _Lane] = {}
@@ -192,7 +207,7 @@ class OutboxSender:
     async def _attempt(self, lane: _Lane, item: OutboxItem) -> None:
         """Call the runtime once for the claimed ``item`` and store what came of it."""
         try:
-            wa_id = await self._send(item.channel_id, item.to_jid, item.text, item.idempotency_key)
+            wa_id = await self._dispatch(item)
         except SendFailedError as exc:
             failure = SendFailure(exc.kind.value, exc.code, exc.ambiguous, exc.retry_after)
         except ClinicDeskError as exc:
@@ -204,6 +219,28 @@ class OutboxSender:
             await self._sent(item, wa_id)
             return
         await self._failed(lane, item, failure)
+
+    async def _dispatch(self, item: OutboxItem) -> str:
+        """One call to the runtime: ``send_text``, or ``send_media`` for an attachment."""
+        if item.media_sha256 is None:
+            return await self._send(item.channel_id, item.to_jid, item.text, item.idempotency_key)
+        if self._media is None:  # nothing left: a person may retry once media is wired
+            raise SendFailedError(SendFailureKind.PERMANENT, "media_not_available")
+        media = await self._load(self._media.blobs, item)
+        return await self._media.send(item.channel_id, item.to_jid, media, item.idempotency_key)
+
+    @staticmethod
+    async def _load(blobs: MediaBlobs, item: OutboxItem) -> OutboundMedia:
+        """The row's attachment, read and base64-encoded off the loop. A missing or damaged
+        blob fails the row before anything is sent (not ambiguous)."""
+        sha = str(item.media_sha256)
+        try:
+            data_b64 = await asyncio.to_thread(lambda: base64.b64encode(blobs.get(sha)).decode())
+        except ClinicDeskError as exc:
+            code = "media_missing" if exc.code is ErrorCode.NOT_FOUND else "media_unreadable"
+            raise SendFailedError(SendFailureKind.PERMANENT, code) from None
+        mime = item.media_mime or "application/octet-stream"
+        return OutboundMedia(data_b64, mime, item.media_name, item.text or None)
 
     async def _sent(self, item: OutboxItem, wa_id: str) -> None:
         async with self._ack_lock:

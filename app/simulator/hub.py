@@ -8,6 +8,9 @@ task, so one process carries thousands of links. It never logs message text or n
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import hashlib
 import logging
 import random
 import time
@@ -365,11 +368,22 @@ class Hub(FaultOps, InboundOps):
         }
 
 
+def _digest(data_b64: object) -> dict[str, Any]:
+    """Size and SHA-256 of the decoded file (what a test needs to see the bytes arrived whole);
+    nulls when the base64 does not decode."""
+    try:
+        data = base64.b64decode(str(data_b64), validate=True)
+    except (binascii.Error, ValueError):
+        return {"size": None, "sha256": None}
+    return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
 def _outbound_entry(wa_id: str, frame: Frame) -> dict[str, Any]:
     media = frame.get("media")
     entry: dict[str, Any] = {"wa_id": wa_id, "to": frame.get("to"), "at": time.time()}
     if isinstance(media, dict):
         entry.update(kind="media", mime=media.get("mime"), caption=media.get("caption"))
+        entry.update(filename=media.get("filename"), **_digest(media.get("data_b64")))
     else:
         entry.update(kind="text", text=frame.get("text"))
     return entry

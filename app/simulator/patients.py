@@ -77,8 +77,11 @@ def new_wa_id(prefix: str = "3EB0") -> str:
     return prefix + secrets.token_hex(9).upper()
 
 
-def make_message(index: int, text: str | None, kind: str = "text") -> dict[str, Any]:
-    """The ``message`` object of an inbound frame from patient ``index``."""
+def make_message(
+    index: int, text: str | None, kind: str = "text", media: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The ``message`` object of an inbound frame from patient ``index``; a non-text message
+    carries ``media`` (``media_b64``, ``media_mime``, ``media_name``) or else a tiny PNG."""
     jid = patient_jid(index)
     message: dict[str, Any] = {
         "wa_id": new_wa_id("SIM"),
@@ -91,7 +94,8 @@ def make_message(index: int, text: str | None, kind: str = "text") -> dict[str, 
     if kind == "text":
         message["text"] = text or OPENERS[index % len(OPENERS)]
     else:
-        message.update(media_b64=TINY_PNG, media_mime="image/png", media_name="foto.png")
+        default = {"media_b64": TINY_PNG, "media_mime": "image/png", "media_name": "foto.png"}
+        message.update(media or default)
         if text:
             message["text"] = text
     return message

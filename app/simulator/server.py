@@ -218,9 +218,21 @@ def _inbound(hub: Hub, body: dict[str, Any]) -> dict[str, Any]:
     text, index = body.get("text"), body.get("patient", 0)
     if not isinstance(text, str) or not isinstance(index, int) or index < 0:
         raise BadRequestError("bad_message")
-    message = patients.make_message(index, text, str(body.get("kind", "text")))
+    message = patients.make_message(index, text, str(body.get("kind", "text")), _media(body))
     hub.add_inbound(account, message)
     return {"channel": account.name, "wa_id": message["wa_id"]}
+
+
+def _media(body: dict[str, Any]) -> dict[str, Any] | None:
+    """Optional ``media_b64`` / ``media_mime`` / ``media_name`` of a non-text inbound message,
+    passed on as given (tests send disguised or broken files through it)."""
+    keys = ("media_b64", "media_mime", "media_name")
+    media: dict[str, Any] = {k: body[k] for k in keys if k in body}
+    if not media:
+        return None
+    if not all(isinstance(v, str) for v in media.values()):
+        raise BadRequestError("bad_message")
+    return media
 
 
 async def _reset(hub: Hub, body: dict[str, Any]) -> dict[str, Any]:

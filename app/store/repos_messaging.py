@@ -17,6 +17,7 @@ from app.services.ports_messaging import (
     MessageRecord,
     NewMessage,
 )
+from app.store.repos_media import MediaSql
 from app.store.repos_tickets import TicketSql
 from app.store.rows import new_id
 from app.store.schema import (
@@ -24,6 +25,7 @@ from app.store.schema import (
     contact_identities,
     contacts,
     inbound_quarantine,
+    media_blobs,
     messages,
     opt_outs,
     outbox,
@@ -35,8 +37,8 @@ from app.store.schema import (
 ci = contact_identities
 
 
-class MessagingRepository(TicketSql):
-    """Messages, tickets, queues, identities and quarantine."""
+class MessagingRepository(TicketSql, MediaSql):
+    """Messages, tickets, queues, identities, quarantine and media rows."""
 
     def __init__(self, conn: Connection) -> None:
         super().__init__(conn)
@@ -110,7 +112,9 @@ class MessagingRepository(TicketSql):
     ) -> list[MessageRecord]:
         """A ticket's messages, newest first, strictly older than ``before`` (sent_at, id)."""
         m = messages.c
-        query = select(messages).where(m.ticket_id == ticket_id)
+        with_thumb = messages.outerjoin(media_blobs, media_blobs.c.sha256 == m.media_sha256)
+        query = select(messages, media_blobs.c.thumb_sha256).select_from(with_thumb)
+        query = query.where(m.ticket_id == ticket_id)
         if before is not None:
             at, last = before
             query = query.where(or_(m.sent_at < at, and_(m.sent_at == at, m.id < last)))
@@ -172,5 +176,6 @@ def _message(row: Any) -> MessageRecord:
     return MessageRecord(
         row.id, row.ticket_id, row.channel_id, row.contact_id, row.wa_id, row.direction,
         row.kind, row.body, row.media_mime, row.media_name, row.media_size, row.ack,
-        row.author_id, bool(row.automatic), row.sent_at,
+        row.author_id, bool(row.automatic), row.sent_at, row.media_sha256,
+        getattr(row, "thumb_sha256", None) is not None,
     )  # fmt: skip

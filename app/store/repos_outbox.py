@@ -31,8 +31,9 @@ def _item_query() -> Select[Any]:
     """Outbox rows with their message and the channel's branch."""
     m, c = messages, channels
     cols = (m.c.ticket_id, m.c.chat_jid, m.c.body, m.c.wa_id, m.c.ack, c.c.branch_id)
+    media = (m.c.media_sha256, m.c.media_mime, m.c.media_name)
     joined = outbox.join(m, m.c.id == outbox.c.message_id).join(c, c.c.id == outbox.c.channel_id)
-    return select(outbox, *cols).select_from(joined)
+    return select(outbox, *cols, *media).select_from(joined)
 
 
 def _item(row: Any) -> OutboxItem:
@@ -42,7 +43,8 @@ def _item(row: Any) -> OutboxItem:
         idempotency_key=row.idempotency_key, status=row.status, attempts=row.attempts,
         next_attempt_at=row.next_attempt_at, last_error=row.last_error,
         created_at=row.created_at, updated_at=row.updated_at, to_jid=row.chat_jid,
-        text=row.body or "", wa_id=row.wa_id, ack=row.ack,
+        text=row.body or "", wa_id=row.wa_id, ack=row.ack, media_sha256=row.media_sha256,
+        media_mime=row.media_mime, media_name=row.media_name,
     )  # fmt: skip
 
 
@@ -111,6 +113,10 @@ class OutboxRepository:
         values |= {"contact_id": t.contact_id, "chat_jid": t.chat_jid, "direction": "out"}
         values |= {"body": new.text, "ack": Ack.PENDING.value, "author_id": new.author_id}
         values |= {"automatic": new.automatic, "sent_at": new.at, "stored_at": new.at}
+        if (f := new.file) is not None:
+            values |= {"kind": f.kind, "body": new.text or None, "media_name": f.name}
+            values |= {"media_sha256": f.ref.sha256, "media_mime": f.ref.mime}
+            values["media_size"] = f.ref.size
         return new_id(self._c.execute(insert(messages).values(**values)))
 
     def get(self, outbox_id: int) -> OutboxItem | None:

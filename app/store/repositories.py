@@ -17,6 +17,7 @@ from app.domain.roles import Role
 from app.services.ports import NewAuditEntry, NewChannel
 from app.store.repos_messaging import MessagingRepository
 from app.store.repos_outbox import OutboxRepository
+from app.store.repos_reminders import ReminderRepository
 from app.store.rows import new_id
 from app.store.schema import (
     audit_log,
@@ -313,3 +314,4 @@ class SqlTx:
         self.audit = AuditRepository(conn)
         self.messaging = MessagingRepository(conn)
         self.outbox = OutboxRepository(conn)
+        self.reminders = ReminderRepository(conn)

@@ -350,7 +350,9 @@ reminders = Table(
     Column("contact_id", ForeignKey("contacts.id"), nullable=False),
     Column("body", Text, nullable=False),
     Column("next_run_at", UtcDateTime, nullable=True),  # None: done or cancelled
-    Column("every_days", Integer, nullable=True),  # None: once
+    Column("every_days", Integer, nullable=True),  # None: once (or cron)
+    Column("cron", String(64), nullable=True),  # 5-field crontab in the branch's zone
+    Column("campaign", String(32), nullable=True),  # groups the reminders of one campaign
     Column("status", String(12), nullable=False, server_default="scheduled"),
     Column("created_by", ForeignKey("users.id"), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
@@ -359,6 +361,8 @@ reminders = Table(
         _in("status", ("scheduled", "done", "cancelled", "skipped_opt_out")), name="status"
     ),
     Index("ix_reminders_due", "status", "next_run_at"),
+    Index("ix_reminders_campaign", "campaign"),
+    Index("ix_reminders_list", "branch_id", "created_at"),
 )
 
 opt_outs = Table(

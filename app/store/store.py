@@ -11,14 +11,14 @@ import asyncio
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
 from app.config import DataDir
 from app.domain.errors import ClinicDeskError, ErrorCode
 from app.store import migrate as migrations
-from app.store.db import create_database, open_database, verify_connection
+from app.store.db import connect_like, create_database, open_database, verify_connection
 from app.store.repositories import SqlTx
 from app.store.writer import DbWriter
 
@@ -96,6 +96,13 @@ class Store:
         """:meth:`read`, blocking (still on a reader thread, so the same rules hold)."""
         self._check_open()
         return self._readers.submit(self._read_blocking, work).result()
+
+    def dedicated_connection(self) -> Any:
+        """A raw sqlcipher3 connection of its own (not from the pool, not the writer), keyed and
+        set up like the store's; the caller closes it. For long reads such as a backup export,
+        which must hold neither a reader thread nor the writer."""
+        self._check_open()
+        return connect_like(self._engine, self._data_dir.db)
 
     def info(self) -> dict[str, object]:
         """Cipher and journal settings, schema and head revision, and file sizes, for status."""

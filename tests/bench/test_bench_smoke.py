@@ -1,9 +1,11 @@
-"""The channel benchmark's code path, small: 20 channels, real workers and simulator.
+"""The benchmarks' code paths, small: channels (20 channels, real workers and simulator) and
+messaging (ingest, send, search, stall at a tiny scale).
 
 Asserts behaviour only (every channel CONNECTED after start, storm and restart; connects in
-flight never above the cap; no worker left; every figure reported) — never a time. The
-1,000-channel run is ``python -m tests.bench.bench_channels`` (docs/PERFORMANCE.md); pytest
-does not collect ``bench_channels.py``.
+flight never above the cap; no worker left; every event stored and every send arrived; every
+figure reported) — never a time. The full runs are ``python -m tests.bench.bench_channels``
+and ``python -m tests.bench.bench_messaging`` (docs/PERFORMANCE.md); pytest does not collect
+``bench_*.py``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ import pytest
 
 from app.channels.supervisor import SupervisorSettings
 from tests.bench.bench_channels import BenchOptions, passed, render, run_benchmark
+from tests.bench.bench_messaging import Options as MessagingOptions
+from tests.bench.bench_messaging import passed as messaging_passed
+from tests.bench.bench_messaging import render as render_messaging
+from tests.bench.bench_messaging import run_benchmark as run_messaging
 
 pytestmark = [
     pytest.mark.slow,
@@ -51,3 +57,25 @@ async def test_channel_benchmark_small(tmp_path: Path) -> None:
     assert sum(f["value_per_floor"] is not None for f in figures.values()) == 3, text
     assert report["memory"]["rss_all_connected_kib"] > 0
     assert report["stall"]["ticks"] > 0
+
+
+async def test_messaging_benchmark_small(tmp_path: Path) -> None:
+    """Every messaging sub-benchmark at a tiny scale: all stored, all sent, every figure there
+    with a value and its ratio to the goal (whatever the values are)."""
+    options = MessagingOptions(scale=0.001, send_channels=2, search_rounds=2, ingest_channels=4)
+    report = await run_messaging(options, tmp_path)
+    text = render_messaging(report)
+
+    assert messaging_passed(report), text
+    assert report["ingest"]["stored_inbound"] == report["ingest"]["events"] == 40, text
+    assert report["ingest"]["raw_per_s"] > 0 and report["ingest"]["pipeline_per_s"] > 0, text
+    assert report["send"]["request_to_simulator"]["n"] == report["send"]["sends"] == 6, text
+    assert report["search"]["messages"] == 2_000, text
+    assert len(report["search"]["queries"]) == 14, text
+    assert report["stall"]["stored"] == 20 and report["stall"]["ticks"] > 0, text
+    figures = {f["figure"]: f for f in report["figures"]}
+    assert len(figures) == 5, text
+    for figure in figures.values():
+        assert figure["value"] is not None and figure["value_per_goal"] is not None, figure
+        assert figure["meets_goal"] in (True, False), figure
+    assert "figure" in text and "checks:" in text

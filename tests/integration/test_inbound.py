@@ -4,6 +4,7 @@ contact, ticket routing and automatic replies, quarantine of anything malformed.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -213,6 +214,15 @@ async def test_malformed_fields(desk: Desk, fields: dict[str, Any], reason: str 
     assert await desk.count("messages", direction="in") == (0 if reason else 1)
 
 
+async def test_a_bad_event_delivered_again_under_a_new_reference_is_kept_once(
+    desk: Desk,
+) -> None:
+    bad = desk.event(kind="hologram")
+    await desk.ingest(bad)
+    await desk.ingest(dataclasses.replace(bad, ack_ref="another-delivery"))
+    assert [q.reason for q in await desk.rows("inbound_quarantine")] == ["kind_unknown"]
+
+
 async def test_control_characters_are_removed_from_the_text(desk: Desk) -> None:
     await desk.ingest(desk.event(text="linha\x00 um\nlinha dois\x1b"))
     (message,) = await desk.rows("messages", direction="in")
@@ -230,13 +240,18 @@ async def test_non_message_events_are_quarantined_and_the_chain_verifies(desk: D
     assert result.ok
 
 
-async def test_media_metadata_is_stored_without_the_bytes(desk: Desk) -> None:
+async def test_media_without_a_media_store_keeps_the_message_not_the_declared_type(
+    desk: Desk,
+) -> None:
+    # This pipeline has no media store: the file is refused ("not_stored"), the message kept.
+    # The declared MIME type is never stored (docs/MEDIA.md; tests/integration/test_media_*).
     event = desk.event(
         kind="image", text=None, media_b64="aGVsbG8=", media_mime="image/png", media_name="x.png"
     )
     await desk.ingest(event)
     (message,) = await desk.rows("messages", direction="in")
-    assert (message.kind, message.media_mime, message.media_size) == ("image", "image/png", 5)
+    assert (message.kind, message.media_mime, message.media_size) == ("image", None, 5)
+    assert (message.media_name, message.media_sha256) == ("x.png", None)
 
 
 # ---- property: garbage never escapes ingest ------------------------------------------------

@@ -153,7 +153,8 @@ def test_each_create_makes_new_keys(tmp_path: Path, key_dir: Path) -> None:
     two = KeyStore(DataDir(tmp_path / "two"), machine).create()
     assert one[0] != two[0]
     assert one[1] != two[1]
-    assert len(list(key_dir.glob("*.key"))) == 2  # installations never share a machine key
+    # installations never share a machine key (each has two: data key and backup key)
+    assert len(list(key_dir.glob("*.key"))) == 4
 
 
 def test_unlock_result_repr_hides_the_dek(
@@ -356,7 +357,8 @@ def test_new_pc_recovery_rewrap_and_unlock(
     assert dd.keystore.read_bytes() == dd.keystore_backup.read_bytes()
     doc = load(dd.keystore)
     assert envelope(doc, "recovery") == recovery_before
-    assert [e["protector"] for e in doc["envelopes"]].count("machine") == 1
+    data_envelopes = [e for e in doc["envelopes"] if e["purpose"] == "data"]
+    assert [e["protector"] for e in data_envelopes].count("machine") == 1
     assert code_of(store.unlock) is ErrorCode.MACHINE_KEY_MISSING  # the old key is gone for good
 
 
@@ -384,8 +386,10 @@ def test_rewrap_without_a_keystore(store: KeyStore, dd: DataDir) -> None:
     assert not dd.keystore.exists()
 
 
-def test_machine_key_replaced_is_wrong(store: KeyStore, key_dir: Path, created: object) -> None:
-    (key_file,) = key_dir.glob("*.key")
+def test_machine_key_replaced_is_wrong(
+    store: KeyStore, key_dir: Path, dd: DataDir, created: object
+) -> None:
+    key_file = key_dir / f"{envelope(load(dd.keystore), 'machine')['machine_key_id']}.key"
     key_file.write_bytes(secrets.token_bytes(32))
     assert code_of(store.unlock) is ErrorCode.MACHINE_KEY_WRONG
     key_file.write_bytes(b"short")
@@ -600,7 +604,8 @@ def test_dpapi_envelope_handling_with_a_fake_crypt32(
     machine_env = envelope(load(dd.keystore), "machine")
     assert set(machine_env) == {"purpose", "protector", "kind", "blob"}
     assert machine_env["kind"] == "dpapi"
-    assert set(fake.entropies) == {envelope_aad("data", "machine", key_id_for(dek))}
+    data_entropies = {e for e in fake.entropies if b"|data|" in e}  # the backup key has its own
+    assert data_entropies == {envelope_aad("data", "machine", key_id_for(dek))}
     assert store.describe()["protector_kinds"] == ["dpapi", "recovery-key-v1"]
 
 
@@ -636,7 +641,7 @@ def test_a_keystore_from_windows_on_linux_needs_recovery(
     assert code_of(store.unlock) is ErrorCode.MACHINE_KEY_MISSING
     store.rewrap_for_machine(store.unlock_with_recovery(rk).dek)
     assert store.unlock().dek == dek
-    kinds = [e["kind"] for e in load(dd.keystore)["envelopes"]]
+    kinds = [e["kind"] for e in load(dd.keystore)["envelopes"] if e["purpose"] == "data"]
     assert sorted(kinds) == ["linux-file", "recovery-key-v1"]  # the DPAPI envelope is replaced
 
 

@@ -160,7 +160,7 @@ def test_cli_serve_fault_burst_end_to_end(tmp_path: Path) -> None:
         result = run_cli("simulator", "fault", "ban", "--channel", "e2e", "--url", base)
         assert result.code == 0, result.err
         assert _account(base, "e2e")["status"] == "banned"
-        result = run_cli("simulator", "fault", "refuse", "--seconds", "5", "--url", base)
+        result = run_cli("simulator", "fault", "refuse", "--seconds", "300", "--url", base)
         assert result.code == 0, result.err
         result = run_cli("simulator", "accounts", "--url", base, "--json")
         assert json.loads(result.out)["faults"] == ["refuse"]

@@ -137,7 +137,7 @@ def test_a_key_that_is_not_32_bytes_is_refused(store_dir: DataDir, key: bytes) -
         ("secure_delete", 1),
         ("synchronous", 2),
         ("temp_store", 2),
-        ("cipher_memory_security", "1"),
+        ("cipher_memory_security", "0"),  # explicitly off: DECISIONS.md #22
         ("busy_timeout", 5000),
     ],
 )
@@ -155,7 +155,7 @@ def test_verify_connection_reports_sqlcipher(created: DataDir) -> None:
         info = verify_connection(conn)
     engine.dispose()
     assert info["cipher_version"]
-    assert info["cipher_memory_security"] == "1"
+    assert info["cipher_memory_security"] == "0"
     assert info["journal_mode"] == "wal"
 
 

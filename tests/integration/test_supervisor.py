@@ -381,3 +381,16 @@ async def test_connects_in_flight_stay_under_the_cap(
     assert 1 <= rig.sup.peak_connects_in_flight <= 2
     states = [e for e in rig.events if isinstance(e, ChannelStateChanged)]
     assert {e.branch_id for e in states} == {rig.sup.status(ids[0]).branch_id}
+
+
+async def test_new_send_limits_pace_the_running_channel_without_a_restart(
+    store: Store, tmp_path: Path, sim: Simulator, rigs: list[Rig]
+) -> None:
+    rig, [cid] = await make_rig(store, tmp_path, sim, ["ritmo"])
+    rigs.append(rig)
+    before = rig.sup._runtime(cid).pacer.limits
+    rig.sup.set_send_limits(cid, {"min_gap_s": 2.5, "max_gap_s": 3.0, "per_minute": 999})
+    after = rig.sup._runtime(cid).pacer.limits
+    assert (before.min_gap_s, after.min_gap_s, after.max_gap_s) == (4.0, 2.5, 3.0)
+    assert after.per_minute == 60  # clamped to the bound, as at start
+    rig.sup.set_send_limits(10_000, {"min_gap_s": 2.0})  # not hosted here: nothing to pace

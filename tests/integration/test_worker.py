@@ -162,7 +162,7 @@ def test_transport_calls_events_and_errors(worker: WorkerPipe, tmp_path: Path) -
 def test_unknown_channel_and_unsupported_kind(worker: WorkerPipe, tmp_path: Path) -> None:
     unknown = worker.call(Op.CONNECT, channel="404")
     assert unknown.error is not None and unknown.error.code == "entity.not_found"
-    unsupported = open_channel(worker, tmp_path, kind="whatsapp-web")
+    unsupported = open_channel(worker, tmp_path, kind="cloud-api")
     assert unsupported.error is not None and unsupported.error.code == "channel.kind_unsupported"
 
 

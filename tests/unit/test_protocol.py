@@ -24,7 +24,9 @@ from app.domain.channels import Reason
 from app.domain.errors import ClinicDeskError, ErrorCode
 from app.services.transport import EventKind, InboundMessage, Receipt, TransportEvent
 
-SAMPLE_ARGS = {str: "x", dict: {"a": 1}, list: ["1", "2"], bool: True}
+SAMPLE_ARGS: dict[object, object] = {
+    str: "x", dict: {"a": 1}, list: ["1", "2"], bool: True, (int, float): 1.5,
+}  # fmt: skip
 
 INBOUND = InboundMessage(
     wa_id="ABC",

@@ -1,0 +1,210 @@
+"""Restoring an archive into a data directory, e.g. on a new PC with only the recovery key.
+
+Order: refuse a folder an engine uses → open the archive's backup key with the recovery key →
+decrypt and fully verify into a staging folder next to the target → build the new installation
+there (a NEW data key wrapped for this machine and the same recovery key; the database re-keyed
+to it; media re-encrypted under the new media key; channel folders copied) → only then move it
+into place. An existing installation is never written over: with ``replace`` it is renamed
+aside (``<name>.replaced-<time>``) and kept, so a mistaken restore can be undone by hand.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlcipher3
+
+from app.backup.archive import header_of
+from app.backup.snapshot import Progress
+from app.backup.verify import Opened, open_file
+from app.config import DataDir
+from app.domain.channels import Reason
+from app.domain.errors import ClinicDeskError, ErrorCode
+from app.infra.atomic import fsync_dir
+from app.infra.lock import SingleInstanceLock, is_locked_by_other
+from app.security.fsperms import make_private_dir
+from app.security.keystore import KeyStore, open_backup_envelope
+from app.security.protectors import MachineProtector, RecoveryProtector
+from app.security.recovery_key import RecoveryKey
+from app.store.media import MediaStore
+from app.store.store import Store
+
+
+def _quiet(_step: str) -> None:
+    return None
+
+
+@dataclass
+class RestoreReport:
+    """What was restored; channels that will reconnect and those that need pairing (why)."""
+
+    data_dir: str
+    created_at: str
+    rows: int
+    media: int
+    replaced: str | None = None
+    channels: list[dict[str, object]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+def check_target(root: Path, *, replace: bool) -> bool:
+    """Refuse a folder an engine runs on, and a non-empty folder without ``replace``.
+    Returns True when there is something to replace."""
+    data_dir = DataDir(root)
+    if is_locked_by_other(data_dir.engine_lock):
+        raise ClinicDeskError(ErrorCode.RESTORE_DIR_IN_USE, path=str(root))
+    occupied = root.exists() and (not root.is_dir() or any(root.iterdir()))
+    if occupied and not replace:
+        raise ClinicDeskError(ErrorCode.RESTORE_DIR_NOT_EMPTY, path=str(root))
+    return occupied
+
+
+def backup_key_from_recovery(archive: Path, rk: RecoveryKey) -> bytes:
+    """The archive's backup key, opened from its header with the recovery key."""
+    header = header_of(archive)
+    try:
+        return open_backup_envelope(header.recovery_envelope, RecoveryProtector(rk))
+    except ClinicDeskError as exc:
+        if exc.code is ErrorCode.RECOVERY_KEY_WRONG:
+            raise ClinicDeskError(ErrorCode.BACKUP_WRONG_KEY, reason="recovery_key") from None
+        raise ClinicDeskError(ErrorCode.BACKUP_ARCHIVE_INVALID, reason="header") from None
+
+
+def restore_archive(
+    archive: Path,
+    root: Path,
+    rk: RecoveryKey,
+    machine: MachineProtector,
+    *,
+    replace: bool = False,
+    progress: Progress = _quiet,
+) -> RestoreReport:
+    """Restore ``archive`` into ``root`` (see the module docstring). On any failure nothing in
+    ``root`` has changed and the staging folder is removed."""
+    root = root.absolute()
+    occupied = check_target(root, replace=replace)
+    backup_key = backup_key_from_recovery(archive, rk)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.restoring-", dir=root.parent))
+    try:
+        make_private_dir(staging)
+        opened = open_file(archive, backup_key, staging / "archive", progress)
+        progress("restoring")
+        report = restore_opened(opened, staging / "data", rk, backup_key, machine)
+        report.replaced = _move_into_place(staging / "data", root, occupied)
+        report.data_dir = str(root)
+        return report
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def restore_opened(
+    opened: Opened, root: Path, rk: RecoveryKey, backup_key: bytes, machine: MachineProtector
+) -> RestoreReport:
+    """Build a new installation in the NEW folder ``root`` from a verified archive."""
+    data_dir = DataDir(root)
+    make_private_dir(root)
+    dek = KeyStore(data_dir, machine).create_restored(rk, backup_key)
+    _rekey_into(opened, data_dir, dek)
+    Store.open(data_dir, dek, migrate=True).close()  # opens with the new key; older schema migrated
+    media = _reencrypt_media(opened, data_dir, dek)
+    _copy_channels(opened.folder / "channels", data_dir.channels)
+    rows = sum(int(n) for n in opened.manifest["counts"].values())
+    report = RestoreReport(str(root), opened.manifest["created_at"], rows, media)
+    report.channels = channel_outlook(data_dir, dek)
+    return report
+
+
+def _rekey_into(opened: Opened, data_dir: DataDir, dek: bytes) -> None:
+    """Re-key the verified copy from the archive's database key to the new data key, then move
+    it into the new data directory (never over an existing file)."""
+    conn = sqlcipher3.connect(str(opened.db))
+    try:
+        conn.execute(f"PRAGMA key = \"x'{opened.db_key.hex()}'\"")
+        conn.execute("PRAGMA journal_mode = DELETE").fetchall()
+        conn.execute(f"PRAGMA rekey = \"x'{dek.hex()}'\"")
+    finally:
+        conn.close()
+    if data_dir.db.exists():
+        raise ClinicDeskError(ErrorCode.DATA_DIR_ALREADY_INITIALISED, path=str(data_dir.db))
+    shutil.move(opened.db, data_dir.db)
+    data_dir.db.chmod(0o600)
+
+
+def _reencrypt_media(opened: Opened, data_dir: DataDir, dek: bytes) -> int:
+    """Blobs are sealed under the old installation's media key; the new data key has its own."""
+    source_root = opened.folder / "media"
+    old = MediaStore(source_root, opened.media_key())
+    new = MediaStore.from_dek(data_dir.media, dek)
+    count = 0
+    for path in sorted(source_root.glob("*/*")) if source_root.is_dir() else []:
+        new.put(old.get(path.name))
+        count += 1
+    return count
+
+
+def _copy_channels(source: Path, target: Path) -> None:
+    if not source.is_dir():
+        return
+    make_private_dir(target)
+    for folder in sorted(p for p in source.iterdir() if p.is_dir()):
+        shutil.copytree(folder, target / folder.name)
+        make_private_dir(target / folder.name)
+
+
+def channel_outlook(data_dir: DataDir, dek: bytes) -> list[dict[str, object]]:
+    """Per channel: ``reconnect`` when its device store came back (the worker reconnects with
+    it, or reports ``logged_out`` if WhatsApp no longer accepts it), else ``pair`` with reason
+    ``not_paired`` (the worker finds no credentials and asks for a QR scan)."""
+    store = Store.open(data_dir, dek, migrate=False)
+    try:
+        rows = store.read_sync(lambda tx: tx.conn.exec_driver_sql(
+            "SELECT id, name, enabled FROM channels ORDER BY id").fetchall())  # fmt: skip
+    finally:
+        store.close()
+    outlook = []
+    for channel_id, name, enabled in rows:
+        folder = data_dir.channels / str(channel_id)
+        has_store = folder.is_dir() and any(folder.iterdir())
+        outlook.append({
+            "id": channel_id,
+            "name": name,
+            "enabled": bool(enabled),
+            "expect": "reconnect" if has_store else "pair",
+            "reason": None if has_store else Reason.NOT_PAIRED.value,
+        })  # fmt: skip
+    return outlook
+
+
+def _move_into_place(built: Path, root: Path, occupied: bool) -> str | None:
+    """Rename the finished installation to ``root``; an occupied ``root`` is renamed aside
+    first, under its engine lock (POSIX) so no engine starts on it meanwhile."""
+    aside = None
+    if occupied:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        aside = root.with_name(f"{root.name}.replaced-{stamp}")
+        _rename_unused(root, aside)
+    elif root.is_dir():
+        root.rmdir()  # empty (checked): Windows cannot rename over a directory
+    built.rename(root)
+    fsync_dir(root.parent)
+    return str(aside) if aside else None
+
+
+def _rename_unused(root: Path, aside: Path) -> None:
+    if os.name == "nt" or not root.is_dir():
+        # Windows cannot rename a folder while a file in it is open (the lock file): the check
+        # in check_target is the guard there.
+        if is_locked_by_other(DataDir(root).engine_lock):
+            raise ClinicDeskError(ErrorCode.RESTORE_DIR_IN_USE, path=str(root))
+        root.rename(aside)
+        return
+    with SingleInstanceLock(DataDir(root).engine_lock):
+        root.rename(aside)

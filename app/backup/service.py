@@ -1,0 +1,333 @@
+"""Backups of one open installation: run (snapshot → sealed archive → targets), verify, list,
+retention, the weekly restore test, and the status shown by ``clinicdesk status`` and the API.
+
+Every public method here blocks (file and database work); the engine calls them through
+:func:`asyncio.to_thread`. One backup at a time per installation (BACKUP_IN_PROGRESS).
+The status lives in ``backups/status.json`` in the data directory (no secrets, no patient data;
+see docs/BACKUP.md for why it is not in the encrypted store yet).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import secrets
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlcipher3
+
+from app import __version__
+from app.backup.archive import Header, SealingWriter
+from app.backup.restore import restore_opened
+from app.backup.retention import Retention, to_keep
+from app.backup.snapshot import MANIFEST_FORMAT, Progress, export_database, write_content
+from app.backup.targets import (
+    Opener,
+    archive_name,
+    copy_to,
+    exclusive_open,
+    free_bytes,
+    list_archives,
+    partial_file,
+)
+from app.backup.verify import Opened, open_file
+from app.config import DataDir
+from app.domain.errors import ClinicDeskError, ErrorCode
+from app.infra.atomic import atomic_write_text
+from app.security import recovery_key
+from app.security.fsperms import make_private_dir
+from app.security.keystore import KeyStore
+from app.security.protectors import FileMachineProtector
+from app.store.store import Store
+
+log = logging.getLogger(__name__)
+SETTINGS_FILE = "backup.json"
+STATUS_FILE = "status.json"
+
+
+def _quiet(_step: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class BackupSettings:
+    """Targets, schedule and retention (``<data dir>/backup.json`` overrides the defaults)."""
+
+    targets: tuple[Path, ...]
+    nightly_at: str = "02:30"  # local time of the engine's machine, HH:MM
+    restore_test_weekday: int = 6  # Sunday (Monday = 0)
+    retention: Retention = field(default_factory=Retention)
+    scheduled: bool = True  # false: no engine jobs (backups only on demand)
+
+    @classmethod
+    def load(cls, data_dir: DataDir) -> BackupSettings:
+        """The settings file's values over the defaults (targets default to ``backups/``)."""
+        path = data_dir.root / SETTINGS_FILE
+        raw: dict[str, Any] = {}
+        if path.is_file():
+            try:
+                raw = json.loads(path.read_text("utf-8"))
+            except (OSError, ValueError):
+                raise ClinicDeskError(ErrorCode.INVALID_INPUT, field=SETTINGS_FILE) from None
+        targets = tuple(Path(t) for t in raw.get("targets", [])) or (data_dir.backups,)
+        keep = raw.get("retention", {})
+        return cls(
+            targets,
+            str(raw.get("nightly_at", "02:30")),
+            int(raw.get("restore_test_weekday", 6)),
+            Retention(**{k: int(v) for k, v in keep.items()}),
+            bool(raw.get("scheduled", True)),
+        )
+
+    def nightly_time(self) -> tuple[int, int]:
+        """(hour, minute) of the nightly run; INVALID_INPUT for anything but HH:MM."""
+        try:
+            hour, minute = (int(part) for part in self.nightly_at.split(":"))
+        except ValueError:
+            raise ClinicDeskError(ErrorCode.INVALID_INPUT, field="nightly_at") from None
+        if not (0 <= hour < 24 and 0 <= minute < 60):
+            raise ClinicDeskError(ErrorCode.INVALID_INPUT, field="nightly_at")
+        return hour, minute
+
+
+def _settings_or_defaults(data_dir: DataDir) -> BackupSettings:
+    """The settings file, or the defaults (logged) if it cannot be used: a typo in
+    ``backup.json`` must not stop the engine; ``backup run`` still writes somewhere."""
+    try:
+        return BackupSettings.load(data_dir)
+    except (ClinicDeskError, ValueError, TypeError, AttributeError):
+        log.warning("%s ignored: defaults apply", SETTINGS_FILE, extra={"code": "backup.settings"})
+        return BackupSettings((data_dir.backups,))
+
+
+class StatusFile:
+    """``backups/status.json``: last success/failure, verify, restore test (atomic writes)."""
+
+    def __init__(self, data_dir: DataDir) -> None:
+        self.path = data_dir.backups / STATUS_FILE
+        self._lock = threading.Lock()
+
+    def read(self) -> dict[str, Any]:
+        try:
+            value = json.loads(self.path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    def update(self, **fields: object) -> None:
+        with self._lock:
+            current = {**self.read(), **fields}
+            make_private_dir(self.path.parent)
+            atomic_write_text(self.path, json.dumps(current, indent=1, sort_keys=True))
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class BackupService:
+    """Backups of the installation open as ``store`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        data_dir: DataDir,
+        store: Store,
+        keystore: KeyStore,
+        media_key: bytes,
+        settings: BackupSettings | None = None,
+    ) -> None:
+        self.data_dir, self._store, self._keystore = data_dir, store, keystore
+        self._media_key = media_key
+        self.settings = settings or _settings_or_defaults(data_dir)
+        self.status_file = StatusFile(data_dir)
+        self._running = threading.Lock()
+        self.opener: Opener = exclusive_open  # tests inject a failing writer (full disk)
+        self.next_run: Callable[[], datetime | None] = lambda: None  # set by the engine's jobs
+
+    # --- run ----------------------------------------------------------------------------
+
+    def run(
+        self, target: Path | None = None, progress: Progress = _quiet, *, verify: bool = True
+    ) -> Path:
+        """Make one archive, write it to every target (or only ``target``), verify the first
+        copy (unless ``verify`` is False: the benchmark times it apart), apply retention;
+        returns the first copy's path. Failures are recorded in the status and re-raised; a
+        failed run leaves no archive that looks valid."""
+        if not self._running.acquire(blocking=False):
+            raise ClinicDeskError(ErrorCode.BACKUP_IN_PROGRESS)
+        try:
+            targets = (target,) if target else self.settings.targets
+            return self._run_recorded(targets, progress, verify)
+        finally:
+            self._running.release()
+
+    def _run_recorded(self, targets: tuple[Path, ...], progress: Progress, verify: bool) -> Path:
+        started = now_iso()
+        try:
+            paths = self._make_archive(targets, progress)
+            if verify:
+                progress("verifying")
+                self._verify_or_set_aside(paths)
+        except ClinicDeskError as exc:
+            self.status_file.update(last_failure={"at": started, "code": exc.code.value})
+            log.warning("backup failed", extra={"code": exc.code.value})
+            raise
+        self.status_file.update(last_success={"at": started, "archive": str(paths[0])})
+        for folder in targets:
+            self.apply_retention(folder)
+        log.info("backup done", extra={"code": "backup.done"})
+        return paths[0]
+
+    def _make_archive(self, targets: tuple[Path, ...], progress: Progress) -> list[Path]:
+        backup_key = self._keystore.unlock_backup_key()
+        header = Header.new(
+            backup_key, self._keystore.backup_recovery_envelope(), now_iso(), __version__
+        )
+        name = archive_name(datetime.now(UTC), secrets.token_hex(4))
+        with self._staging() as staging:
+            progress("snapshot")
+            snap_file = staging / "snap.db"
+            manifest = self._snapshot(snap_file, header.keys(backup_key)[1], header)
+            with partial_file(targets[0], name, self.opener) as out:
+                writer = SealingWriter(out, header, backup_key)
+                write_content(writer, self.data_dir, snap_file, self._media_key, manifest, progress)
+                writer.close()
+        paths = [targets[0] / name]
+        for folder in targets[1:]:
+            progress(f"copying to {folder}")
+            paths.append(copy_to(paths[0], folder, self.opener))
+        return paths
+
+    def _verify_or_set_aside(self, paths: list[Path]) -> None:
+        """Verify the first copy; if it fails, rename every copy to ``*.failed`` so that no
+        archive that failed verification is listed or restored as a good one."""
+        try:
+            self._verify_recorded(paths[0])
+        except ClinicDeskError:
+            for path in paths:
+                with contextlib.suppress(OSError):
+                    path.rename(path.with_name(path.name + ".failed"))
+            raise
+
+    def _snapshot(self, snap_file: Path, db_key: bytes, header: Header) -> dict[str, object]:
+        conn = self._store.dedicated_connection()
+        try:
+            snap = export_database(conn, snap_file, db_key)
+        except (OSError, sqlcipher3.Error) as exc:  # staging full or unwritable
+            raise ClinicDeskError(
+                ErrorCode.BACKUP_TARGET_FAILED, path=str(snap_file.parent), error=str(exc)
+            ) from exc
+        finally:
+            conn.close()
+        return {
+            "format": MANIFEST_FORMAT,
+            "app_version": __version__,
+            "schema_revision": snap.schema_revision,
+            "created_at": header.created_at,
+            "counts": snap.counts,
+            "audit_head": snap.audit_head,
+            "backup_key_id": header.backup_key_id,
+            # Issue 6 will seal the device stores; until then they are copied as they are
+            # (inside this encrypted archive).
+            "channel_stores_sealed": False,
+        }
+
+    @contextlib.contextmanager
+    def _staging(self) -> Iterator[Path]:
+        make_private_dir(self.data_dir.backups)
+        folder = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.data_dir.backups))
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    # --- verify, list, retention -----------------------------------------------------------
+
+    def verify(self, archive: Path, progress: Progress = _quiet) -> dict[str, object]:
+        """Fully verify ``archive`` with this installation's backup key (machine protector)."""
+        return self._verify_recorded(archive, progress)
+
+    def _verify_recorded(self, archive: Path, progress: Progress = _quiet) -> dict[str, object]:
+        with self.opened(archive, progress) as opened:
+            report = opened.report()
+        self.status_file.update(last_verify={"at": now_iso(), "archive": str(archive)})
+        return report
+
+    @contextlib.contextmanager
+    def opened(self, archive: Path, progress: Progress = _quiet) -> Iterator[Opened]:
+        """The archive decrypted and verified in a private temporary folder (wiped after)."""
+        key = self._keystore.unlock_backup_key()
+        with self._staging() as folder:
+            yield open_file(archive, key, folder, progress)
+
+    def archives(self) -> list[dict[str, object]]:
+        """Every archive in the targets (partials are never listed), oldest first."""
+        return list_rows(self.settings.targets, self.status_file)
+
+    def apply_retention(self, folder: Path) -> list[Path]:
+        """Delete the archives of ``folder`` that the retention policy does not keep."""
+        archives = list_archives(folder)
+        keep = to_keep((a.created for a in archives), self.settings.retention)
+        removed = [a.path for a in archives if a.created not in keep]
+        for path in removed:
+            path.unlink(missing_ok=True)
+        return removed
+
+    # --- restore test and status ---------------------------------------------------------------
+
+    def restore_test(self) -> dict[str, object]:
+        """Verify the newest archive and restore it into a temporary folder (a throwaway
+        recovery key and machine key), check the result opens, then wipe it all."""
+        archives = [a for t in self.settings.targets for a in list_archives(t)]
+        if not archives:
+            raise ClinicDeskError(ErrorCode.NOT_FOUND, entity="backup archive")
+        newest = max(archives, key=lambda a: a.created).path
+        backup_key = self._keystore.unlock_backup_key()
+        with self.opened(newest) as opened, self._staging() as sandbox:
+            machine = FileMachineProtector(sandbox / "keys")
+            restore_opened(opened, sandbox / "data", recovery_key.generate(), backup_key, machine)
+        self.status_file.update(last_restore_test={"at": now_iso(), "archive": str(newest)})
+        return {"archive": str(newest), "ok": True}
+
+    def status(self) -> dict[str, object]:
+        """Last success/failure, verify and restore test, next run, free space per target."""
+        current = self.status_file.read()
+        return {
+            "last_success": current.get("last_success"),
+            "last_failure": current.get("last_failure"),
+            "last_verify": current.get("last_verify"),
+            "last_restore_test": current.get("last_restore_test"),
+            "next_run": _iso(self.next_run()),
+            "targets": [
+                {"path": str(t), "free_bytes": free_bytes(t)} for t in self.settings.targets
+            ],
+            "has_backup_key": self._keystore.has_backup_key(),
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def list_rows(targets: tuple[Path, ...], status: StatusFile) -> list[dict[str, object]]:
+    """The archives of ``targets`` for ``backup list`` / the API (no key needed)."""
+    verified = (status.read().get("last_verify") or {}).get("archive")
+    rows: list[dict[str, object]] = []
+    for folder in targets:
+        for item in list_archives(folder):
+            rows.append({
+                "path": str(item.path),
+                "created_at": item.created.isoformat(),
+                "size": item.size,
+                "readable": item.header_ok,
+                "last_verified": str(item.path) == verified,
+            })  # fmt: skip
+    return rows

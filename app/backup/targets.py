@@ -1,0 +1,123 @@
+"""Where archives go: local folders, network shares, USB paths. Written atomically: an archive
+is streamed to ``<name>.partial``, fsynced, then renamed; only ``*.cdbk`` names are archives,
+so a partial (a failed or interrupted write) is never listed or taken for a good one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+from app.backup.archive import SUFFIX, read_header
+from app.domain.errors import ClinicDeskError, ErrorCode
+from app.infra.atomic import fsync_dir
+
+PARTIAL = ".partial"
+_NAME = re.compile(r"clinicdesk-(\d{8}T\d{6}Z)-[0-9a-f]{8}\.cdbk")
+Opener = Callable[[Path], IO[bytes]]
+
+
+def archive_name(created: datetime, token: str) -> str:
+    """``clinicdesk-YYYYMMDDTHHMMSSZ-<8 hex>.cdbk`` (sorts by time; UTC)."""
+    return f"clinicdesk-{created.astimezone(UTC):%Y%m%dT%H%M%SZ}-{token}{SUFFIX}"
+
+
+def created_of(path: Path) -> datetime | None:
+    """When the archive named ``path`` was made, from its name (None for other files)."""
+    match = _NAME.fullmatch(path.name)
+    if match is None:
+        return None
+    return datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+
+
+def exclusive_open(path: Path) -> IO[bytes]:
+    """The default opener: a new private file (never over an existing one)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    return os.fdopen(fd, "wb")
+
+
+def target_error(folder: Path, exc: OSError) -> ClinicDeskError:
+    """BACKUP_TARGET_FAILED naming the folder and the OS error (ENOSPC, EACCES…)."""
+    name = os.strerror(exc.errno) if exc.errno else type(exc).__name__
+    return ClinicDeskError(ErrorCode.BACKUP_TARGET_FAILED, path=str(folder), error=name)
+
+
+@contextlib.contextmanager
+def partial_file(folder: Path, name: str, opener: Opener = exclusive_open) -> Iterator[IO[bytes]]:
+    """A ``name.partial`` file in ``folder`` to write; on success it is fsynced and renamed to
+    ``name``, on any failure removed (BACKUP_TARGET_FAILED for an OS error)."""
+    partial = folder / (name + PARTIAL)
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fh = opener(partial)
+    except OSError as exc:
+        raise target_error(folder, exc) from exc
+    try:
+        with fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        partial.replace(folder / name)
+        fsync_dir(folder)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        if isinstance(exc, OSError):
+            raise target_error(folder, exc) from exc
+        raise
+
+
+def copy_to(source: Path, folder: Path, opener: Opener = exclusive_open) -> Path:
+    """Copy a finished archive into another target folder, with the same atomic rename."""
+    with source.open("rb") as src, partial_file(folder, source.name, opener) as out:
+        shutil.copyfileobj(src, out, 1 << 20)
+    return folder / source.name
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One archive in a target folder."""
+
+    path: Path
+    created: datetime
+    size: int
+    header_ok: bool
+
+
+def list_archives(folder: Path) -> list[Listed]:
+    """The archives in ``folder``, oldest first; partials and other files are not listed."""
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.iterdir():
+        created = created_of(path)
+        if created is not None and path.is_file():
+            found.append(Listed(path, created, path.stat().st_size, _header_ok(path)))
+    return sorted(found, key=lambda item: (item.created, item.path.name))
+
+
+def _header_ok(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            read_header(fh)
+    except (OSError, ClinicDeskError):
+        return False
+    return True
+
+
+def free_bytes(folder: Path) -> int | None:
+    """Free space at ``folder`` (or its nearest existing parent), None if unknown."""
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        return shutil.disk_usage(probe).free
+    except OSError:
+        return None

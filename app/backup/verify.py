@@ -1,0 +1,203 @@
+"""Opening and verifying an archive: decrypt, check every hash, open the database copy with the
+archive's key, run both integrity checks, compare counts with the manifest and walk the audit
+chain up to the manifest's head. Blocking; the engine runs it in a thread.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+import sqlcipher3
+
+from app.backup.archive import Header, OpeningReader, invalid, read_header
+from app.backup.snapshot import (
+    DB_PART,
+    KEYS_PART,
+    MANIFEST,
+    MANIFEST_FORMAT,
+    Progress,
+    count_rows,
+)
+from app.domain.audit import Anchor, verify_chain
+from app.domain.errors import ClinicDeskError, ErrorCode
+from app.store.db import open_database
+from app.store.repositories import AuditRepository
+
+COPY_BUFFER = 1 << 20
+
+
+@dataclass
+class Opened:
+    """An archive decrypted into ``folder`` and fully verified."""
+
+    folder: Path
+    header: Header
+    manifest: dict[str, Any]
+    db_key: bytes
+
+    @property
+    def db(self) -> Path:
+        return self.folder / DB_PART
+
+    def media_key(self) -> bytes:
+        """The media key of the installation that made the archive (to re-encrypt blobs)."""
+        keys = json.loads((self.folder / KEYS_PART).read_text("utf-8"))
+        return base64.b64decode(keys["media_key"])
+
+    def report(self) -> dict[str, object]:
+        """What ``backup verify`` prints (no secrets)."""
+        m = self.manifest
+        return {
+            "ok": True,
+            "created_at": m["created_at"],
+            "app_version": m["app_version"],
+            "schema_revision": m["schema_revision"],
+            "tables": len(m["counts"]),
+            "rows": sum(m["counts"].values()),
+            "parts": len(m["parts"]) + 1,
+            "audit_head_seq": m["audit_head"]["seq"],
+        }
+
+
+def failed(reason: str, **params: object) -> ClinicDeskError:
+    """BACKUP_VERIFY_FAILED with a stable ``reason``."""
+    return ClinicDeskError(ErrorCode.BACKUP_VERIFY_FAILED, reason=reason, **params)
+
+
+def open_archive(
+    fh: IO[bytes], header: Header, backup_key: bytes, folder: Path, progress: Progress
+) -> Opened:
+    """Decrypt the archive ``fh`` (its header already read) into the empty private ``folder``
+    and verify everything; raises BACKUP_ARCHIVE_INVALID / BACKUP_VERIFY_FAILED with a reason."""
+    stream_key_check, db_key = header.keys(backup_key)
+    del stream_key_check
+    reader = OpeningReader(fh, header, backup_key)
+    progress("decrypting")
+    hashes, manifest = _extract(reader, folder)
+    reader.drain()
+    _check_parts(hashes, manifest)
+    progress("checking database")
+    _check_database(folder / DB_PART, db_key, manifest)
+    return Opened(folder, header, manifest, db_key)
+
+
+def open_file(path: Path, backup_key: bytes, folder: Path, progress: Progress) -> Opened:
+    """:func:`open_archive` on the file at ``path``."""
+    with path.open("rb") as fh:
+        return open_archive(fh, read_header(fh), backup_key, folder, progress)
+
+
+def _extract(reader: OpeningReader, folder: Path) -> tuple[dict[str, str], dict[str, Any]]:
+    hashes: dict[str, str] = {}
+    manifest: dict[str, Any] | None = None
+    try:
+        with tarfile.open(fileobj=reader, mode="r|", bufsize=COPY_BUFFER) as tar:  # type: ignore[call-overload]
+            for member in tar:
+                if manifest is not None:
+                    raise invalid("after_manifest")
+                data = tar.extractfile(member) if member.isfile() else None
+                if data is None:
+                    raise invalid("bad_member")
+                if member.name == MANIFEST:
+                    manifest = _parse_manifest(data.read())
+                else:
+                    hashes[member.name] = _write_member(data, folder, member.name)
+    except tarfile.TarError:
+        raise invalid("bad_tar") from None
+    if manifest is None:
+        raise invalid("no_manifest")
+    return hashes, manifest
+
+
+def _safe_path(folder: Path, name: str) -> Path:
+    """Where member ``name`` goes; refuses absolute paths and ``..`` (no escape from folder)."""
+    pure = PurePosixPath(name)
+    if pure.is_absolute() or ".." in pure.parts or not pure.parts:
+        raise invalid("bad_member")
+    return folder.joinpath(*pure.parts)
+
+
+def _write_member(data: IO[bytes], folder: Path, name: str) -> str:
+    target = _safe_path(folder, name)
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    sha = hashlib.sha256()
+    with open(target, "xb") as out:  # noqa: PTH123 - exclusive create: a duplicate name fails
+        while chunk := data.read(COPY_BUFFER):
+            sha.update(chunk)
+            out.write(chunk)
+    target.chmod(0o600)
+    return sha.hexdigest()
+
+
+def _parse_manifest(raw: bytes) -> dict[str, Any]:
+    try:
+        manifest = json.loads(raw.decode("utf-8"))
+        if manifest["format"] != MANIFEST_FORMAT or not isinstance(manifest["parts"], dict):
+            raise ValueError("format")
+        for key in ("counts", "audit_head", "created_at", "app_version", "schema_revision"):
+            manifest[key]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise invalid("manifest") from None
+    return dict(manifest)
+
+
+def _check_parts(hashes: dict[str, str], manifest: dict[str, Any]) -> None:
+    parts = {name: str(part["sha256"]) for name, part in manifest["parts"].items()}
+    if set(parts) != set(hashes):
+        raise failed("parts_differ", missing=len(set(parts) - set(hashes)))
+    for name, sha in parts.items():
+        if hashes[name] != sha:
+            raise failed("hash_mismatch", part=name)
+    if DB_PART not in parts or KEYS_PART not in parts:
+        raise failed("parts_differ", missing=1)
+
+
+def _check_database(path: Path, db_key: bytes, manifest: dict[str, Any]) -> None:
+    conn = _connect(path, db_key)
+    try:
+        _pragma_ok(conn)
+        if count_rows(conn) != manifest["counts"]:
+            raise failed("counts_differ")
+    finally:
+        conn.close()
+    _check_audit(path, db_key, manifest["audit_head"])
+
+
+def _connect(path: Path, db_key: bytes) -> Any:
+    conn = sqlcipher3.connect(f"file:{path.as_posix()}?mode=ro", uri=True)
+    conn.execute(f"PRAGMA key = \"x'{db_key.hex()}'\"")
+    conn.execute("PRAGMA cipher_log_level = NONE")
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
+    except sqlcipher3.DatabaseError:
+        conn.close()
+        raise ClinicDeskError(ErrorCode.BACKUP_WRONG_KEY, reason="database") from None
+    return conn
+
+
+def _pragma_ok(conn: Any) -> None:
+    cipher = conn.execute("PRAGMA cipher_integrity_check").fetchall()
+    if cipher:
+        raise failed("cipher_integrity", pages=len(cipher))
+    plain = conn.execute("PRAGMA integrity_check").fetchall()
+    if [tuple(row) for row in plain] != [("ok",)]:
+        raise failed("integrity")
+
+
+def _check_audit(path: Path, db_key: bytes, head: dict[str, Any]) -> None:
+    """The chain verifies, and ends exactly at the manifest's head."""
+    engine = open_database(path, db_key)
+    try:
+        with engine.connect() as conn:
+            anchor = Anchor(int(head["seq"]), str(head["hash"])) if head["seq"] else None
+            result = verify_chain(AuditRepository(conn).iter_rows(), anchor)
+    finally:
+        engine.dispose()
+    if not result.ok or result.head_seq != head["seq"]:
+        raise failed("audit_chain", seq=result.first_bad_seq or result.head_seq)

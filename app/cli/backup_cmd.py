@@ -1,0 +1,190 @@
+"""``clinicdesk backup run|list|verify|restore|init-key`` (contract in docs/CLI.md).
+
+Progress goes to standard error; ``run`` prints the archive path on its last line of standard
+output. While an engine runs on the data directory, ``run`` asks it through the API (the engine
+owns the store and the one backup at a time); otherwise it opens the store here, holding the
+engine lock so no engine starts in the middle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from app.backup.archive import header_of
+from app.backup.restore import backup_key_from_recovery, check_target, restore_archive
+from app.backup.service import BackupSettings, StatusFile, list_rows
+from app.backup.verify import open_file
+from app.bootstrap import open_core
+from app.cli.output import print_json, print_table
+from app.cli.remote import running_engine
+from app.config import DataDir, resolve_data_dir
+from app.domain.errors import ClinicDeskError, ErrorCode
+from app.infra.lock import SingleInstanceLock
+from app.security import recovery_key
+from app.security.keystore import KeyStore
+from app.security.protectors import default_machine_protector
+
+if TYPE_CHECKING:
+    Subs = argparse._SubParsersAction[argparse.ArgumentParser]
+
+EXIT_OK = 0
+RUN_TIMEOUT_S = 3600.0
+
+
+def progress(step: str) -> None:
+    """One progress line on standard error."""
+    print(f"backup: {step}", file=sys.stderr, flush=True)
+
+
+def add_backup_parser(sub: Subs, dd: argparse.ArgumentParser) -> None:
+    """The ``backup`` sub-commands."""
+    backup = sub.add_parser("backup", help="encrypted backups and restore").add_subparsers(
+        dest="action", required=True
+    )
+    run = backup.add_parser("run", parents=[dd], help="make a backup now")
+    run.add_argument("--target", help="write to this folder instead of the configured targets")
+    lst = backup.add_parser("list", parents=[dd], help="archives in the targets")
+    lst.add_argument("--json", action="store_true", help="machine-readable output")
+    verify = backup.add_parser("verify", help="decrypt and check an archive completely")
+    verify.add_argument("archive")
+    keys = verify.add_mutually_exclusive_group(required=True)
+    keys.add_argument("--data-dir", help="use this installation's backup key")
+    keys.add_argument("--recovery-key-file", help="use the recovery key (e.g. on a new PC)")
+    verify.add_argument("--json", action="store_true", help="machine-readable output")
+    restore = backup.add_parser("restore", help="restore an archive into a data directory")
+    restore.add_argument("archive")
+    restore.add_argument("--data-dir", required=True, help="the folder to restore into")
+    restore.add_argument("--recovery-key-file", required=True)
+    restore.add_argument("--replace", action="store_true", help="replace an existing folder")
+    restore.add_argument("--yes", action="store_true", help="with --replace: do not ask")
+    restore.add_argument("--json", action="store_true", help="machine-readable output")
+    init_key = backup.add_parser("init-key", parents=[dd], help="give an older install a key")
+    init_key.add_argument("--recovery-key-file", required=True)
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Dispatch ``backup`` actions."""
+    action = {
+        "run": _run,
+        "list": _list,
+        "verify": _verify,
+        "restore": _restore,
+        "init-key": _init_key,
+    }[args.action]
+    return action(args)
+
+
+def _data_dir(args: argparse.Namespace) -> DataDir:
+    return DataDir(resolve_data_dir(args.data_dir))
+
+
+def _run(args: argparse.Namespace) -> int:
+    data_dir = _data_dir(args)
+    target = Path(args.target).absolute() if args.target else None
+    client = running_engine(data_dir)
+    if client is not None:
+        progress("asking the running engine")
+        body = {"target": str(target)} if target else {}
+        try:
+            # The engine answers when the archive is written and verified: minutes for a big
+            # store, far beyond the client's default 30 s.
+            answer = client.call("POST", "/backups/run", json=body, timeout=RUN_TIMEOUT_S)
+            path = str(answer["archive"])
+        finally:
+            client.close()
+    else:
+        path = str(_run_here(data_dir, target, args.insecure_key_storage))
+    print(path)
+    return EXIT_OK
+
+
+def _run_here(data_dir: DataDir, target: Path | None, insecure: bool) -> Path:
+    with SingleInstanceLock(data_dir.engine_lock):
+        core = open_core(data_dir.root, insecure=insecure)
+        try:
+            assert core.backups is not None  # open_core always sets it
+            return core.backups.run(target, progress)
+        finally:
+            core.close()
+
+
+def _list(args: argparse.Namespace) -> int:
+    data_dir = _data_dir(args)
+    if not data_dir.is_initialised():
+        raise ClinicDeskError(ErrorCode.DATA_DIR_NOT_INITIALISED, path=str(data_dir.root))
+    rows = list_rows(BackupSettings.load(data_dir).targets, StatusFile(data_dir))
+    if args.json:
+        print_json(rows)
+    else:
+        print_table(rows, ["created_at", "size", "readable", "last_verified", "path"])
+    return EXIT_OK
+
+
+def _verify(args: argparse.Namespace) -> int:
+    archive = Path(args.archive)
+    header_of(archive)  # a missing or foreign file is refused before any key work
+    if args.recovery_key_file:
+        rk = recovery_key.read_recovery_key_file(Path(args.recovery_key_file))
+        key = backup_key_from_recovery(archive, rk)
+    else:
+        data_dir = _data_dir(args)
+        if not data_dir.is_initialised():
+            raise ClinicDeskError(ErrorCode.DATA_DIR_NOT_INITIALISED, path=str(data_dir.root))
+        key = KeyStore(data_dir, default_machine_protector()).unlock_backup_key()
+    with tempfile.TemporaryDirectory(prefix="clinicdesk-verify-") as folder:
+        report = open_file(archive, key, Path(folder) / "archive", progress).report()
+    if args.json:
+        print_json(report)
+    else:
+        print(f"OK: {archive} ({report['rows']} rows, audit head {report['audit_head_seq']})")
+    return EXIT_OK
+
+
+def _restore(args: argparse.Namespace) -> int:
+    root = Path(args.data_dir).expanduser().absolute()
+    archive = Path(args.archive)
+    rk = recovery_key.read_recovery_key_file(Path(args.recovery_key_file))
+    header_of(archive)
+    if check_target(root, replace=args.replace) and not args.yes:
+        _confirm_replace(root)
+    report = restore_archive(
+        archive, root, rk, default_machine_protector(), replace=args.replace, progress=progress
+    )
+    if args.json:
+        print_json(report.as_json())
+        return EXIT_OK
+    print(f"Restored the backup of {report.created_at} into {report.data_dir}")
+    if report.replaced:
+        print(f"The previous contents were kept in {report.replaced}")
+    for channel in report.channels:
+        what = "will reconnect" if channel["expect"] == "reconnect" else "needs pairing"
+        print(f"  channel {channel['name']}: {what}" + _reason(channel))
+    return EXIT_OK
+
+
+def _reason(channel: dict[str, object]) -> str:
+    return f" ({channel['reason']}: no device store in the backup)" if channel["reason"] else ""
+
+
+def _confirm_replace(root: Path) -> None:
+    """IT staff must type the folder's name to replace it (or pass --yes in scripts)."""
+    if not sys.stdin.isatty():
+        raise ClinicDeskError(ErrorCode.RESTORE_NOT_CONFIRMED, path=str(root))
+    print(f"{root} already holds data. It will be moved aside, not deleted.", file=sys.stderr)
+    answer = input(f"Type the folder name ({root.name}) to replace it: ")
+    if answer.strip() != root.name:
+        raise ClinicDeskError(ErrorCode.RESTORE_NOT_CONFIRMED, path=str(root))
+
+
+def _init_key(args: argparse.Namespace) -> int:
+    data_dir = _data_dir(args)
+    rk = recovery_key.read_recovery_key_file(Path(args.recovery_key_file))
+    if not data_dir.is_initialised():
+        raise ClinicDeskError(ErrorCode.DATA_DIR_NOT_INITIALISED, path=str(data_dir.root))
+    KeyStore(data_dir, default_machine_protector()).add_backup_key(rk)
+    print(f"Backup key ready for {data_dir.root}")
+    return EXIT_OK
