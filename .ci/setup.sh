@@ -44,6 +44,7 @@ APT_PACKAGES=(
     libgl1 libegl1 libxkbcommon0 libfontconfig1 libglib2.0-0 libdbus-1-3
     libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0
     xvfb xauth
+    fonts-dejavu-core fontconfig-config   # the desk's text (else every glyph is a box)
     binutils
 )
 

@@ -1,0 +1,218 @@
+"""Atendimentos: the three inbox tabs beside the conversation pane.
+
+Each tab (Aguardando / Em atendimento / Resolvidos) has its own lazy :class:`TicketTableModel`
+and view; the tab bar shows the count of loaded rows. Bridge events go to every tab's model:
+a ticket that moves from Aguardando to Em atendimento leaves one and enters the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPalette
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QSplitter,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.domain.errors import ClinicDeskError, ErrorCode
+from app.ui.bridge import EventBridge
+from app.ui.client import DeskClient
+from app.ui.conversation import ConversationPane
+from app.ui.qtutil import named
+from app.ui.ticket_model import (
+    COL_CONTACT,
+    COLOR_ROLE,
+    ID_ROLE,
+    PREVIEW_ROLE,
+    UNREAD_ROLE,
+    TicketTableModel,
+)
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+TABS = ("pending", "open", "closed")
+ROW_HEIGHT = 56
+SELECTED = "#E8F0FE"
+
+
+class TicketDelegate(QStyledItemDelegate):
+    """The contact cell: queue colour strip, name, last-message preview, unread badge."""
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
+        return QSize(260, ROW_HEIGHT)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
+        if index.column() != COL_CONTACT:
+            super().paint(painter, option, index)
+            return
+        painter.save()
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        r: QRect = option.rect
+        painter.fillRect(r, QColor(SELECTED) if selected else QColor("#FFFFFF"))
+        colour = index.data(COLOR_ROLE)
+        painter.fillRect(QRect(r.left(), r.top() + 4, 4, r.height() - 8), colour or QColor("#DDD"))
+        unread = int(index.data(UNREAD_ROLE) or 0)
+        text_right = r.right() - (34 if unread else 8)
+        name_rect = QRect(r.left() + 12, r.top() + 6, text_right - r.left() - 12, r.height() // 2)
+        font = QFont(option.font)
+        font.setBold(unread > 0)
+        painter.setFont(font)
+        painter.setPen(QColor("#111B21"))
+        painter.drawText(name_rect, int(Qt.AlignmentFlag.AlignVCenter), str(index.data() or ""))
+        preview = str(index.data(PREVIEW_ROLE) or "")
+        if preview:
+            painter.setFont(option.font)
+            painter.setPen(QColor("#667781"))
+            below = name_rect.translated(0, r.height() // 2 - 6)
+            elided = painter.fontMetrics().elidedText(
+                preview, Qt.TextElideMode.ElideRight, below.width()
+            )
+            painter.drawText(below, int(Qt.AlignmentFlag.AlignVCenter), elided)
+        if unread:
+            self._badge(painter, r, unread)
+        painter.restore()
+
+    @staticmethod
+    def _badge(painter: QPainter, r: QRect, unread: int) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        badge = QRect(r.right() - 28, r.center().y() - 10, 22, 20)
+        painter.setBrush(QColor("#25D366"))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.drawRoundedRect(badge, 10, 10)
+        painter.setPen(QColor("#FFFFFF"))
+        bold = QFont(painter.font())
+        bold.setBold(True)
+        painter.setFont(bold)
+        label = str(unread) if unread < 100 else "99+"
+        painter.drawText(badge, int(Qt.AlignmentFlag.AlignCenter), label)
+
+
+class InboxPage(QWidget):
+    """Tabs of tickets on the left, the chosen conversation on the right."""
+
+    def __init__(
+        self, client: DeskClient, bridge: EventBridge, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.client, self.bridge = client, bridge
+        self.models: dict[str, TicketTableModel] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.views: dict[str, QTableView] = {}
+        self.tabs = named(QTabWidget(), "inboxTabs")
+        titles = (self.tr("Aguardando"), self.tr("Em atendimento"), self.tr("Resolvidos"))
+        for status, title in zip(TABS, titles, strict=True):
+            self.tabs.addTab(self._make_tab(status), title)
+        self.conversation = ConversationPane(client, bridge)
+        self.conversation.ticketUpdated.connect(self._touch)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.tabs)
+        split.addWidget(self.conversation)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+        split.setSizes([440, 560])
+        self.tabs.setMinimumWidth(400)
+        QVBoxLayout(self).addWidget(split)
+        bridge.ticketChanged.connect(lambda tid, _s, _a: self._touch(tid))
+        bridge.inboundReceived.connect(lambda tid, _c: self._touch(tid))
+        bridge.resynced.connect(self.reload)
+        self.tabs.currentChanged.connect(lambda _i: self._update_titles())
+        for model in self.models.values():
+            model.rowsInserted.connect(self._update_titles)
+            model.rowsRemoved.connect(self._update_titles)
+            model.modelReset.connect(self._update_titles)
+
+    def _make_tab(self, status: str) -> QTableView:
+        model = TicketTableModel(self.client, status, parent=self)
+        view = named(QTableView(), f"tickets_{status}")
+        view.setModel(model)
+        view.setItemDelegate(TicketDelegate(view))
+        view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        view.setShowGrid(False)
+        pal = view.palette()  # a light selection, the same in every column
+        pal.setColor(QPalette.ColorRole.Highlight, QColor(SELECTED))
+        pal.setColor(QPalette.ColorRole.HighlightedText, QColor("#111B21"))
+        view.setPalette(pal)
+        view.verticalHeader().hide()
+        view.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
+        header = view.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col, width in ((1, 64), (2, 96)):  # fixed: content-sized columns jump as rows load
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
+            header.resizeSection(col, width)
+        view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        view.clicked.connect(lambda index, m=model: self._open(m, index))
+        self.models[status], self.views[status] = model, view
+        return view
+
+    def _update_titles(self, *_args: Any) -> None:
+        titles = (self.tr("Aguardando"), self.tr("Em atendimento"), self.tr("Resolvidos"))
+        for i, (status, title) in enumerate(zip(TABS, titles, strict=True)):
+            rows = self.models[status].rowCount()
+            self.tabs.setTabText(i, f"{title} ({rows})" if rows and status != "closed" else title)
+
+    def _open(self, model: TicketTableModel, index: QModelIndex) -> None:
+        ticket_id = index.data(ID_ROLE)
+        ticket = model.cached(ticket_id) if ticket_id is not None else None
+        if ticket is not None:
+            self.conversation.show_ticket(ticket)
+
+    def open_first(self, status: str = "pending") -> bool:
+        """Select and open the first row of a tab (demo and screenshots)."""
+        model, view = self.models[status], self.views[status]
+        if model.rowCount() == 0:
+            return False
+        self.tabs.setCurrentIndex(TABS.index(status))
+        view.selectRow(0)
+        self._open(model, model.index(0, 0))
+        return True
+
+    def _touch(self, ticket_id: int) -> None:
+        """Re-read one ticket once (the read is audited) and place it in every tab."""
+        if ticket_id > 0:
+            self._spawn(self._refresh(ticket_id))
+
+    async def _refresh(self, ticket_id: int) -> None:
+        try:
+            ticket = await self.client.ticket(ticket_id)
+        except ClinicDeskError as exc:
+            if exc.code is ErrorCode.NOT_FOUND:  # no longer visible to this user
+                for model in self.models.values():
+                    model.forget(ticket_id)
+            return
+        for model in self.models.values():
+            model.place(ticket)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def reload(self) -> None:
+        """Fetch every tab again (after the event stream was away: events may be missed)."""
+        for model in self.models.values():
+            model.reload()
+
+    def set_channel_labels(self, labels: dict[int, str]) -> None:
+        for model in self.models.values():
+            model.set_channel_labels(labels)
+
+    def set_queues(self, queues: dict[int, tuple[str, str]]) -> None:
+        for model in self.models.values():
+            model.set_queues(queues)
+
+    async def settle(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await asyncio.gather(*(m.settle() for m in self.models.values()))
+        await self.conversation.settle()

@@ -1,0 +1,202 @@
+"""The main window: it only assembles the pages, the sidebar and the status bar.
+
+Sidebar: Atendimentos, Contatos, Canais, Painel, Lembretes, and Configurações for admins.
+Status bar: the link to the ClinicDesk service (from the bridge) and the channels' health at a
+glance ("3 de 3 números conectados").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.domain.errors import ClinicDeskError
+from app.ui.bridge import EventBridge, LinkStatus
+from app.ui.channels_page import ChannelsPage
+from app.ui.client import Channel, DeskClient
+from app.ui.inbox import InboxPage
+from app.ui.login import LoginResult
+from app.ui.qtutil import named
+
+log = logging.getLogger(__name__)
+SIDEBAR_STYLE = """
+QListWidget#sidebar { background: #0B3D3A; color: #E0F2F1; border: none; font-size: 14px; }
+QListWidget#sidebar::item { padding: 12px 16px; }
+QListWidget#sidebar::item:selected { background: #14605A; color: white; }
+"""
+
+
+def health_text(channels: list[Channel]) -> str:
+    """ "3 de 3 números conectados" (plural forms through the translation file)."""
+    connected = sum(1 for c in channels if c.state == "CONNECTED")
+    if not channels:
+        return QCoreApplication.translate("Status", "Nenhum número de WhatsApp cadastrado")
+    if len(channels) == 1:
+        text = QCoreApplication.translate("Status", "%1 de 1 número conectado")
+    else:
+        text = QCoreApplication.translate("Status", "%1 de %2 números conectados").replace(
+            "%2", str(len(channels))
+        )
+    return text.replace("%1", str(connected))
+
+
+def link_text(status: str) -> str:
+    if status == LinkStatus.CONNECTED:
+        return QCoreApplication.translate("Status", "● Conectado ao serviço ClinicDesk")
+    if status == LinkStatus.AUTH_NEEDED:
+        return QCoreApplication.translate("Status", "● Sessão encerrada: entre novamente")
+    return QCoreApplication.translate(
+        "Status", "● Sem conexão com o serviço ClinicDesk. Tentando novamente…"
+    )
+
+
+class Placeholder(QWidget):
+    """A page that is not built yet: says so in the user's language."""
+
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        head = QLabel(title)
+        head.setStyleSheet("font-size: 18px; font-weight: bold;")
+        layout.addWidget(head)
+        layout.addWidget(QLabel(self.tr("Em breve.")))
+        layout.addStretch(1)
+
+
+class MainWindow(QMainWindow):
+    """Sidebar + stacked pages + status bar, for one logged-in user and branch."""
+
+    closed = Signal()
+
+    def __init__(
+        self, client: DeskClient, bridge: EventBridge, login: LoginResult,
+        parent: QWidget | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(parent)
+        self.client, self.bridge, self.login = client, bridge, login
+        self.channels: dict[int, Channel] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        branch = login.branch.name if login.branch else ""
+        where = f" · {branch}" if branch else ""
+        self.setWindowTitle(f"ClinicDesk — {login.me.display_name}{where}")
+        self.inbox = InboxPage(client, bridge)
+        self.channels_page = ChannelsPage(client, bridge)
+        self._build_pages(login.me.is_admin)
+        self._build_status()
+        bridge.statusChanged.connect(lambda s: self.link_label.setText(link_text(s)))
+        bridge.channelStateChanged.connect(self._on_channel_state)
+        bridge.channelWarning.connect(self._on_channel_warning)
+        bridge.resynced.connect(self.refresh_channels)
+        self.resize(1100, 700)
+
+    def _build_pages(self, admin: bool) -> None:
+        self.sidebar = named(QListWidget(), "sidebar")
+        self.sidebar.setStyleSheet(SIDEBAR_STYLE)
+        self.sidebar.setFixedWidth(190)
+        self.sidebar.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # no dotted focus box on the items
+        self.stack = QStackedWidget()
+        pages: list[tuple[str, QWidget]] = [
+            (self.tr("Atendimentos"), self.inbox),
+            (self.tr("Contatos"), Placeholder(self.tr("Contatos"))),
+            (self.tr("Canais"), self.channels_page),
+            (self.tr("Painel"), Placeholder(self.tr("Painel"))),
+            (self.tr("Lembretes"), Placeholder(self.tr("Lembretes"))),
+        ]
+        if admin:
+            pages.append((self.tr("Configurações"), Placeholder(self.tr("Configurações"))))
+        for title, page in pages:
+            QListWidgetItem(title, self.sidebar)
+            self.stack.addWidget(page)
+        self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
+        self.sidebar.setCurrentRow(0)
+        body = QWidget()
+        row = QHBoxLayout(body)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(self.sidebar)
+        row.addWidget(self.stack, 1)
+        self.setCentralWidget(body)
+
+    def _build_status(self) -> None:
+        self.link_label = named(QLabel(link_text(self.bridge.status)), "linkStatus")
+        self.health_label = named(QLabel(), "channelHealth")
+        self.user_label = QLabel(self.login.me.display_name)
+        bar = self.statusBar()
+        bar.addWidget(self.link_label)
+        bar.addWidget(self.health_label)
+        bar.addPermanentWidget(self.user_label)
+
+    def show_page(self, index: int) -> None:
+        self.sidebar.setCurrentRow(index)
+
+    # ---- channels -----------------------------------------------------------------------------
+
+    def refresh_channels(self) -> None:
+        self._spawn(self._load_channels())
+
+    async def _load_channels(self) -> None:
+        try:
+            channels = await self.client.channels()
+        except ClinicDeskError as exc:
+            log.info("channels failed", extra={"code": exc.code.value})
+            return
+        self.set_channels(channels)
+
+    def set_channels(self, channels: list[Channel]) -> None:
+        self.channels = {c.id: c for c in channels}
+        self._channels_changed()
+
+    def _channels_changed(self) -> None:
+        listed = sorted(self.channels.values(), key=lambda c: (c.branch_id, c.id))
+        self.channels_page.set_channels(listed)
+        self.inbox.set_channel_labels({c.id: c.display_name for c in listed})
+        self.health_label.setText(health_text(listed))
+        colour = "#1E8E3E" if all(c.state == "CONNECTED" for c in listed) else "#D93025"
+        self.health_label.setStyleSheet(f"color: {colour};")
+
+    def _on_channel_state(self, channel_id: int, state: str, reason: str) -> None:
+        known = self.channels.get(channel_id)
+        if known is None:
+            self.refresh_channels()
+            return
+        self.channels[channel_id] = replace(known, state=state, reason=reason)
+        self._channels_changed()
+
+    def _on_channel_warning(self, channel_id: int, deaf: bool) -> None:
+        known = self.channels.get(channel_id)
+        if known is not None:
+            warning = "deaf_suspected" if deaf else None
+            self.channels[channel_id] = replace(known, warning=warning)
+            self._channels_changed()
+
+    # ---- plumbing -----------------------------------------------------------------------------
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def settle(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.inbox.settle()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Closing the desk never stops the engine or WhatsApp; it only leaves."""
+        self.closed.emit()
+        super().closeEvent(event)

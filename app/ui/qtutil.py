@@ -1,0 +1,47 @@
+"""Small Qt helpers shared by the desk's widgets, and a probe for a PySide6 bug.
+
+PySide6 6.12.0 drops references it does not own when it calls some Python overrides from C++
+(measured: one reference to ``None`` per ``data()`` override returning None, per
+``paintEvent``, per qasync timer event). On Python 3.11 those singletons are ordinary
+refcounted objects, so a desk running for hours would abort ("deallocating None"). 6.11.3 does
+not have the bug (measured the same way), so pyproject.toml pins ``<6.12``;
+:func:`none_leaks_per_call` is the probe a test runs to keep it that way (DECISIONS.md #21).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, TypeVar
+
+from PySide6.QtCore import QAbstractTableModel, QIdentityProxyModel, QModelIndex, QObject, Qt
+
+T = TypeVar("T", bound=QObject)
+PROBE_CALLS = 64
+
+
+def named(obj: T, name: str) -> T:
+    """``obj`` with its objectName set (tests and style sheets find widgets by it)."""
+    obj.setObjectName(name)
+    return obj
+
+
+class _Probe(QAbstractTableModel):
+    def rowCount(self, parent: Any = None) -> int:
+        return 1
+
+    def columnCount(self, parent: Any = None) -> int:
+        return 1
+
+    def data(self, index: Any, role: int = 0) -> Any:
+        return None
+
+
+def none_leaks_per_call() -> int:
+    """References to ``None`` lost per None-returning ``data()`` call from C++ (0: no bug)."""
+    model, proxy = _Probe(), QIdentityProxyModel()
+    proxy.setSourceModel(model)
+    index = proxy.index(0, 0, QModelIndex())
+    before = sys.getrefcount(None)
+    for _ in range(PROBE_CALLS):
+        proxy.data(index, Qt.ItemDataRole.DecorationRole)
+    return max(0, round((before - sys.getrefcount(None)) / PROBE_CALLS))

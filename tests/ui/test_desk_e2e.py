@@ -1,0 +1,116 @@
+"""The desk against a real engine and simulator on loopback.
+
+A simulated patient writes in, the ticket appears in Aguardando, the receptionist opens it and
+answers, and the simulated WhatsApp receives the reply. Login errors are shown in Portuguese.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from app.domain.errors import ErrorCode
+from app.ui.client import DeskClient
+from app.ui.desk import Desk, DeskOptions
+from app.ui.login import LoginDialog, LoginResult
+from app.ui.messages_view import MESSAGE_ROLE
+from app.ui.texts import error_text
+from tests.helpers.channels import Simulator
+from tests.helpers.cli import PASSWORD, init_installation
+from tests.helpers.desk import until
+from tests.helpers.e2e import Engine, sim_account
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="worker processes: POSIX here")
+BRANCH = "Clínica Desk"
+
+
+@dataclass
+class Rig:
+    engine: Engine
+    sim: Simulator
+    account: str
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    base = tmp_path_factory.mktemp("desk")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CLINICDESK_KEY_DIR", str(base / "keys"))
+        init_installation(base, base / "data")
+        sim = Simulator("--auto-pair", "--receipt-delay", "0.05")
+        engine = Engine(base / "data")
+        try:
+            engine.call("POST", "/branches", json={"name": BRANCH})
+            account = sim_account(sim, engine.linked_channel(BRANCH, "desk-1", sim))
+            yield Rig(engine, sim, account)
+        finally:
+            engine.stop_or_kill(timeout=5)
+            sim.stop()
+
+
+async def test_a_wrong_password_is_explained_in_portuguese(qtbot: Any, rig: Rig) -> None:
+    client = DeskClient(rig.engine.url)
+    dialog = LoginDialog(client, "root")
+    qtbot.addWidget(dialog)
+    dialog.password.setText("not-the-password")
+    dialog.submit()
+    await dialog.settle()
+    assert dialog.message.text() == "Usuário ou senha incorretos."
+    assert dialog.result_ is None and dialog.button.isEnabled()
+    await client.close()
+
+
+async def test_an_unreachable_engine_is_explained_and_retried(qtbot: Any) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = DeskClient(f"http://127.0.0.1:{port}")
+    dialog = LoginDialog(client, "ana")
+    qtbot.addWidget(dialog)
+    dialog.check_engine()
+    await dialog.settle()
+    assert dialog.message.text() == error_text(ErrorCode.ENGINE_UNREACHABLE)
+    assert dialog.message.text().startswith("Não foi possível conectar ao serviço ClinicDesk")
+    assert not dialog.button.isEnabled()
+    assert dialog._timer.isActive()  # it keeps checking by itself
+    dialog.password.setText("x")
+    dialog._timer.stop()
+    await client.close()
+
+
+async def test_a_patient_writes_the_receptionist_answers_and_whatsapp_gets_it(
+    qtbot: Any, qapp: Any, rig: Rig
+) -> None:
+    desk = Desk(qapp, DeskOptions(rig.engine.url))
+    me = await desk.client.login("root", PASSWORD)
+    branches = await desk.client.branches()
+    window = await desk.open_main(LoginResult(me, branches[0]))
+    qtbot.addWidget(window)
+    try:
+        await until(lambda: window.health_label.text() == "1 de 1 número conectado", "health")
+        pending = window.inbox.models["pending"]
+        text = "Bom dia, quero marcar uma consulta"
+        rig.sim.post("/control/inbound", channel=rig.account, text=text, patient=7)
+        await until(lambda: pending.rowCount() > 0, "the new ticket in Aguardando")
+        assert window.inbox.open_first("pending")
+        pane = window.inbox.conversation
+        shown = lambda: [m.body for m in pane.model.messages()]  # noqa: E731
+        await until(lambda: text in shown(), "the patient's message in the conversation")
+        reply = "Olá! Temos horário amanhã às 9h."
+        pane.composer.setText(reply)
+        pane.composer.returnPressed.emit()
+        outbox = lambda: rig.sim.http.get(f"/control/outbox/{rig.account}").json()  # noqa: E731
+        await until(lambda: reply in str(outbox()), "the reply on the simulated WhatsApp")
+        bubble = lambda: [m for m in pane.model.messages() if m.body == reply]  # noqa: E731
+        await until(lambda: bubble() and bubble()[0].ack in ("delivered", "read"), "ticks")
+        row = pane.model.index(len(pane.model.messages()) - 1)
+        assert row.data(MESSAGE_ROLE).direction == "out"
+    finally:
+        window.close()
+        await desk.bridge.stop()
+        await desk.client.close()
