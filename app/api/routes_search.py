@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict
 
 from app.api.deps import ActorDep, CoreDep
-from app.services.search import MAX_LIMIT, SearchService
+from app.services.search import MAX_LIMIT, Cursors, SearchService
 
 router = APIRouter()
 
@@ -35,8 +35,12 @@ class ContactHitOut(BaseModel):
 
 
 class SearchOut(BaseModel):
+    """Newest first; a ``*_next_before`` cursor continues its list (null: complete)."""
+
     messages: list[MessageHitOut]
     contacts: list[ContactHitOut]
+    messages_next_before: int | None
+    contacts_next_before: int | None
 
 
 def _search(core: CoreDep) -> SearchService:
@@ -51,13 +55,22 @@ SearchDep = Annotated[SearchService, Depends(_search)]
 async def search(
     actor: ActorDep,
     service: SearchDep,
+    *,
     q: str = "",
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    before: Annotated[int | None, Query(ge=1)] = None,
+    contacts_before: Annotated[int | None, Query(ge=1)] = None,
 ) -> SearchOut:
-    """Message and contact hits, best first; an empty or punctuation-only ``q`` finds nothing;
-    over 200 characters or 12 words is ``input.invalid`` (field ``q``)."""
-    found = await service.search(actor, q, limit)
+    """Message and contact hits, newest first; an empty or punctuation-only ``q`` finds
+    nothing; over 200 characters or 12 words is ``input.invalid`` (field ``q``).
+
+    ``before`` / ``contacts_before`` take the previous answer's ``messages_next_before`` /
+    ``contacts_next_before`` and continue that list only; a page may be short, even empty,
+    while its cursor is not null (one call looks at a bounded number of matches)."""
+    found = await service.search(actor, q, limit, Cursors(before, contacts_before))
     return SearchOut(
         messages=[MessageHitOut.model_validate(h) for h in found.messages],
         contacts=[ContactHitOut.model_validate(h) for h in found.contacts],
+        messages_next_before=found.messages_next_before,
+        contacts_next_before=found.contacts_next_before,
     )

@@ -6,6 +6,13 @@ The FTS5 tables use ``unicode61 remove_diacritics 2``, so "conceicao" finds "Con
 operators and punctuation are dropped, every word is quoted and the last one becomes a prefix
 ("joao conc" → ``"joao" "conc"*``). Each search is audited with its result counts only — the
 query itself may contain patient data and is never stored.
+
+Results are newest first (by message or contact id, like WhatsApp's search), with keyset
+pagination: each list comes with a cursor (``before``: exclusive upper id bound) for its next
+page. One call looks at no more than SCAN_WINDOW matches per list, so a reader who may see few
+of them gets a short page (possibly empty) with a cursor rather than a long scan; only a None
+cursor means the list is complete. The queries run on a read connection, never on the DB
+writer; the audit row is written afterwards in its own short transaction.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from app.domain.errors import ClinicDeskError, ErrorCode
 from app.domain.roles import Actor
@@ -27,6 +34,10 @@ from app.services.ticket_access import clamp_limit, scope_for
 MAX_QUERY_CHARS = 200
 MAX_TOKENS = 12
 MAX_LIMIT = 200
+# Matches looked at per list and call. When few of them are visible, each costs a message and
+# a ticket lookup: for a reader who sees none of them, 1,000 took up to ~50 ms on the
+# 1,000,000-message benchmark store, 2,000 up to 90 ms (docs/PERFORMANCE.md, issue 4).
+SCAN_WINDOW = 1_000
 # Private-use code points: they never occur in real text, so a client can split on them safely.
 HIGHLIGHT_START = "\ue000"
 HIGHLIGHT_END = "\ue001"
@@ -53,19 +64,53 @@ class ContactHit:
     display_name: str
 
 
+H = TypeVar("H")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[H]):
+    """Hits newest first; ``next_before`` continues the list (None: nothing more)."""
+
+    hits: list[H]
+    next_before: int | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class SearchResults:
-    """Best matches first; both lists empty when the query had no searchable word."""
+    """Newest matches first; both lists empty when the query had no searchable word. A
+    ``*_next_before`` cursor continues its list; None means that list is complete (or was not
+    asked for)."""
 
     messages: list[MessageHit] = field(default_factory=list)
     contacts: list[ContactHit] = field(default_factory=list)
+    messages_next_before: int | None = None
+    contacts_next_before: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cursors:
+    """Where each list continues (exclusive id bounds). A request that continues only one list
+    leaves the other one out, so paging through messages does not repeat the contacts."""
+
+    messages: int | None = None
+    contacts: int | None = None
+
+    def wants(self) -> tuple[bool, bool]:
+        """(list messages?, list contacts?): both on a first page, else the continued ones."""
+        first = self.messages is None and self.contacts is None
+        return first or self.messages is not None, first or self.contacts is not None
 
 
 class SearchRepo(Protocol):
-    """The FTS5 queries, bound to one transaction (``app.store.repos_search``)."""
+    """The FTS5 queries, bound to one transaction (``app.store.repos_search``); each looks at
+    no more than ``window`` matches below ``before``."""
 
-    def messages(self, match: str, scope: TicketScope, limit: int) -> list[MessageHit]: ...
-    def contacts(self, match: str, scope: TicketScope, limit: int) -> list[ContactHit]: ...
+    def messages(
+        self, match: str, scope: TicketScope, limit: int, before: int | None, window: int
+    ) -> Page[MessageHit]: ...
+    def contacts(
+        self, match: str, scope: TicketScope, limit: int, before: int | None, window: int
+    ) -> Page[ContactHit]: ...
 
 
 SearchRepoFactory = Callable[[Tx], SearchRepo]
@@ -101,19 +146,36 @@ class SearchService:
     def __init__(self, store: Store, auditor: Auditor, search_repo: SearchRepoFactory) -> None:
         self._store, self._auditor, self._repo = store, auditor, search_repo
 
-    async def search(self, actor: Actor, query: str, limit: int = 50) -> SearchResults:
-        """Messages and contacts matching ``query`` that ``actor`` may see, best first."""
+    async def search(
+        self, actor: Actor, query: str, limit: int = 50, cursors: Cursors | None = None
+    ) -> SearchResults:
+        """Messages and contacts matching ``query`` that ``actor`` may see, newest first,
+        continuing from ``cursors`` (see :class:`Cursors`); audited with the counts only."""
         limit = clamp_limit(limit, MAX_LIMIT)
         match = match_expression(query)
         if match is None:
             return SearchResults()
-        return await self._store.transaction(lambda tx: self._run(tx, actor, match, limit))
+        where = cursors or Cursors()
+        found = await self._store.read(lambda tx: self._find(tx, actor, match, limit, where))
+        # Results leave only once their audit row is committed (a failed audit fails the search).
+        await self._store.transaction(lambda tx: self._audit(tx, actor, found))
+        return found
 
-    def _run(self, tx: Tx, actor: Actor, match: str, limit: int) -> SearchResults:
-        """Both queries in one transaction, audited with their counts."""
+    def _find(
+        self, tx: Tx, actor: Actor, match: str, limit: int, cursors: Cursors
+    ) -> SearchResults:
+        """Both queries, on one read transaction (one snapshot)."""
         scope, repo = scope_for(tx, actor), self._repo(tx)
-        hits = repo.messages(match, scope, limit)
-        found = SearchResults(hits, repo.contacts(match, scope, limit))
+        want_messages, want_contacts = cursors.wants()
+        msgs: Page[MessageHit] = Page([])
+        people: Page[ContactHit] = Page([])
+        if want_messages:
+            msgs = repo.messages(match, scope, limit, cursors.messages, SCAN_WINDOW)
+        if want_contacts:
+            people = repo.contacts(match, scope, limit, cursors.contacts, SCAN_WINDOW)
+        return SearchResults(msgs.hits, people.hits, msgs.next_before, people.next_before)
+
+    def _audit(self, tx: Tx, actor: Actor, found: SearchResults) -> None:
+        """One ``search`` audit row with the page's counts (never the query)."""
         counts = {"messages": len(found.messages), "contacts": len(found.contacts)}
         self._auditor.record(tx, actor, "search", AuditTarget(), **counts)
-        return found

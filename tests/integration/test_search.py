@@ -6,26 +6,36 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event
 
 from app.api.app import create_app
 from app.domain.errors import ClinicDeskError, ErrorCode
 from app.domain.roles import Actor, Role
-from app.services.audit import Auditor
+from app.services.audit import Auditor, AuditTarget
+from app.services.ports import Tx
 from app.services.queues import QueueService
 from app.services.search import (
     HIGHLIGHT_END,
     HIGHLIGHT_START,
+    Cursors,
+    MessageHit,
+    Page,
+    SearchRepo,
     SearchResults,
     SearchService,
     match_expression,
 )
-from app.store.repos_search import search_repo
+from app.services.ticket_access import scope_for
+from app.store.repos_search import SearchSql, search_repo
+from app.store.repositories import SqlTx
 from tests.helpers.messaging import Desk, make_desk, patient
 from tests.integration.conftest import FakeClock, Installation, build_installation
 
@@ -35,6 +45,10 @@ CONVERSATIONS = (
     (2, "centro", "2", "Maria Acao", "Sobre o exame da acao trabalhista"),
     (4, "sul", None, "Pedro Souza", "exame de sangue amanhã"),
 )
+# Two more Centro patients, in queue A (5) and queue B (6), alternating "retorno" messages: for
+# the order and the paging tests (no other message or name contains "retorno").
+RETORNO = ((5, "1", "Ana Retorno"), (6, "2", "Bia Retorno"))
+RETORNO_MESSAGES = 8
 
 
 @dataclass
@@ -73,6 +87,15 @@ async def _converse(
     return int(first.ticket_id), int(first.contact_id)
 
 
+async def _add_retorno(desk: Desk) -> None:
+    """RETORNO_MESSAGES messages alternating between the two RETORNO patients."""
+    for k in range(RETORNO_MESSAGES):
+        n, choice, name = RETORNO[k % 2]
+        await desk.ingest(desk.event(patient(n), f"retorno numero {k}", push_name=name))
+        if k < len(RETORNO):
+            await desk.ingest(desk.event(patient(n), choice, push_name=name))
+
+
 async def build_world(root: Path) -> World:
     inst = await build_installation(root / "data", root / "keys", staff=False)
     clock = FakeClock()
@@ -88,6 +111,7 @@ async def build_world(root: Path) -> World:
     tickets, contacts = {}, {}
     for key, (n, desk, choice, name, text) in zip(("A", "B", "sul"), CONVERSATIONS, strict=True):
         tickets[key], contacts[key] = await _converse(desks[desk], n, choice, name, text)
+    await _add_retorno(desks["centro"])
     service = SearchService(inst.core.store, Auditor(clock), search_repo)
     return World(inst, desks["centro"], service, actors, tickets, contacts)
 
@@ -100,8 +124,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     built.inst.core.close()
 
 
-async def find(world: World, who: str, query: str) -> SearchResults:
-    return await world.search.search(world.actors[who], query)
+async def find(
+    world: World, who: str, query: str, limit: int = 50, cursors: Cursors | None = None
+) -> SearchResults:
+    return await world.search.search(world.actors[who], query, limit, cursors)
 
 
 def tickets_of(found: SearchResults) -> set[int]:
@@ -238,3 +264,171 @@ async def test_the_search_endpoint(world: World) -> None:
     assert [m["ticket_id"] for m in found["messages"]] == [world.tickets["B"]]
     assert found["contacts"] == [{"contact_id": world.contacts["B"], "display_name": "Maria Acao"}]
     assert (too_long.status_code, anonymous.status_code) == (400, 401)
+
+
+# ---- order and paging ---------------------------------------------------------------------
+
+
+def message_ids(found: SearchResults) -> list[int]:
+    return [hit.message_id for hit in found.messages]
+
+
+async def all_pages(world: World, who: str, query: str, limit: int) -> list[SearchResults]:
+    """Every page of the message list, following ``messages_next_before`` to the end."""
+    pages = [await find(world, who, query, limit)]
+    while (cursor := pages[-1].messages_next_before) is not None:
+        pages.append(await find(world, who, query, limit, Cursors(messages=cursor)))
+    return pages
+
+
+async def test_messages_and_contacts_are_newest_first(world: World) -> None:
+    found = await find(world, "root", "retorno")
+    ids = message_ids(found)
+    assert len(ids) == RETORNO_MESSAGES
+    assert ids == sorted(ids, reverse=True)
+    assert [hit.snippet.split()[-1] for hit in found.messages] == [
+        str(k) for k in reversed(range(RETORNO_MESSAGES))
+    ]
+    names = [hit.display_name for hit in found.contacts]
+    assert names == ["Bia Retorno", "Ana Retorno"]  # Bia wrote after Ana: the newer contact
+    assert (found.messages_next_before, found.contacts_next_before) == (None, None)
+
+
+async def test_keyset_pages_cover_every_message_once(world: World) -> None:
+    whole = message_ids(await find(world, "root", "retorno"))
+    pages = await all_pages(world, "root", "retorno", limit=3)
+    assert [len(page.messages) for page in pages] == [3, 3, 2]
+    assert [i for page in pages for i in message_ids(page)] == whole
+    # continuing the message list leaves the contacts out (they came with the first page)
+    assert [page.contacts for page in pages[1:]] == [[], []]
+
+
+async def test_contacts_page_on_their_own_cursor(world: World) -> None:
+    first = await find(world, "root", "retorno", limit=1)
+    cursor = Cursors(contacts=first.contacts_next_before)
+    second = await find(world, "root", "retorno", limit=1, cursors=cursor)
+    names = [hit.display_name for page in (first, second) for hit in page.contacts]
+    assert names == ["Bia Retorno", "Ana Retorno"]
+    assert (second.messages, second.contacts_next_before) == ([], None)
+
+
+def _narrow_pages(tx: Tx, actor: Actor, window: int) -> list[Page[MessageHit]]:
+    """Every page of ``actor``'s "retorno" messages with a tiny scan window."""
+    repo, scope = SearchSql(tx.conn), scope_for(tx, actor)
+    match = match_expression("retorno")
+    assert match is not None
+    pages = [repo.messages(match, scope, 2, None, window)]
+    while (cursor := pages[-1].next_before) is not None:
+        pages.append(repo.messages(match, scope, 2, cursor, window))
+    return pages
+
+
+async def test_a_narrow_scope_continues_below_a_bounded_window(world: World) -> None:
+    """rec.b sees every other "retorno" message; with a window of 2 matches a page holds one
+    hit (short of the limit of 2) and a cursor to continue below the window."""
+    visible = message_ids(await find(world, "rec.b", "retorno"))
+    assert len(visible) == RETORNO_MESSAGES // 2
+    actor = world.actors["rec.b"]
+    pages = await world.inst.core.store.read(lambda tx: _narrow_pages(tx, actor, 2))
+    assert [h.message_id for page in pages for h in page.hits] == visible
+    # The fourth window is exactly full, so a fifth call is needed to learn that nothing is left.
+    assert [len(page.hits) for page in pages] == [1, 1, 1, 1, 0]
+
+
+def _plans(tx: Tx, actor: Actor) -> list[str]:
+    """EXPLAIN QUERY PLAN of every statement one message and contact search runs."""
+    assert isinstance(tx, SqlTx)
+    seen: list[tuple[str, Any]] = []
+
+    def capture(*args: Any) -> None:
+        seen.append((args[2], args[3]))  # statement, parameters
+
+    event.listen(tx.conn, "before_cursor_execute", capture)
+    repo, scope = SearchSql(tx.conn), scope_for(tx, actor)
+    repo.messages('"retorno"*', scope, 2, None, 4)
+    repo.contacts('"retorno"*', scope, 2, None, 4)
+    event.remove(tx.conn, "before_cursor_execute", capture)
+    raw = tx.conn.connection.driver_connection
+    assert raw is not None
+    return [
+        " / ".join(row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+        for sql, params in seen
+    ]
+
+
+@pytest.mark.parametrize("who", ["rec.a", "root"])
+async def test_searches_are_descending_fts_scans_without_a_sort(world: World, who: str) -> None:
+    actor = world.actors[who]
+    plans = await world.inst.core.store.read(lambda tx: _plans(tx, actor))
+    fts_scans = [p for p in plans if "_fts VIRTUAL TABLE" in p]
+    assert len(fts_scans) == 4  # window + page, for messages and for contacts
+    assert not [p for p in plans if "TEMP B-TREE" in p]  # ORDER BY served by the FTS scan
+    # every FTS scan carries a rowid bound: without one FTS5 reverses a whole prefix doclist
+    assert all(":M1<" in p for p in fts_scans)
+
+
+# ---- the writer stays free ----------------------------------------------------------------
+
+
+class HeldRepo:
+    """A search repo that waits inside the message query until the test lets it go."""
+
+    def __init__(
+        self, inner: SearchRepo, held: tuple[threading.Event, threading.Event], order: list[str]
+    ) -> None:
+        self._inner, (self._entered, self._go), self._order = inner, held, order
+
+    def messages(self, *args: Any) -> Page[MessageHit]:
+        self._entered.set()
+        self._go.wait(timeout=30)  # a safety net only: the test sets it
+        self._order.append("search released")
+        return self._inner.messages(*args)
+
+    def contacts(self, *args: Any) -> Any:
+        return self._inner.contacts(*args)
+
+
+def _write(tx: Tx, actor: Actor, order: list[str]) -> None:
+    Auditor(FakeClock()).record(tx, actor, "test.write", AuditTarget())
+    order.append("write")
+
+
+async def test_a_running_search_does_not_hold_the_writer(world: World) -> None:
+    """A write commits while a search is held inside its query: the search runs on a reader.
+    (Were it on the writer, the write would queue behind it and come second.)"""
+    entered, go = threading.Event(), threading.Event()
+    order: list[str] = []
+    store = world.inst.core.store
+    held = SearchService(
+        store, Auditor(FakeClock()), lambda tx: HeldRepo(search_repo(tx), (entered, go), order)
+    )
+    search = asyncio.create_task(held.search(world.actors["root"], "retorno"))
+    assert await asyncio.to_thread(entered.wait, 30)
+    await store.transaction(lambda tx: _write(tx, world.actors["root"], order))
+    go.set()
+    found = await search
+    assert order == ["write", "search released"]
+    assert len(found.messages) == RETORNO_MESSAGES
+    last = (await world.centro.rows("audit_log"))[-1]
+    assert (last.action, json.loads(last.details)) == ("search", {"messages": 8, "contacts": 2})
+
+
+async def test_the_search_endpoint_pages_with_cursors(world: World) -> None:
+    app = create_app(world.inst.core)
+    transport = httpx.ASGITransport(app=app)
+    token = world.inst.core.tokens.issue(world.actors["root"].user_id)
+    headers = {"Authorization": f"Bearer {token}"}
+    params: dict[str, Any] = {"q": "retorno", "limit": 5}
+    async with httpx.AsyncClient(transport=transport, base_url="http://engine.test") as api:
+        first = (await api.get("/search", params=params, headers=headers)).json()
+        params["before"] = first["messages_next_before"]
+        second = (await api.get("/search", params=params, headers=headers)).json()
+        bad = await api.get("/search", params={"q": "retorno", "before": 0}, headers=headers)
+    ids = [m["message_id"] for page in (first, second) for m in page["messages"]]
+    assert ids == message_ids(await find(world, "root", "retorno"))
+    assert (len(first["contacts"]), second["contacts"], second["messages_next_before"]) == (
+        2,
+        [],
+        None,
+    )
+    assert bad.status_code == 400
