@@ -79,6 +79,9 @@ class MessageOut(BaseModel):
     author_id: int | None
     automatic: bool
     sent_at: datetime
+    outbox_id: int | None  # outgoing only: retry a failed send with POST /outbox/{outbox_id}/retry
+    outbox_status: str | None  # queued, sending, sent, failed, needs_review (None: inbound)
+    outbox_error: str | None  # the last failure's code, never text from WhatsApp
 
 
 class MessagePageOut(BaseModel):

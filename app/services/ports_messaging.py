@@ -68,6 +68,9 @@ class MessageRecord:
     sent_at: datetime
     media_sha256: str | None = None
     has_thumbnail: bool = False
+    outbox_id: int | None = None  # an outgoing message's send: POST /outbox/{id}/retry
+    outbox_status: str | None = None  # queued, sending, sent, failed, needs_review
+    outbox_error: str | None = None  # the last failure's code (a failed or retried send)
 
     @property
     def media_refused(self) -> bool:

@@ -112,8 +112,11 @@ class MessagingRepository(TicketSql, MediaSql):
     ) -> list[MessageRecord]:
         """A ticket's messages, newest first, strictly older than ``before`` (sent_at, id)."""
         m = messages.c
-        with_thumb = messages.outerjoin(media_blobs, media_blobs.c.sha256 == m.media_sha256)
-        query = select(messages, media_blobs.c.thumb_sha256).select_from(with_thumb)
+        joined = messages.outerjoin(media_blobs, media_blobs.c.sha256 == m.media_sha256)
+        joined = joined.outerjoin(outbox, outbox.c.message_id == m.id)
+        send = (outbox.c.id.label("outbox_id"), outbox.c.status.label("outbox_status"))
+        extra = (media_blobs.c.thumb_sha256, *send, outbox.c.last_error.label("outbox_error"))
+        query = select(messages, *extra).select_from(joined)
         query = query.where(m.ticket_id == ticket_id)
         if before is not None:
             at, last = before
@@ -178,4 +181,6 @@ def _message(row: Any) -> MessageRecord:
         row.kind, row.body, row.media_mime, row.media_name, row.media_size, row.ack,
         row.author_id, bool(row.automatic), row.sent_at, row.media_sha256,
         getattr(row, "thumb_sha256", None) is not None,
+        getattr(row, "outbox_id", None), getattr(row, "outbox_status", None),
+        getattr(row, "outbox_error", None),
     )  # fmt: skip

@@ -257,6 +257,11 @@ async def test_transient_retries_three_times_then_fails(rig: Rig) -> None:
     assert (item.attempts, item.last_error, item.ack) == (4, "transient:timeout", "failed")
     assert len(runtime.calls) == 4
     assert await count_rows(rig.store, audit_log, action="outbox.failed") == 1
+    # The conversation shows the failed send with what the retry button needs.
+    shown = await rig.store.read(lambda tx: tx.messaging.list_messages(rig.ticket_id, None, 10))
+    mine = [m for m in shown if m.outbox_id == view.outbox_id]
+    assert [(m.outbox_status, m.outbox_error) for m in mine] == [("failed", "transient:timeout")]
+    assert all(m.outbox_id is None for m in shown if m.direction == "in")
 
 
 async def test_transient_then_success(rig: Rig) -> None:
