@@ -92,6 +92,12 @@ async def accept(ticket_id: int, actor: ActorDep, tickets: TicketsDep) -> Ticket
     return _out(await tickets.accept(actor, ticket_id))
 
 
+@router.post("/tickets/{ticket_id}/read")
+async def mark_read(ticket_id: int, actor: ActorDep, tickets: TicketsDep) -> TicketOut:
+    """The caller has seen the conversation: its unread count goes back to zero."""
+    return _out(await tickets.mark_read(actor, ticket_id))
+
+
 @router.post("/tickets/{ticket_id}/resolve")
 async def resolve(ticket_id: int, actor: ActorDep, tickets: TicketsDep) -> TicketOut:
     return _out(await tickets.resolve(actor, ticket_id))

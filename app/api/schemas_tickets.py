@@ -25,6 +25,9 @@ class TicketOut(BaseModel):
     accepted_at: datetime | None
     closed_at: datetime | None
     tags: list[str]
+    last_direction: str | None  # of the newest message: "in" or "out"
+    last_kind: str | None  # text, image, document, audio...
+    last_preview: str | None  # the start of its text (one line, at most 100 characters)
 
 
 class TicketListQuery(BaseModel):

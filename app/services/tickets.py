@@ -55,6 +55,12 @@ class TicketView:
     accepted_at: datetime | None
     closed_at: datetime | None
     tags: tuple[str, ...] = ()
+    last_direction: str | None = None  # of the newest message: "in" or "out"
+    last_kind: str | None = None  # text, image, document...: the desk words it
+    last_preview: str | None = None  # the start of its text, if it has any
+
+
+PREVIEW_CHARS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,12 +99,23 @@ class TicketFilters:
 def view_of(tx: Tx, ticket: TicketRecord) -> TicketView:
     """The listing view of ``ticket`` (contact name and tags looked up)."""
     contact = tx.messaging.get_contact(ticket.contact_id)
+    last = tx.messaging.last_message(ticket.id)
     return TicketView(
         ticket.id, ticket.branch_id, ticket.channel_id, ticket.contact_id,
         contact.display_name if contact else None, ticket.queue_id, ticket.assignee_id,
         ticket.status, ticket.unread_count, ticket.last_activity_at, ticket.created_at,
         ticket.accepted_at, ticket.closed_at, tuple(tx.messaging.tags_of(ticket.id)),
+        last.direction if last else None, last.kind if last else None,
+        _preview(last.body) if last else None,
     )  # fmt: skip
+
+
+def _preview(body: str | None) -> str | None:
+    """One line of at most PREVIEW_CHARS characters (a long text ends with "…")."""
+    if not body:
+        return None
+    line = " ".join(body.split())
+    return line if len(line) <= PREVIEW_CHARS else line[: PREVIEW_CHARS - 1] + "…"
 
 
 Change = Callable[[Tx, TicketRecord], dict[str, object]]
@@ -168,6 +185,10 @@ class TicketService(TicketExtras):
             return {"status": status.value, "assignee_id": user_id, "accepted_at": now}
 
         return await self._change(actor, ticket_id, "ticket.accept", change)
+
+    async def mark_read(self, actor: Actor, ticket_id: int) -> TicketView:
+        """The actor has seen the conversation: its unread count goes back to zero."""
+        return await self._change(actor, ticket_id, "ticket.mark_read", _all_read)
 
     async def transfer(
         self, actor: Actor, ticket_id: int, queue_id: int | None, user_id: int | None
@@ -253,6 +274,10 @@ def _next(rows: Sequence[R], limit: int, key: Callable[[R], tuple[datetime, int]
     if len(rows) <= limit:
         return None
     return encode_cursor(*key(rows[limit - 1]))
+
+
+def _all_read(tx: Tx, ticket: TicketRecord) -> dict[str, object]:
+    return {"unread_count": 0}
 
 
 def _check_queue(tx: Tx, ticket: TicketRecord, queue_id: int | None) -> int | None:

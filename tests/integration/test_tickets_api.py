@@ -76,3 +76,20 @@ async def test_conversation_and_actions(api: httpx.AsyncClient, api_world: World
 async def test_the_routes_are_in_the_openapi_schema(api: httpx.AsyncClient) -> None:
     paths = (await api.get("/openapi.json")).json()["paths"]
     assert {"/tickets", "/tickets/{ticket_id}/messages", "/queues", "/contacts/merge"} <= set(paths)
+
+
+async def test_rows_preview_the_newest_message_and_reading_clears_unread(
+    api: httpx.AsyncClient, api_world: World
+) -> None:
+    rec, ticket_id = auth(api_world, "rec.a"), api_world.ticket_ids["A"]
+    newest = (await api.get(f"/tickets/{ticket_id}/messages", headers=rec)).json()["items"][0]
+    rows = (await api.get("/tickets", headers=rec)).json()["items"]
+    (row,) = [t for t in rows if t["id"] == ticket_id]
+    preview = " ".join(newest["body"].split())[:100]
+    assert (row["last_direction"], row["last_kind"]) == (newest["direction"], newest["kind"])
+    assert row["last_preview"] is not None and preview.startswith(row["last_preview"].rstrip("…"))
+    read = await api.post(f"/tickets/{ticket_id}/read", headers=rec)
+    assert read.status_code == 200 and read.json()["unread_count"] == 0
+    other = auth(api_world, "rec.a")
+    refused = await api.post(f"/tickets/{api_world.ticket_ids['sul']}/read", headers=other)
+    assert refused.status_code in (403, 404)
