@@ -303,8 +303,11 @@ def open_core(
     if keystore.repair_from(result):
         log.warning("keystore copy repaired from the good copy", extra={"code": result.source})
     core = build_services(data_dir, store, status, MediaStore.from_dek(data_dir.media, result.dek))
-    core.backups = BackupService(data_dir, store, keystore, derive_media_key(result.dek))
     core.device_keys = DeviceStoreKeys.from_dek(result.dek)
+    core.backups = BackupService(
+        data_dir, store, keystore, derive_media_key(result.dek),
+        device_root=core.device_keys.root_for_backup(),
+    )  # fmt: skip
     return core
 
 

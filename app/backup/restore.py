@@ -10,6 +10,7 @@ aside (``<name>.replaced-<time>``) and kept, so a mistaken restore can be undone
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -22,6 +23,7 @@ import sqlcipher3
 from app.backup.archive import header_of
 from app.backup.snapshot import Progress
 from app.backup.verify import Opened, open_file
+from app.channels.transports.wa_store import SEALED_NAME, reseal_device_store
 from app.config import DataDir
 from app.domain.channels import Reason
 from app.domain.errors import ClinicDeskError, ErrorCode
@@ -31,6 +33,7 @@ from app.security.fsperms import make_private_dir
 from app.security.keystore import KeyStore, open_backup_envelope
 from app.security.protectors import MachineProtector, RecoveryProtector
 from app.security.recovery_key import RecoveryKey
+from app.security.sealing import DeviceStoreKeys
 from app.store.media import MediaStore
 from app.store.store import Store
 
@@ -116,6 +119,7 @@ def restore_opened(
     Store.open(data_dir, dek, migrate=True).close()  # opens with the new key; older schema migrated
     media = _reencrypt_media(opened, data_dir, dek)
     _copy_channels(opened.folder / "channels", data_dir.channels)
+    _reseal_device_stores(opened, data_dir, dek)
     rows = sum(int(n) for n in opened.manifest["counts"].values())
     report = RestoreReport(str(root), opened.manifest["created_at"], rows, media)
     report.channels = channel_outlook(data_dir, dek)
@@ -148,6 +152,20 @@ def _reencrypt_media(opened: Opened, data_dir: DataDir, dek: bytes) -> int:
         new.put(old.get(path.name))
         count += 1
     return count
+
+
+def _reseal_device_stores(opened: Opened, data_dir: DataDir, dek: bytes) -> None:
+    """Device stores are sealed under keys from the old data key; the new one has its own.
+    A store that does not open with the archive's key is left as it is: its channel then
+    reports ``device_store_unreadable`` and asks to be paired again."""
+    old_root = opened.device_root()
+    if old_root is None:
+        return
+    old, new = DeviceStoreKeys(old_root), DeviceStoreKeys.from_dek(dek)
+    for sealed in sorted(data_dir.channels.glob(f"*/{SEALED_NAME}")):
+        channel = sealed.parent.name
+        with contextlib.suppress(ClinicDeskError):
+            reseal_device_store(sealed, channel, old.for_channel(channel), new.for_channel(channel))
 
 
 def _copy_channels(source: Path, target: Path) -> None:

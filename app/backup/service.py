@@ -28,7 +28,14 @@ from app import __version__
 from app.backup.archive import Header, SealingWriter
 from app.backup.restore import restore_opened
 from app.backup.retention import Retention, to_keep
-from app.backup.snapshot import MANIFEST_FORMAT, Progress, export_database, write_content
+from app.backup.snapshot import (
+    DEVICE_ROOT,
+    MANIFEST_FORMAT,
+    MEDIA_KEY,
+    Progress,
+    export_database,
+    write_content,
+)
 from app.backup.targets import (
     Opener,
     archive_name,
@@ -142,10 +149,12 @@ class BackupService:
         store: Store,
         keystore: KeyStore,
         media_key: bytes,
+        *,
         settings: BackupSettings | None = None,
+        device_root: bytes | None = None,
     ) -> None:
         self.data_dir, self._store, self._keystore = data_dir, store, keystore
-        self._media_key = media_key
+        self._keys = {MEDIA_KEY: media_key} | ({DEVICE_ROOT: device_root} if device_root else {})
         self.settings = settings or _settings_or_defaults(data_dir)
         self.status_file = StatusFile(data_dir)
         self._running = threading.Lock()
@@ -198,7 +207,7 @@ class BackupService:
             manifest = self._snapshot(snap_file, header.keys(backup_key)[1], header)
             with partial_file(targets[0], name, self.opener) as out:
                 writer = SealingWriter(out, header, backup_key)
-                write_content(writer, self.data_dir, snap_file, self._media_key, manifest, progress)
+                write_content(writer, self.data_dir, snap_file, self._keys, manifest, progress)
                 writer.close()
         paths = [targets[0] / name]
         for folder in targets[1:]:

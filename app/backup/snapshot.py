@@ -21,12 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from app.channels.transports.wa_store import LIVE_DIR
 from app.config import DataDir
 
 log = logging.getLogger(__name__)
 
 DB_PART = "db/clinicdesk.db"
 KEYS_PART = "keys.json"
+MEDIA_KEY = "media_key"  # names inside keys.json
+DEVICE_ROOT = "device_root"
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "clinicdesk-backup-manifest"
 COPY_BUFFER = 1 << 20
@@ -155,11 +158,15 @@ def media_files(data_dir: DataDir) -> Iterator[tuple[str, Path]]:
 
 
 def channel_files(data_dir: DataDir) -> Iterator[tuple[str, Path]]:
-    """``("channels/<key>/<file>", path)`` for every file in the channels' private folders."""
+    """``("channels/<key>/<file>", path)`` for every file in the channels' private folders,
+    except a running whatsapp-web channel's plaintext device store (``live/``): only its sealed
+    form may leave the machine (docs/SECURITY.md)."""
     root = data_dir.channels
     if not root.is_dir():
         return
     for path in sorted(root.rglob("*")):
+        if LIVE_DIR in path.relative_to(root).parts[1:]:
+            continue
         if path.is_file() and not path.name.startswith("."):
             yield "channels/" + path.relative_to(root).as_posix(), path
 
@@ -168,7 +175,7 @@ def write_content(  # noqa: PLR0917 - one call site, each argument distinct
     out: Any,  # any object with write(): a file, or the sealing writer
     data_dir: DataDir,
     snapshot_file: Path,
-    media_key: bytes,
+    keys: dict[str, bytes],
     manifest: dict[str, object],
     progress: Progress,
 ) -> dict[str, dict[str, object]]:
@@ -181,8 +188,8 @@ def write_content(  # noqa: PLR0917 - one call site, each argument distinct
         content = ArchiveContent(tar, progress)
         progress("database")
         content.add_file(DB_PART, snapshot_file)
-        keys = {"media_key": base64.b64encode(media_key).decode("ascii")}
-        content.add_bytes(KEYS_PART, json.dumps(keys).encode())
+        encoded = {name: base64.b64encode(key).decode("ascii") for name, key in keys.items()}
+        content.add_bytes(KEYS_PART, json.dumps(encoded).encode())
         progress("media")
         for name, path in media_files(data_dir):
             content.add_file(name, path)

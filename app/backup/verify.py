@@ -18,9 +18,11 @@ import sqlcipher3
 from app.backup.archive import Header, OpeningReader, invalid, read_header
 from app.backup.snapshot import (
     DB_PART,
+    DEVICE_ROOT,
     KEYS_PART,
     MANIFEST,
     MANIFEST_FORMAT,
+    MEDIA_KEY,
     Progress,
     count_rows,
 )
@@ -47,8 +49,18 @@ class Opened:
 
     def media_key(self) -> bytes:
         """The media key of the installation that made the archive (to re-encrypt blobs)."""
+        key = self._key(MEDIA_KEY)
+        assert key is not None  # every archive has one (checked by verify)
+        return key
+
+    def device_root(self) -> bytes | None:
+        """The device-store root key of that installation (None in archives made before
+        whatsapp-web channels were sealed): a restore re-seals device stores with it."""
+        return self._key(DEVICE_ROOT)
+
+    def _key(self, name: str) -> bytes | None:
         keys = json.loads((self.folder / KEYS_PART).read_text("utf-8"))
-        return base64.b64decode(keys["media_key"])
+        return base64.b64decode(keys[name]) if name in keys else None
 
     def report(self) -> dict[str, object]:
         """What ``backup verify`` prints (no secrets)."""

@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 #: Transport kinds and where their factory lives ("module:attribute"), imported on first use.
 KINDS: dict[str, str] = {
     "simulator": "app.channels.transports.simulator:make_simulator_transport",
-    "whatsapp-web": "app.channels.worker:unsupported_transport",  # neonize lands with issue 6
+    "whatsapp-web": "app.channels.transports.neonize_transport:make_neonize_transport",
 }
 SEND_FAILED = "send.failed"  # result error code carrying a SendFailedError's kind and code
 TRANSPORT_ERROR = "worker.transport_error"  # a transport raised something unexpected

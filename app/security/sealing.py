@@ -49,6 +49,11 @@ class DeviceStoreKeys:
             raise ValueError("the data key must be 32 bytes")
         return cls(_hkdf(dek, ROOT_INFO))
 
+    def root_for_backup(self) -> bytes:
+        """The root key, for a backup archive only: the archive is itself sealed with the
+        backup key, and a restore (new DEK) needs the old root to re-seal device stores."""
+        return self._root
+
     def for_channel(self, channel: str) -> bytes:
         """The key sealing ``channel``'s device store (HKDF info names the channel)."""
         return _hkdf(self._root, CHANNEL_INFO + channel.encode("utf-8"))

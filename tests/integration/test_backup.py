@@ -25,6 +25,7 @@ from app.backup.service import BackupSettings, _settings_or_defaults
 from app.backup.snapshot import export_database
 from app.backup.verify import open_file
 from app.bootstrap import Core, FirstAdmin, init_installation, open_core, recover_installation
+from app.channels.transports import wa_store
 from app.config import DataDir
 from app.domain.audit import verify_chain
 from app.domain.errors import ClinicDeskError, ErrorCode
@@ -33,6 +34,7 @@ from app.security import recovery_key
 from app.security.keystore import KeyStore
 from app.security.protectors import FileMachineProtector
 from app.security.recovery_key import RecoveryKey
+from app.security.sealing import DeviceStoreKeys, seal_to, unseal_from
 from app.store.db import PLAINTEXT_HEADER
 from tests.helpers.messaging import Desk, make_desk, patient
 from tests.integration.conftest import (
@@ -531,3 +533,35 @@ def test_settings_file_sets_targets_and_a_broken_one_falls_back(tmp_path: Path) 
     assert loaded.retention.daily == 3 and loaded.retention.monthly == 12
     (data_dir.root / "backup.json").write_text('{"retention": {"daily": -1}')
     assert _settings_or_defaults(data_dir).targets == (data_dir.backups,)
+
+
+async def test_device_stores_travel_sealed_and_are_resealed_for_the_new_data_key(
+    clinic: Clinic, tmp_path: Path
+) -> None:
+    """Only the sealed form of a whatsapp-web device store goes into an archive (never the
+    plaintext ``live/`` copy of a running channel); a restore re-seals it under keys from the
+    new data key, so the channel reconnects instead of asking to be paired again."""
+    channel = str(clinic.desk.channel_id)
+    folder = DataDir(clinic.root).channels / channel
+    aad = wa_store._AAD_PREFIX + channel.encode()
+    old_dek = KeyStore(DataDir(clinic.root), FileMachineProtector(clinic.key_dir)).unlock().dek
+    seal_to(folder / wa_store.SEALED_NAME, b"whatsmeow-db", _channel_key(old_dek, channel), aad)
+    (folder / wa_store.LIVE_DIR).mkdir()
+    (folder / wa_store.LIVE_DIR / "whatsmeow.db").write_bytes(b"PLAINTEXT-DEVICE-" + b"x" * 64)
+    archive = await asyncio.to_thread(clinic.backup)
+    new_root, new_keys = tmp_path / "new-pc" / "data", tmp_path / "new-pc" / "keys"
+    report = await asyncio.to_thread(
+        restore_archive, archive, new_root, clinic.rk, FileMachineProtector(new_keys)
+    )
+    restored = DataDir(new_root).channels / channel
+    assert not (restored / wa_store.LIVE_DIR).exists()
+    new_dek = KeyStore(DataDir(new_root), FileMachineProtector(new_keys)).unlock().dek
+    sealed = restored / wa_store.SEALED_NAME
+    assert unseal_from(sealed, _channel_key(new_dek, channel), aad) == b"whatsmeow-db"
+    with pytest.raises(ClinicDeskError):
+        unseal_from(sealed, _channel_key(old_dek, channel), aad)
+    assert [c["expect"] for c in report.channels] == ["reconnect"]
+
+
+def _channel_key(dek: bytes, channel: str) -> bytes:
+    return DeviceStoreKeys.from_dek(dek).for_channel(channel)

@@ -7,10 +7,12 @@ and the Alembic migrations that are loaded from disk at run time.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -99,3 +101,45 @@ def test_frozen_init_creates_encrypted_store(bundle: Path, tmp_path: Path) -> No
     match = RECOVERY_KEY.search(recovery_file.read_text(encoding="utf-8"))
     assert match is not None, "rk.txt holds no 48-digit recovery key"
     assert len(re.sub(r"\D", "", match.group())) == 48
+
+
+def test_frozen_whatsapp_worker_loads_the_bundled_neonize(bundle: Path, tmp_path: Path) -> None:
+    """neonize's Go library ships in the bundle (nothing is downloaded at first run) and the
+    frozen whatsapp-web worker loads it: open + connect without a device → ``not_paired``."""
+    from neonize.utils.platform import generated_name
+
+    assert (bundle.parent / "_internal" / "neonize" / generated_name()).is_file()
+    config = {"device_store_key": "00" * 32}
+    requests = [
+        {"v": 1, "op": "open", "id": 1, "channel": "1", "kind": "whatsapp-web",
+         "config": config, "private_dir": str(tmp_path)},
+        {"v": 1, "op": "connect", "id": 2, "channel": "1"},
+    ]  # fmt: skip
+    cmd = [str(bundle), "channel-worker", "--kinds", "whatsapp-web", "--heartbeat", "0.5"]
+    proc = subprocess.Popen(
+        cmd, cwd=bundle.parent, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    killer = threading.Timer(120, proc.kill)
+    killer.start()
+    try:
+        for request in requests:
+            proc.stdin.write(json.dumps(request) + "\n")
+        proc.stdin.flush()
+        seen: list[dict[str, object]] = []
+        while not _worker_done(seen) and (line := proc.stdout.readline()):
+            seen.append(json.loads(line))
+        proc.stdin.close()
+        assert proc.wait(30) == 0
+    finally:
+        killer.cancel()
+    assert _worker_done(seen), proc.stderr.read()[-3000:] if proc.stderr else seen
+    assert "download" not in (proc.stderr.read() if proc.stderr else "").lower()
+
+
+def _worker_done(seen: list[dict[str, object]]) -> bool:
+    """Both requests answered ok and the ``not_paired`` event arrived."""
+    ok = {m["id"] for m in seen if m.get("op") == "result" and m.get("ok")}
+    events = [m["event"] for m in seen if m.get("op") == "event"]
+    return {1, 2} <= ok and any(e.get("reason") == "not_paired" for e in events)  # type: ignore[attr-defined]
