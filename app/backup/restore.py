@@ -116,7 +116,7 @@ def restore_opened(
     make_private_dir(root)
     dek = KeyStore(data_dir, machine).create_restored(rk, backup_key)
     _rekey_into(opened, data_dir, dek)
-    Store.open(data_dir, dek, migrate=True).close()  # opens with the new key; older schema migrated
+    _forget_backup_status(data_dir, dek)  # opens with the new key; older schema migrated
     media = _reencrypt_media(opened, data_dir, dek)
     _copy_channels(opened.folder / "channels", data_dir.channels)
     _reseal_device_stores(opened, data_dir, dek)
@@ -124,6 +124,17 @@ def restore_opened(
     report = RestoreReport(str(root), opened.manifest["created_at"], rows, media)
     report.channels = channel_outlook(data_dir, dek)
     return report
+
+
+def _forget_backup_status(data_dir: DataDir, dek: bytes) -> None:
+    """The archive carries the old installation's backup bookkeeping (its archives, its
+    verifies); the restored one starts with none: its first backup is still to come."""
+    store = Store.open(data_dir, dek, migrate=True)
+    try:
+        store.transaction_sync(lambda tx: tx.conn.exec_driver_sql(
+            "DELETE FROM settings WHERE branch_id = 0 AND key = 'backup.status'"))  # fmt: skip
+    finally:
+        store.close()
 
 
 def _rekey_into(opened: Opened, data_dir: DataDir, dek: bytes) -> None:

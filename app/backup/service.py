@@ -3,8 +3,8 @@ retention, the weekly restore test, and the status shown by ``clinicdesk status`
 
 Every public method here blocks (file and database work); the engine calls them through
 :func:`asyncio.to_thread`. One backup at a time per installation (BACKUP_IN_PROGRESS).
-The status lives in ``backups/status.json`` in the data directory (no secrets, no patient data;
-see docs/BACKUP.md for why it is not in the encrypted store yet).
+The status (last success and failure, last verify, last restore test: times, paths and codes)
+lives in the encrypted store, as the global setting ``backup.status``.
 """
 
 from __future__ import annotations
@@ -48,7 +48,6 @@ from app.backup.targets import (
 from app.backup.verify import Opened, open_file
 from app.config import DataDir
 from app.domain.errors import ClinicDeskError, ErrorCode
-from app.infra.atomic import atomic_write_text
 from app.security import recovery_key
 from app.security.fsperms import make_private_dir
 from app.security.keystore import KeyStore
@@ -57,7 +56,7 @@ from app.store.store import Store
 
 log = logging.getLogger(__name__)
 SETTINGS_FILE = "backup.json"
-STATUS_FILE = "status.json"
+STATUS_KEY = "backup.status"  # a global setting (branch 0) in the encrypted store
 
 
 def _quiet(_step: str) -> None:
@@ -115,25 +114,30 @@ def _settings_or_defaults(data_dir: DataDir) -> BackupSettings:
         return BackupSettings((data_dir.backups,))
 
 
-class StatusFile:
-    """``backups/status.json``: last success/failure, verify, restore test (atomic writes)."""
+class StoreStatus:
+    """The backup status in the encrypted store (global setting :data:`STATUS_KEY`).
 
-    def __init__(self, data_dir: DataDir) -> None:
-        self.path = data_dir.backups / STATUS_FILE
-        self._lock = threading.Lock()
+    Each update is one read-modify-write transaction on the store's single writer, so
+    concurrent jobs (a backup and a restore test) never lose each other's fields.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
 
     def read(self) -> dict[str, Any]:
-        try:
-            value = json.loads(self.path.read_text("utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return value if isinstance(value, dict) else {}
+        return self._store.read_sync(_status_of)
 
     def update(self, **fields: object) -> None:
-        with self._lock:
-            current = {**self.read(), **fields}
-            make_private_dir(self.path.parent)
-            atomic_write_text(self.path, json.dumps(current, indent=1, sort_keys=True))
+        def work(tx: Any) -> None:
+            merged = {**_status_of(tx), **fields}
+            tx.messaging.set_setting(0, STATUS_KEY, merged, datetime.now(UTC))
+
+        self._store.transaction_sync(work)
+
+
+def _status_of(tx: Any) -> dict[str, Any]:
+    value = tx.messaging.setting(0, STATUS_KEY)
+    return value if isinstance(value, dict) else {}
 
 
 def now_iso() -> str:
@@ -156,7 +160,7 @@ class BackupService:
         self.data_dir, self._store, self._keystore = data_dir, store, keystore
         self._keys = {MEDIA_KEY: media_key} | ({DEVICE_ROOT: device_root} if device_root else {})
         self.settings = settings or _settings_or_defaults(data_dir)
-        self.status_file = StatusFile(data_dir)
+        self.status_file = StoreStatus(store)
         self._running = threading.Lock()
         self.opener: Opener = exclusive_open  # tests inject a failing writer (full disk)
         self.next_run: Callable[[], datetime | None] = lambda: None  # set by the engine's jobs
@@ -279,7 +283,7 @@ class BackupService:
 
     def archives(self) -> list[dict[str, object]]:
         """Every archive in the targets (partials are never listed), oldest first."""
-        return list_rows(self.settings.targets, self.status_file)
+        return list_rows(self.settings.targets, self.last_verified())
 
     def apply_retention(self, folder: Path) -> list[Path]:
         """Delete the archives of ``folder`` that the retention policy does not keep."""
@@ -306,6 +310,11 @@ class BackupService:
         self.status_file.update(last_restore_test={"at": now_iso(), "archive": str(newest)})
         return {"archive": str(newest), "ok": True}
 
+    def last_verified(self) -> str | None:
+        """The path of the archive verified last, if any."""
+        verified = self.status_file.read().get("last_verify") or {}
+        return verified.get("archive") if isinstance(verified, dict) else None
+
     def status(self) -> dict[str, object]:
         """Last success/failure, verify and restore test, next run, free space per target."""
         current = self.status_file.read()
@@ -326,9 +335,9 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def list_rows(targets: tuple[Path, ...], status: StatusFile) -> list[dict[str, object]]:
-    """The archives of ``targets`` for ``backup list`` / the API (no key needed)."""
-    verified = (status.read().get("last_verify") or {}).get("archive")
+def list_rows(targets: tuple[Path, ...], verified: str | None) -> list[dict[str, object]]:
+    """The archives of ``targets`` for ``backup list`` / the API; ``verified`` is the path of
+    the last verified archive, if known."""
     rows: list[dict[str, object]] = []
     for folder in targets:
         for item in list_archives(folder):

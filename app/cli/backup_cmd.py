@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from app.backup.archive import header_of
 from app.backup.restore import backup_key_from_recovery, check_target, restore_archive
-from app.backup.service import BackupSettings, StatusFile, list_rows
+from app.backup.service import BackupSettings, list_rows
 from app.backup.verify import open_file
 from app.bootstrap import open_core
 from app.cli.output import print_json, print_table
@@ -116,12 +116,25 @@ def _list(args: argparse.Namespace) -> int:
     data_dir = _data_dir(args)
     if not data_dir.is_initialised():
         raise ClinicDeskError(ErrorCode.DATA_DIR_NOT_INITIALISED, path=str(data_dir.root))
-    rows = list_rows(BackupSettings.load(data_dir).targets, StatusFile(data_dir))
+    rows = list_rows(BackupSettings.load(data_dir).targets, _last_verified(data_dir, args))
     if args.json:
         print_json(rows)
     else:
         print_table(rows, ["created_at", "size", "readable", "last_verified", "path"])
     return EXIT_OK
+
+
+def _last_verified(data_dir: DataDir, args: argparse.Namespace) -> str | None:
+    """From the store (read only; an engine may run): which archive was verified last. The
+    list is still useful without it (e.g. a folder of archives on a PC that cannot unlock)."""
+    try:
+        core = open_core(data_dir.root, insecure=getattr(args, "insecure", False), migrate=False)
+    except ClinicDeskError:
+        return None
+    try:
+        return core.backups.last_verified() if core.backups else None
+    finally:
+        core.close()
 
 
 def _verify(args: argparse.Namespace) -> int:

@@ -162,6 +162,13 @@ class MessagingRepository(TicketSql, MediaSql):
         raw = self._c.execute(query).scalar()
         return None if raw is None else json.loads(raw)
 
+    def set_setting(self, branch_id: int, key: str, value: object, at: datetime) -> None:
+        """Store ``value`` (JSON) for ``key`` (branch 0: global), replacing any earlier one."""
+        values = {"branch_id": branch_id, "key": key, "value": json.dumps(value)}
+        stmt = sqlite_insert(settings).values(**values, updated_at=at)
+        fresh = {"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at}
+        self._c.execute(stmt.on_conflict_do_update(index_elements=["branch_id", "key"], set_=fresh))
+
     def quarantine(self, channel_id: int, reason: str, payload: str, at: datetime) -> bool:
         """Keep a rejected event; False when the same one is already kept (a redelivery)."""
         q = inbound_quarantine.c
