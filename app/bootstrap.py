@@ -38,6 +38,7 @@ from app.services.branches import BranchService
 from app.services.channels import ChannelService
 from app.services.contacts import ContactService
 from app.services.contacts_merge import ContactMergeService
+from app.services.dashboard import DashboardService
 from app.services.events import EventBus
 from app.services.inbound import InboundPipeline
 from app.services.media import MediaService
@@ -103,6 +104,7 @@ class Core:
     queues: QueueService
     merges: ContactMergeService
     search: SearchService
+    dashboard: DashboardService
     reminders: ReminderService
     media: MediaService
     bus: EventBus
@@ -189,6 +191,7 @@ def build_services(
         queues=QueueService(store, clock, auditor),
         merges=ContactMergeService(store, clock, auditor),
         search=SearchService(store, auditor, search_repo),
+        dashboard=DashboardService(store, clock),
         reminders=ReminderService(store, clock, auditor, bus),
         media=MediaService(store, media, auditor),
         bus=bus,

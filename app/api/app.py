@@ -15,6 +15,7 @@ from app.api import (
     routes_outbound,
     routes_reminders,
     routes_search,
+    routes_stats,
     routes_tickets,
 )
 from app.api.errors import install_error_handlers
@@ -35,6 +36,7 @@ def create_app(core: Core, engine_meta: dict[str, object] | None = None) -> Fast
     app.include_router(routes_media.router)
     app.include_router(routes_tickets.router)
     app.include_router(routes_search.router)
+    app.include_router(routes_stats.router)
     app.include_router(routes_reminders.router)
     app.include_router(routes_backups.router)
     app.include_router(events_ws.router)

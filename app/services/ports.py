@@ -14,6 +14,7 @@ from app.domain.roles import Role
 from app.services.ports_messaging import MessagingRepo
 from app.services.ports_outbox import OutboxRepo
 from app.services.ports_reminders import ReminderRepo
+from app.services.ports_stats import StatsRepo
 
 T = TypeVar("T")
 
@@ -123,6 +124,8 @@ class Tx(Protocol):
     def outbox(self) -> OutboxRepo: ...
     @property
     def reminders(self) -> ReminderRepo: ...
+    @property
+    def stats(self) -> StatsRepo: ...
 
 
 class Store(Protocol):

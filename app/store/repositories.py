@@ -18,6 +18,7 @@ from app.services.ports import NewAuditEntry, NewChannel
 from app.store.repos_messaging import MessagingRepository
 from app.store.repos_outbox import OutboxRepository
 from app.store.repos_reminders import ReminderRepository
+from app.store.repos_stats import StatsRepository
 from app.store.rows import new_id
 from app.store.schema import (
     audit_log,
@@ -315,3 +316,4 @@ class SqlTx:
         self.messaging = MessagingRepository(conn)
         self.outbox = OutboxRepository(conn)
         self.reminders = ReminderRepository(conn)
+        self.stats = StatsRepository(conn)
