@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -27,6 +28,7 @@ from app.domain.errors import ClinicDeskError, ErrorCode
 log = logging.getLogger(__name__)
 Json = dict[str, Any]
 REFRESH_FLOOR_S = 5.0  # never hammer the engine with refreshes, even for very short tokens
+RUN_READ_TIMEOUT_S = 3600.0  # POST /backups/run answers when the archive is verified
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +62,8 @@ class Branch:
 
 @dataclass(frozen=True, slots=True)
 class Ticket:
-    """One inbox row. ``preview`` stays None until the API lists a last-message preview."""
+    """One inbox row; ``preview`` is the start of the newest message's text (None for media
+    without text: ``last_kind`` says which kind)."""
 
     id: int
     branch_id: int
@@ -75,6 +78,8 @@ class Ticket:
     created_at: datetime
     tags: tuple[str, ...]
     preview: str | None = None
+    last_kind: str | None = None
+    last_direction: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +104,51 @@ class Message:
     media_name: str | None = None
     has_thumbnail: bool = False
     outbox_id: int | None = None
-    send_status: str | None = None  # outbox status when this desk sent it (queued…failed)
+    send_status: str | None = None  # outbox status of an outgoing message (queued…failed)
+    media_size: int | None = None
+    media_refused: bool = False  # the patient's file was refused (type or size)
+    send_error: str | None = None  # the last failure's code
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """An internal note on a ticket (never sent to the patient)."""
+
+    id: int
+    author_id: int
+    body: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MessageHit:
+    message_id: int
+    ticket_id: int
+    contact_id: int | None
+    sent_at: datetime
+    snippet: str  # matches marked with U+E000 … U+E001
+
+
+@dataclass(frozen=True, slots=True)
+class ContactHit:
+    contact_id: int
+    display_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """Newest first; a ``*_next`` cursor continues its list (None: complete)."""
+
+    messages: tuple[MessageHit, ...]
+    contacts: tuple[ContactHit, ...]
+    messages_next: int | None
+    contacts_next: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    display_name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +198,53 @@ class QuickReply:
     body: str
 
 
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    """Today's figures (``GET /stats/dashboard``); averages in seconds, None: none today."""
+
+    channels_connected: int
+    channels_total: int
+    messages_in: int
+    messages_out: int
+    waiting: int
+    avg_first_response_s: float | None
+    avg_resolution_s: float | None
+    hourly_in: tuple[int, ...]
+    hourly_out: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BackupStatus:
+    """``GET /backups`` for the Backups page: times are aware datetimes (None: never), the
+    last failure's core error code, free bytes per target (None: unknown), archive count."""
+
+    last_success_at: datetime | None
+    last_archive: str | None
+    last_failure_at: datetime | None
+    last_failure_code: str | None
+    last_verify_at: datetime | None
+    last_restore_test_at: datetime | None
+    next_run: datetime | None
+    targets: tuple[tuple[str, int | None], ...]
+    archives: int
+
+
+def _moment(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def backup_status_of(d: Json) -> BackupStatus:
+    s = d["status"]
+    ok, failed = s.get("last_success") or {}, s.get("last_failure") or {}
+    return BackupStatus(
+        _moment(ok.get("at")), ok.get("archive"), _moment(failed.get("at")), failed.get("code"),
+        _moment((s.get("last_verify") or {}).get("at")),
+        _moment((s.get("last_restore_test") or {}).get("at")), _moment(s.get("next_run")),
+        tuple((t["path"], t.get("free_bytes")) for t in s.get("targets", [])),
+        len(d.get("archives", [])),
+    )  # fmt: skip
+
+
 def _when(value: str | None) -> datetime:
     if not value:
         return datetime.now(UTC)
@@ -160,7 +256,8 @@ def ticket_of(j: Json) -> Ticket:
         j["id"], j["branch_id"], j["channel_id"], j["contact_id"], j.get("contact_name"),
         j.get("queue_id"), j.get("assignee_id"), j["status"], int(j.get("unread_count", 0)),
         _when(j.get("last_activity_at")), _when(j.get("created_at")),
-        tuple(j.get("tags") or ()), j.get("last_preview"),
+        tuple(j.get("tags") or ()), j.get("last_preview"), j.get("last_kind"),
+        j.get("last_direction"),
     )  # fmt: skip
 
 
@@ -169,6 +266,25 @@ def message_of(j: Json) -> Message:
         j["id"], j["direction"], j["kind"], j.get("body"), j.get("ack", "pending"),
         _when(j.get("sent_at")), bool(j.get("automatic")), j.get("media_sha256"),
         j.get("media_mime"), j.get("media_name"), bool(j.get("has_thumbnail")),
+        j.get("outbox_id"), j.get("outbox_status"), j.get("media_size"),
+        bool(j.get("media_refused")), j.get("outbox_error"),
+    )  # fmt: skip
+
+
+def search_of(d: Json) -> SearchPage:
+    hits = tuple(
+        MessageHit(h["message_id"], h["ticket_id"], h.get("contact_id"), _when(h["sent_at"]),
+                   h["snippet"])
+        for h in d["messages"]
+    )  # fmt: skip
+    contacts = tuple(ContactHit(c["contact_id"], c["display_name"]) for c in d["contacts"])
+    return SearchPage(hits, contacts, d.get("messages_next_before"), d.get("contacts_next_before"))
+
+
+def outbound_of(d: Json) -> Outbound:
+    return Outbound(
+        d["outbox_id"], d["message_id"], d.get("ticket_id"), d["status"], d["ack"],
+        _when(d.get("created_at")),
     )  # fmt: skip
 
 
@@ -325,11 +441,54 @@ class DeskClient:
     async def send(self, ticket_id: int, text: str, client_key: str) -> Outbound:
         """Queue a reply; the same ``client_key`` never sends twice."""
         body = {"text": text, "client_key": client_key}
-        d = await self._call("POST", f"/tickets/{ticket_id}/messages", json=body)
-        return Outbound(
-            d["outbox_id"], d["message_id"], d.get("ticket_id"), d["status"], d["ack"],
-            _when(d.get("created_at")),
-        )  # fmt: skip
+        return outbound_of(await self._call("POST", f"/tickets/{ticket_id}/messages", json=body))
+
+    async def send_attachment(
+        self, ticket_id: int, data_b64: str, filename: str, caption: str | None, client_key: str
+    ) -> Outbound:
+        """Queue a file (base64, at most 10 MB decoded) with an optional caption."""
+        body = {"data_b64": data_b64, "filename": filename, "caption": caption,
+                "client_key": client_key}  # fmt: skip
+        path = f"/tickets/{ticket_id}/attachments"
+        return outbound_of(await self._call("POST", path, json=body))
+
+    async def mark_read(self, ticket_id: int) -> Ticket:
+        """The conversation was seen: its unread count goes back to zero."""
+        return ticket_of(await self._call("POST", f"/tickets/{ticket_id}/read"))
+
+    async def notes(self, ticket_id: int) -> list[Note]:
+        """The ticket's internal notes (``GET /tickets/{id}``), oldest first."""
+        data = await self._call("GET", f"/tickets/{ticket_id}")
+        return [
+            Note(n["id"], n["author_id"], n["body"], _when(n["created_at"])) for n in data["notes"]
+        ]
+
+    async def add_note(self, ticket_id: int, body: str) -> int:
+        return int(
+            (await self._call("POST", f"/tickets/{ticket_id}/notes", json={"body": body}))["id"]
+        )
+
+    async def add_tag(self, ticket_id: int, tag: str) -> tuple[str, ...]:
+        path = f"/tickets/{ticket_id}/tags/{quote(tag, safe='')}"
+        return tuple((await self._call("POST", path))["tags"])
+
+    async def remove_tag(self, ticket_id: int, tag: str) -> tuple[str, ...]:
+        path = f"/tickets/{ticket_id}/tags/{quote(tag, safe='')}"
+        return tuple((await self._call("DELETE", path))["tags"])
+
+    async def search(
+        self, q: str, before: int | None = None, contacts_before: int | None = None
+    ) -> SearchPage:
+        """Message and contact hits, newest first; the cursors continue each list."""
+        params: Json = {"q": q} | ({"before": before} if before else {})
+        if contacts_before:
+            params["contacts_before"] = contacts_before
+        return search_of(await self._call("GET", "/search", params=params))
+
+    async def users(self) -> list[User]:
+        """People the caller manages (admins); others get ``access.denied``."""
+        data = await self._call("GET", "/users")
+        return [User(u["id"], u["display_name"]) for u in data if not u.get("disabled")]
 
     async def retry(self, outbox_id: int, confirm_resend: bool = False) -> str:
         """Queue a failed send again; returns its new outbox status."""
@@ -387,3 +546,27 @@ class DeskClient:
         if response.status_code >= 400:
             raise error_of(response)
         return response.content
+
+    # ---- painel -------------------------------------------------------------------------------
+
+    async def dashboard(self, branch_id: int | None = None) -> Dashboard:
+        """Today's counts for the Painel, over ``branch_id`` or all the user's branches."""
+        params = {"branch_id": branch_id} if branch_id else {}
+        d = await self._call("GET", "/stats/dashboard", params=params)
+        return Dashboard(
+            d["channels_connected"], d["channels_total"], d["messages_in"], d["messages_out"],
+            d["waiting"], d.get("avg_first_response_s"), d.get("avg_resolution_s"),
+            tuple(d["hourly_in"]), tuple(d["hourly_out"]),
+        )  # fmt: skip
+
+    # ---- backups (admins) ---------------------------------------------------------------------
+
+    async def backups(self) -> BackupStatus:
+        """The backup status and how many archives the targets hold (``GET /backups``)."""
+        return backup_status_of(await self._call("GET", "/backups"))
+
+    async def run_backup(self) -> str:
+        """Back up now (``POST /backups/run``): returns the archive's path once it is written
+        and verified. The engine answers only then (no progress stream): a long read timeout."""
+        timeout = httpx.Timeout(15.0, read=RUN_READ_TIMEOUT_S)
+        return str((await self._call("POST", "/backups/run", timeout=timeout))["archive"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,12 +24,13 @@ from app.domain.errors import ClinicDeskError, ErrorCode
 from app.ui.app import make_app
 from app.ui.bridge import EventBridge
 from app.ui.client import DeskClient
+from app.ui.desk_settings import DeskSettings
 from app.ui.login import LoginDialog, LoginResult, branch_choices
 from app.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 AUTOLOGIN_WAIT_S = 60.0
-SHOT_NAMES = ("login.png", "inbox.png", "conversation.png", "channels.png")
+SHOT_NAMES = ("login.png", "inbox.png", "conversation.png", "channels.png", "painel.png")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +39,7 @@ class DeskOptions:
 
     ``autologin`` (user, password) skips the dialog (the demo). ``screenshot`` is a PNG path
     for the main window, or an existing directory that receives one picture per main screen
-    (login.png, inbox.png, conversation.png, channels.png); then the desk exits after
+    (login.png, inbox.png, conversation.png, channels.png, painel.png); then the desk exits after
     ``quit_after`` seconds (default 8).
     """
 
@@ -51,7 +53,9 @@ class DeskOptions:
 
 def run_desk(options: DeskOptions) -> int:
     """Run the desk until its window closes (or the screenshot is taken); the exit code."""
-    app, translators = make_app(options.language)
+    app, translators = make_app(
+        options.language or os.environ.get("CLINICDESK_LANG") or DeskSettings().language
+    )
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     try:
@@ -160,6 +164,9 @@ class Desk:
         window.show_page(2)
         await _pause(window)
         ok = save(window, folder / "channels.png") and ok
+        window.show_page(3)
+        await _pause(window)
+        ok = save(window, folder / "painel.png") and ok
         dialog = LoginDialog(DeskClient(self.options.engine_url), "ana1")
         dialog.show()
         await _pause(window)

@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
+    QLabel,
+    QLineEdit,
     QSplitter,
+    QStackedWidget,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
@@ -27,9 +30,12 @@ from PySide6.QtWidgets import (
 
 from app.domain.errors import ClinicDeskError, ErrorCode
 from app.ui.bridge import EventBridge
-from app.ui.client import DeskClient
+from app.ui.client import DeskClient, Ticket
+from app.ui.contact_panel import ContactPanel
 from app.ui.conversation import ConversationPane
+from app.ui.inbox_tools import FilterBar, SearchResults
 from app.ui.qtutil import named
+from app.ui.texts import error_text
 from app.ui.ticket_model import (
     COL_CONTACT,
     COLOR_ROLE,
@@ -114,13 +120,18 @@ class InboxPage(QWidget):
             self.tabs.addTab(self._make_tab(status), title)
         self.conversation = ConversationPane(client, bridge)
         self.conversation.ticketUpdated.connect(self._touch)
+        self.contact = ContactPanel(client)
+        self.conversation.ticketShown.connect(self.contact.show_ticket)
+        self.contact.ticketUpdated.connect(self._touch)
         split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(self.tabs)
+        split.addWidget(self._left_column())
         split.addWidget(self.conversation)
+        split.addWidget(self.contact)
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 3)
-        split.setSizes([440, 560])
-        self.tabs.setMinimumWidth(400)
+        split.setStretchFactor(2, 1)
+        split.setSizes([420, 560, 240])
+        self.tabs.setMinimumWidth(380)
         QVBoxLayout(self).addWidget(split)
         bridge.ticketChanged.connect(lambda tid, _s, _a: self._touch(tid))
         bridge.inboundReceived.connect(lambda tid, _c: self._touch(tid))
@@ -130,6 +141,79 @@ class InboxPage(QWidget):
             model.rowsInserted.connect(self._update_titles)
             model.rowsRemoved.connect(self._update_titles)
             model.modelReset.connect(self._update_titles)
+
+    def _left_column(self) -> QWidget:
+        """Search box and filters above the tabs; search results replace the tabs meanwhile."""
+        self.search_box = named(QLineEdit(), "searchBox")
+        self.search_box.setPlaceholderText(self.tr("Buscar mensagens e contatos"))
+        self.search_box.setClearButtonEnabled(True)
+        self._search_timer = QTimer(self, singleShot=True, interval=350)
+        self._search_timer.timeout.connect(self._run_search)
+        self.search_box.textChanged.connect(lambda _t: self._search_timer.start())
+        self.search_box.returnPressed.connect(self._run_search)
+        self.filter_bar = FilterBar()
+        self.filter_bar.changed.connect(self.set_filters)
+        self.results = SearchResults(self.client)
+        self.results.ticketChosen.connect(self.open_ticket)
+        self.results.contactChosen.connect(self._open_contact)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.tabs)
+        self.stack.addWidget(self.results)
+        self.search_notice = named(QLabel(), "inboxNotice")
+        self.search_notice.setStyleSheet("color: #B3261E;")
+        self.search_notice.hide()
+        column = QWidget()
+        layout = QVBoxLayout(column)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for w in (self.search_box, self.filter_bar, self.search_notice):
+            layout.addWidget(w)
+        layout.addWidget(self.stack, 1)
+        return column
+
+    def _run_search(self) -> None:
+        self._search_timer.stop()
+        query = self.search_box.text().strip()
+        self.stack.setCurrentWidget(self.results if query else self.tabs)
+        if query and query != self.results.query:
+            self.results.search(query)
+        elif not query:
+            self.results.query = ""
+
+    def set_filters(self, filters: dict[str, Any]) -> None:
+        """Filter every tab (``GET /tickets`` parameters: queue, channel, tag, mine)."""
+        for model in self.models.values():
+            model.set_filters(filters)
+
+    def set_me(self, user_id: int | None) -> None:
+        """The logged-in user (the "Meus" filter keeps only tickets assigned to them)."""
+        for model in self.models.values():
+            model.me_id = user_id
+
+    def open_ticket(self, ticket_id: int) -> None:
+        """Open a ticket by id (a search hit): read it, then show its conversation."""
+        self._spawn(self._open_by_id(ticket_id))
+
+    async def _open_by_id(self, ticket_id: int) -> None:
+        try:
+            ticket = await self.client.ticket(ticket_id)
+        except ClinicDeskError as exc:
+            self.search_notice.setText(error_text(exc))
+            self.search_notice.show()
+            return
+        self.search_notice.hide()
+        self.conversation.show_ticket(ticket)
+
+    def _open_contact(self, contact_id: int) -> None:
+        found = [m.latest_of_contact(contact_id) for m in self.models.values()]
+        latest = max((t for t in found if t), key=_activity, default=None)
+        if latest is not None:
+            self.search_notice.hide()
+            self.conversation.show_ticket(latest)
+            return
+        self.search_notice.setText(
+            self.tr("Nenhum atendimento deste contato na lista. Busque por uma mensagem dele.")
+        )
+        self.search_notice.show()
 
     def _make_tab(self, status: str) -> QTableView:
         model = TicketTableModel(self.client, status, parent=self)
@@ -206,13 +290,24 @@ class InboxPage(QWidget):
     def set_channel_labels(self, labels: dict[int, str]) -> None:
         for model in self.models.values():
             model.set_channel_labels(labels)
+        self.filter_bar.set_channels(labels)
+        self.contact.set_channel_labels(labels)
 
     def set_queues(self, queues: dict[int, tuple[str, str]]) -> None:
         for model in self.models.values():
             model.set_queues(queues)
+        self.filter_bar.set_queues(queues)
+        self.conversation.set_queues(queues)
+        self.contact.set_queues(queues)
 
     async def settle(self) -> None:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         await asyncio.gather(*(m.settle() for m in self.models.values()))
+        await self.results.settle()
         await self.conversation.settle()
+        await self.contact.settle()
+
+
+def _activity(t: Ticket) -> Any:
+    return t.last_activity_at

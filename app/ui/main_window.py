@@ -1,6 +1,8 @@
 """The main window: it only assembles the pages, the sidebar and the status bar.
 
-Sidebar: Atendimentos, Contatos, Canais, Painel, Lembretes, and Configurações for admins.
+Sidebar: Atendimentos, Contatos, Canais, Painel, Lembretes, Configurações (admins see the
+clinic's rules there too) and, for admins only, Cópias de segurança. The window also owns
+the notifier (tray, new-message notices) and the idle lock.
 Status bar: the link to the ClinicDesk service (from the bridge) and the channels' health at a
 glance ("3 de 3 números conectados").
 """
@@ -13,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -26,12 +28,18 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.errors import ClinicDeskError
+from app.ui.backups_page import BackupsPage
 from app.ui.bridge import EventBridge, LinkStatus
 from app.ui.channels_page import ChannelsPage
 from app.ui.client import Channel, DeskClient
+from app.ui.desk_settings import DeskSettings
+from app.ui.idle_lock import IdleLock
 from app.ui.inbox import InboxPage
 from app.ui.login import LoginResult
+from app.ui.notifier import Notifier
+from app.ui.painel import PainelPage
 from app.ui.qtutil import named
+from app.ui.settings_page import SettingsPage
 
 log = logging.getLogger(__name__)
 SIDEBAR_STYLE = """
@@ -85,26 +93,35 @@ class MainWindow(QMainWindow):
 
     def __init__(
         self, client: DeskClient, bridge: EventBridge, login: LoginResult,
-        parent: QWidget | None = None,
+        parent: QWidget | None = None, settings: DeskSettings | None = None,
     ) -> None:  # fmt: skip
         super().__init__(parent)
         self.client, self.bridge, self.login = client, bridge, login
+        self.settings = settings if settings is not None else DeskSettings()
         self.channels: dict[int, Channel] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         branch = login.branch.name if login.branch else ""
         where = f" · {branch}" if branch else ""
         self.setWindowTitle(f"ClinicDesk — {login.me.display_name}{where}")
         self.inbox = InboxPage(client, bridge)
+        self.inbox.set_me(login.me.id)
         self.channels_page = ChannelsPage(client, bridge)
-        self._build_pages(login.me.is_admin)
+        branch_id = login.branch.id if login.branch else None
+        self.painel = PainelPage(client, bridge, branch_id, branch)
+        self.settings_page = SettingsPage(self.settings, login.me.is_admin)
+        self._build_pages()
         self._build_status()
         bridge.statusChanged.connect(lambda s: self.link_label.setText(link_text(s)))
         bridge.channelStateChanged.connect(self._on_channel_state)
         bridge.channelWarning.connect(self._on_channel_warning)
         bridge.resynced.connect(self.refresh_channels)
+        self.notifier = Notifier(client, bridge, self.settings, self._watched, self)
+        self.notifier.openRequested.connect(self.bring_to_front)
+        minutes = lambda: self.settings.idle_minutes  # noqa: E731 - read at each check
+        self.idle_lock = IdleLock(self, client, login.me.username, minutes)
         self.resize(1100, 700)
 
-    def _build_pages(self, admin: bool) -> None:
+    def _build_pages(self) -> None:
         self.sidebar = named(QListWidget(), "sidebar")
         self.sidebar.setStyleSheet(SIDEBAR_STYLE)
         self.sidebar.setFixedWidth(190)
@@ -114,15 +131,17 @@ class MainWindow(QMainWindow):
             (self.tr("Atendimentos"), self.inbox),
             (self.tr("Contatos"), Placeholder(self.tr("Contatos"))),
             (self.tr("Canais"), self.channels_page),
-            (self.tr("Painel"), Placeholder(self.tr("Painel"))),
+            (self.tr("Painel"), self.painel),
             (self.tr("Lembretes"), Placeholder(self.tr("Lembretes"))),
+            (self.tr("Configurações"), self.settings_page),
         ]
-        if admin:
-            pages.append((self.tr("Configurações"), Placeholder(self.tr("Configurações"))))
+        if self.login.me.is_admin:  # GET/POST /backups need manage_settings
+            pages.append((self.tr("Cópias de segurança"), BackupsPage(self.client)))
         for title, page in pages:
             QListWidgetItem(title, self.sidebar)
             self.stack.addWidget(page)
         self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
+        self.stack.currentChanged.connect(self._page_shown)
         self.sidebar.setCurrentRow(0)
         body = QWidget()
         row = QHBoxLayout(body)
@@ -143,6 +162,19 @@ class MainWindow(QMainWindow):
 
     def show_page(self, index: int) -> None:
         self.sidebar.setCurrentRow(index)
+
+    def _page_shown(self, index: int) -> None:
+        if self.stack.widget(index) is self.painel:
+            self.painel.refresh()
+
+    def _watched(self) -> bool:
+        """Someone is looking at the desk: focused and not locked (then no notice is needed)."""
+        return self.isActiveWindow() and not self.idle_lock.locked
+
+    def bring_to_front(self) -> None:
+        self.showNormal()
+        self.raise_()
+        self.activateWindow()
 
     # ---- channels -----------------------------------------------------------------------------
 
@@ -195,8 +227,16 @@ class MainWindow(QMainWindow):
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         await self.inbox.settle()
+        await self.painel.settle()
+        await self.notifier.settle()
+        await self.idle_lock.settle()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.idle_lock.resize()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Closing the desk never stops the engine or WhatsApp; it only leaves."""
+        self.idle_lock.stop()
         self.closed.emit()
         super().closeEvent(event)

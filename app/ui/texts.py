@@ -176,3 +176,42 @@ def send_status_text(status: str | None) -> str:
             "Send", "Envio incerto: confira no celular antes de reenviar."
         )
     return ""
+
+
+def kind_text(kind: str | None) -> str:
+    """A media message without text, in a word or two (inbox preview, bubbles)."""
+    texts: dict[str, str] = {
+        "image": QCoreApplication.translate("Kind", "📷 Foto"),
+        "video": QCoreApplication.translate("Kind", "🎬 Vídeo"),
+        "audio": QCoreApplication.translate("Kind", "🎤 Áudio"),
+        "voice": QCoreApplication.translate("Kind", "🎤 Áudio"),
+        "document": QCoreApplication.translate("Kind", "📄 Documento"),
+        "sticker": QCoreApplication.translate("Kind", "🙂 Figurinha"),
+        "location": QCoreApplication.translate("Kind", "📍 Localização"),
+        "contact": QCoreApplication.translate("Kind", "👤 Contato"),
+    }
+    return texts.get(kind or "", QCoreApplication.translate("Kind", "📎 Anexo") if kind else "")
+
+
+def media_error_text(error: ClinicDeskError) -> str:
+    """Why a file could not be sent (``input.invalid`` with ``field=media``), else the code's
+    usual text."""
+    if error.code is not ErrorCode.INVALID_INPUT or error.params.get("field") != "media":
+        return error_text(error)
+    reason = str(error.params.get("reason") or "")
+    texts: dict[str, str] = {
+        "too_large": QCoreApplication.translate(
+            "Errors", "Arquivo grande demais. O limite é de 10 MB."
+        ),
+        "unsupported_type": QCoreApplication.translate(
+            "Errors", "Tipo de arquivo não permitido. Envie fotos, PDF, áudio ou vídeo."
+        ),
+        "empty": QCoreApplication.translate("Errors", "O arquivo está vazio."),
+        "unreadable": QCoreApplication.translate("Errors", "Não foi possível ler o arquivo."),
+        "not_available": QCoreApplication.translate(
+            "Errors", "O envio de arquivos não está disponível neste serviço."
+        ),
+    }
+    return texts.get(
+        reason, QCoreApplication.translate("Errors", "Não foi possível enviar o arquivo.")
+    )

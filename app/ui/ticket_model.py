@@ -31,6 +31,7 @@ from PySide6.QtGui import QColor
 
 from app.domain.errors import ClinicDeskError
 from app.ui.client import Ticket, TicketPage
+from app.ui.texts import kind_text
 
 log = logging.getLogger(__name__)
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -89,6 +90,7 @@ class TicketTableModel(QAbstractTableModel):
         self._tasks: set[asyncio.Task[None]] = set()
         self._channel_labels: dict[int, str] = {}
         self.filters: dict[str, Any] = {}
+        self.me_id: int | None = None  # the logged-in user, for the "Meus" filter
 
     # ---- Qt model API -------------------------------------------------------------------------
 
@@ -140,11 +142,21 @@ class TicketTableModel(QAbstractTableModel):
     def _value(self, t: Ticket, column: int, role: int) -> Any:
         if role == UNREAD_ROLE:
             return t.unread_count
-        if role == PREVIEW_ROLE:  # the channel until the API lists a last-message preview
-            return t.preview or self._channel_labels.get(t.channel_id, "")
+        if role == PREVIEW_ROLE:
+            return self._preview(t)
         if role == COLOR_ROLE:
             return QColor(self._queues.get(t.queue_id or -1, ("", "#9CA3AF"))[1])
         return self._display(t, column) if role == Qt.ItemDataRole.DisplayRole else None
+
+    def _preview(self, t: Ticket) -> str:
+        """The newest message's start (its kind for media without text; "Você: " when the
+        clinic wrote it); the channel's name for a ticket without messages."""
+        text = t.preview or (kind_text(t.last_kind) if t.last_kind != "text" else "")
+        if not text:
+            return self._channel_labels.get(t.channel_id, "")
+        if t.last_direction == "out":
+            return QCoreApplication.translate("Inbox", "Você: %1").replace("%1", text)
+        return text
 
     def _display(self, t: Ticket, column: int) -> str:
         if column == COL_CONTACT:
@@ -171,6 +183,17 @@ class TicketTableModel(QAbstractTableModel):
 
     def cached(self, ticket_id: int) -> Ticket | None:
         return self._rows.get(ticket_id)
+
+    def latest_of_contact(self, contact_id: int) -> Ticket | None:
+        """The most recent loaded ticket of a contact (search hits name contacts, not tickets)."""
+        found = [t for t in self._rows.values() if t.contact_id == contact_id]
+        return max(found, key=lambda t: t.last_activity_at) if found else None
+
+    def set_filters(self, filters: dict[str, Any]) -> None:
+        """Show only tickets matching ``filters`` (``GET /tickets`` parameters); reloads."""
+        if filters != self.filters:
+            self.filters = dict(filters)
+            self.reload()
 
     def row_of(self, ticket_id: int) -> int | None:
         if ticket_id not in self._known:
@@ -270,7 +293,7 @@ class TicketTableModel(QAbstractTableModel):
     def _apply(self, ticket: Ticket) -> None:
         """Place a fresh copy of ``ticket``: update, move to the top, insert, or remove."""
         row = self.row_of(ticket.id)
-        if ticket.status != self.status:
+        if ticket.status != self.status or not self._matches(ticket):
             self._remove(row)
             return
         old = self._rows.get(ticket.id)
@@ -281,6 +304,16 @@ class TicketTableModel(QAbstractTableModel):
             self._move_top(row)
         elif old != ticket:
             self.dataChanged.emit(self.index(row, 0), self.index(row, 2))
+
+    def _matches(self, t: Ticket) -> bool:
+        """Whether ``t`` passes the filters (an event's ticket may belong to another queue)."""
+        f = self.filters
+        return (
+            f.get("queue") in (None, t.queue_id)
+            and f.get("channel") in (None, t.channel_id)
+            and (not f.get("tag") or f["tag"] in t.tags)
+            and (not f.get("mine") or self.me_id is None or t.assignee_id == self.me_id)
+        )
 
     def _remove(self, row: int | None) -> None:
         if row is None:

@@ -2,6 +2,156 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="en_US">
 <context>
+    <name>Backups</name>
+    <message>
+        <source>1 dia</source>
+        <translation>1 day</translation>
+    </message>
+    <message>
+        <source>%1 dias</source>
+        <translation>%1 days</translation>
+    </message>
+    <message>
+        <source>1 hora</source>
+        <translation>1 hour</translation>
+    </message>
+    <message>
+        <source>%1 horas</source>
+        <translation>%1 hours</translation>
+    </message>
+    <message>
+        <source>1 minuto</source>
+        <translation>1 minute</translation>
+    </message>
+    <message>
+        <source>%1 minutos</source>
+        <translation>%1 minutes</translation>
+    </message>
+    <message>
+        <source>agora há pouco</source>
+        <translation>just now</translation>
+    </message>
+    <message>
+        <source>há %1</source>
+        <translation>%1 ago</translation>
+    </message>
+    <message>
+        <source>em %1</source>
+        <translation>in %1</translation>
+    </message>
+    <message>
+        <source>Nunca</source>
+        <translation>Never</translation>
+    </message>
+    <message>
+        <source>espaço livre desconhecido</source>
+        <translation>free space unknown</translation>
+    </message>
+    <message>
+        <source>%1 GB livres</source>
+        <translation>%1 GB free</translation>
+    </message>
+    <message>
+        <source>Não foi possível gravar no destino: disco cheio, desconectado ou sem permissão.</source>
+        <translation>Could not write to the destination: disk full, disconnected or no permission.</translation>
+    </message>
+    <message>
+        <source>A cópia foi gravada, mas não passou na conferência e foi descartada.</source>
+        <translation>The backup was written but failed its check and was discarded.</translation>
+    </message>
+    <message>
+        <source>A cópia gravada está danificada e foi descartada.</source>
+        <translation>The written backup is damaged and was discarded.</translation>
+    </message>
+    <message>
+        <source>A chave das cópias deste computador não confere.</source>
+        <translation>This computer's backup key does not match.</translation>
+    </message>
+    <message>
+        <source>Este computador ainda não tem a chave das cópias. Chame o suporte técnico.</source>
+        <translation>This computer has no backup key yet. Call technical support.</translation>
+    </message>
+    <message>
+        <source>Já há uma cópia em andamento. Aguarde ela terminar.</source>
+        <translation>A backup is already running. Wait for it to finish.</translation>
+    </message>
+    <message>
+        <source>Ainda não há nenhuma cópia para testar.</source>
+        <translation>There is no backup to test yet.</translation>
+    </message>
+</context>
+<context>
+    <name>BackupsPage</name>
+    <message>
+        <source>Cópias de segurança</source>
+        <translation>Backups</translation>
+    </message>
+    <message>
+        <source>Última cópia bem-sucedida</source>
+        <translation>Last successful backup</translation>
+    </message>
+    <message>
+        <source>Arquivo</source>
+        <translation>File</translation>
+    </message>
+    <message>
+        <source>Próxima cópia automática</source>
+        <translation>Next automatic backup</translation>
+    </message>
+    <message>
+        <source>Última conferência</source>
+        <translation>Last check</translation>
+    </message>
+    <message>
+        <source>Último teste de restauração</source>
+        <translation>Last restore test</translation>
+    </message>
+    <message>
+        <source>Última falha</source>
+        <translation>Last failure</translation>
+    </message>
+    <message>
+        <source>Destinos</source>
+        <translation>Destinations</translation>
+    </message>
+    <message>
+        <source>Cópias guardadas</source>
+        <translation>Backups kept</translation>
+    </message>
+    <message>
+        <source>Fazer cópia agora</source>
+        <translation>Back up now</translation>
+    </message>
+    <message>
+        <source>Não agendada</source>
+        <translation>Not scheduled</translation>
+    </message>
+    <message>
+        <source>Nenhuma</source>
+        <translation>None</translation>
+    </message>
+    <message>
+        <source>Nenhuma cópia de segurança foi feita ainda. Faça uma agora.</source>
+        <translation>No backup has been made yet. Make one now.</translation>
+    </message>
+    <message>
+        <source>A última cópia tem mais de 26 horas. Confira o destino e faça uma cópia agora.</source>
+        <translation>The last backup is more than 26 hours old. Check the destination and back up now.</translation>
+    </message>
+    <message>
+        <source>As cópias estão em dia.</source>
+        <translation>Backups are up to date.</translation>
+    </message>
+    <message>
+        <source>Copiando… Isso pode levar alguns minutos.</source>
+        <translation>Backing up… This may take a few minutes.</translation>
+    </message>
+    <message>
+        <source>Cópia feita e conferida: %1</source>
+        <translation>Backup made and checked: %1</translation>
+    </message>
+</context>
+<context>
     <name>ChannelCard</name>
     <message>
         <source>Conectar celular</source>
@@ -156,16 +306,24 @@
 <context>
     <name>Chat</name>
     <message>
+        <source>⚠ Arquivo não recebido (tipo não permitido)</source>
+        <translation>⚠ File not received (type not allowed)</translation>
+    </message>
+    <message>
         <source>Anexo</source>
         <translation>Attachment</translation>
     </message>
     <message>
-        <source>(mensagem sem texto)</source>
-        <translation>(message without text)</translation>
+        <source>Abrir</source>
+        <translation>Open</translation>
     </message>
     <message>
-        <source>Tentar de novo</source>
-        <translation>Try again</translation>
+        <source>Salvar</source>
+        <translation>Save</translation>
+    </message>
+    <message>
+        <source>(mensagem sem texto)</source>
+        <translation>(message without text)</translation>
     </message>
 </context>
 <context>
@@ -173,6 +331,72 @@
     <message>
         <source>Digite uma mensagem ou / para respostas rápidas</source>
         <translation>Type a message, or / for quick replies</translation>
+    </message>
+</context>
+<context>
+    <name>ContactPanel</name>
+    <message>
+        <source>Nova etiqueta</source>
+        <translation>New tag</translation>
+    </message>
+    <message>
+        <source>Nota interna (o paciente não vê)</source>
+        <translation>Internal note (the patient does not see it)</translation>
+    </message>
+    <message>
+        <source>Adicionar nota</source>
+        <translation>Add note</translation>
+    </message>
+    <message>
+        <source>Etiquetas</source>
+        <translation>Tags</translation>
+    </message>
+    <message>
+        <source>Notas internas</source>
+        <translation>Internal notes</translation>
+    </message>
+    <message>
+        <source>Nenhum atendimento aberto</source>
+        <translation>No conversation open</translation>
+    </message>
+    <message>
+        <source>Paciente sem nome</source>
+        <translation>Unnamed patient</translation>
+    </message>
+    <message>
+        <source>Número: %1</source>
+        <translation>Number: %1</translation>
+    </message>
+    <message>
+        <source>Fila: %1</source>
+        <translation>Queue: %1</translation>
+    </message>
+    <message>
+        <source>Atendimento #%1</source>
+        <translation>Ticket #%1</translation>
+    </message>
+    <message>
+        <source>Remover a etiqueta</source>
+        <translation>Remove the tag</translation>
+    </message>
+</context>
+<context>
+    <name>ConversationFiles</name>
+    <message>
+        <source>Salvar arquivo</source>
+        <translation>Save file</translation>
+    </message>
+    <message>
+        <source>Enviar arquivo</source>
+        <translation>Send file</translation>
+    </message>
+    <message>
+        <source>Não foi possível gravar o arquivo nesse local.</source>
+        <translation>The file could not be saved there.</translation>
+    </message>
+    <message>
+        <source>Nenhum programa deste computador abre este arquivo.</source>
+        <translation>No program on this computer opens this file.</translation>
     </message>
 </context>
 <context>
@@ -190,8 +414,20 @@
         <translation>Reopen</translation>
     </message>
     <message>
+        <source>Transferir…</source>
+        <translation>Transfer…</translation>
+    </message>
+    <message>
         <source>Enviar</source>
         <translation>Send</translation>
+    </message>
+    <message>
+        <source>Emoji</source>
+        <translation>Emoji</translation>
+    </message>
+    <message>
+        <source>Enviar arquivo (ou arraste para a conversa)</source>
+        <translation>Send a file (or drag it onto the conversation)</translation>
     </message>
     <message>
         <source>Escolha um atendimento</source>
@@ -280,6 +516,53 @@
         <source>Algo deu errado. Tente de novo.</source>
         <translation>Something went wrong. Try again.</translation>
     </message>
+    <message>
+        <source>Arquivo grande demais. O limite é de 10 MB.</source>
+        <translation>File too large. The limit is 10 MB.</translation>
+    </message>
+    <message>
+        <source>Tipo de arquivo não permitido. Envie fotos, PDF, áudio ou vídeo.</source>
+        <translation>File type not allowed. Send photos, PDF, audio or video.</translation>
+    </message>
+    <message>
+        <source>O arquivo está vazio.</source>
+        <translation>The file is empty.</translation>
+    </message>
+    <message>
+        <source>Não foi possível ler o arquivo.</source>
+        <translation>The file could not be read.</translation>
+    </message>
+    <message>
+        <source>O envio de arquivos não está disponível neste serviço.</source>
+        <translation>Sending files is not available on this service.</translation>
+    </message>
+    <message>
+        <source>Não foi possível enviar o arquivo.</source>
+        <translation>The file could not be sent.</translation>
+    </message>
+</context>
+<context>
+    <name>FilterBar</name>
+    <message>
+        <source>Todas as filas</source>
+        <translation>All queues</translation>
+    </message>
+    <message>
+        <source>Todos os números</source>
+        <translation>All numbers</translation>
+    </message>
+    <message>
+        <source>Etiqueta</source>
+        <translation>Tag</translation>
+    </message>
+    <message>
+        <source>Meus</source>
+        <translation>Mine</translation>
+    </message>
+    <message>
+        <source>Só os atendimentos atribuídos a mim</source>
+        <translation>Only the tickets assigned to me</translation>
+    </message>
 </context>
 <context>
     <name>Inbox</name>
@@ -316,6 +599,10 @@
         <translation>Loading…</translation>
     </message>
     <message>
+        <source>Você: %1</source>
+        <translation>You: %1</translation>
+    </message>
+    <message>
         <source>Paciente sem nome</source>
         <translation>Unnamed patient</translation>
     </message>
@@ -333,6 +620,68 @@
     <message>
         <source>Resolvidos</source>
         <translation>Resolved</translation>
+    </message>
+    <message>
+        <source>Buscar mensagens e contatos</source>
+        <translation>Search messages and contacts</translation>
+    </message>
+    <message>
+        <source>Nenhum atendimento deste contato na lista. Busque por uma mensagem dele.</source>
+        <translation>No ticket of this contact in the list. Search for one of their messages.</translation>
+    </message>
+</context>
+<context>
+    <name>Kind</name>
+    <message>
+        <source>📷 Foto</source>
+        <translation>📷 Photo</translation>
+    </message>
+    <message>
+        <source>🎬 Vídeo</source>
+        <translation>🎬 Video</translation>
+    </message>
+    <message>
+        <source>🎤 Áudio</source>
+        <translation>🎤 Audio</translation>
+    </message>
+    <message>
+        <source>📄 Documento</source>
+        <translation>📄 Document</translation>
+    </message>
+    <message>
+        <source>🙂 Figurinha</source>
+        <translation>🙂 Sticker</translation>
+    </message>
+    <message>
+        <source>📍 Localização</source>
+        <translation>📍 Location</translation>
+    </message>
+    <message>
+        <source>👤 Contato</source>
+        <translation>👤 Contact</translation>
+    </message>
+    <message>
+        <source>📎 Anexo</source>
+        <translation>📎 Attachment</translation>
+    </message>
+</context>
+<context>
+    <name>LockPanel</name>
+    <message>
+        <source>Tela bloqueada por inatividade</source>
+        <translation>Screen locked after inactivity</translation>
+    </message>
+    <message>
+        <source>Digite a senha de %1 para continuar.</source>
+        <translation>Enter the password of %1 to continue.</translation>
+    </message>
+    <message>
+        <source>Senha</source>
+        <translation>Password</translation>
+    </message>
+    <message>
+        <source>Desbloquear</source>
+        <translation>Unlock</translation>
     </message>
 </context>
 <context>
@@ -400,6 +749,87 @@
         <source>Configurações</source>
         <translation>Settings</translation>
     </message>
+    <message>
+        <source>Cópias de segurança</source>
+        <translation>Backups</translation>
+    </message>
+</context>
+<context>
+    <name>Notifier</name>
+    <message>
+        <source>Abrir ClinicDesk</source>
+        <translation>Open ClinicDesk</translation>
+    </message>
+    <message>
+        <source>%1 mensagens não lidas</source>
+        <translation>%1 unread messages</translation>
+    </message>
+    <message>
+        <source>Paciente</source>
+        <translation>Patient</translation>
+    </message>
+    <message>
+        <source>Nova mensagem de paciente</source>
+        <translation>New message from a patient</translation>
+    </message>
+</context>
+<context>
+    <name>Painel</name>
+    <message>
+        <source>%1 min</source>
+        <translation>%1 min</translation>
+    </message>
+    <message>
+        <source>%1 h %2 min</source>
+        <translation>%1 h %2 min</translation>
+    </message>
+</context>
+<context>
+    <name>PainelPage</name>
+    <message>
+        <source>Painel de hoje</source>
+        <translation>Today&apos;s dashboard</translation>
+    </message>
+    <message>
+        <source>Números conectados</source>
+        <translation>Numbers connected</translation>
+    </message>
+    <message>
+        <source>Mensagens recebidas hoje</source>
+        <translation>Messages received today</translation>
+    </message>
+    <message>
+        <source>Mensagens enviadas hoje</source>
+        <translation>Messages sent today</translation>
+    </message>
+    <message>
+        <source>Aguardando atendimento</source>
+        <translation>Waiting for service</translation>
+    </message>
+    <message>
+        <source>Tempo médio da 1ª resposta</source>
+        <translation>Average first response time</translation>
+    </message>
+    <message>
+        <source>Tempo médio de resolução</source>
+        <translation>Average resolution time</translation>
+    </message>
+    <message>
+        <source>Mensagens por hora (hoje)</source>
+        <translation>Messages per hour (today)</translation>
+    </message>
+    <message>
+        <source>Recebidas</source>
+        <translation>Received</translation>
+    </message>
+    <message>
+        <source>Enviadas</source>
+        <translation>Sent</translation>
+    </message>
+    <message>
+        <source>%1 de %2</source>
+        <translation>%1 of %2</translation>
+    </message>
 </context>
 <context>
     <name>PairingDialog</name>
@@ -436,6 +866,33 @@
     </message>
 </context>
 <context>
+    <name>SearchResults</name>
+    <message>
+        <source>Carregar mais</source>
+        <translation>Load more</translation>
+    </message>
+    <message>
+        <source>Buscando…</source>
+        <translation>Searching…</translation>
+    </message>
+    <message>
+        <source>Nada encontrado.</source>
+        <translation>Nothing found.</translation>
+    </message>
+    <message>
+        <source>Resultados: %1</source>
+        <translation>Results: %1</translation>
+    </message>
+    <message>
+        <source>👤 %1</source>
+        <translation>👤 %1</translation>
+    </message>
+    <message>
+        <source>Atendimento #%1 · %2</source>
+        <translation>Ticket #%1 · %2</translation>
+    </message>
+</context>
+<context>
     <name>Send</name>
     <message>
         <source>Não enviada.</source>
@@ -444,6 +901,73 @@
     <message>
         <source>Envio incerto: confira no celular antes de reenviar.</source>
         <translation>Uncertain send: check on the phone before sending again.</translation>
+    </message>
+    <message>
+        <source>Reenviar mensagem?</source>
+        <translation>Send the message again?</translation>
+    </message>
+    <message>
+        <source>Não sabemos se esta mensagem chegou ao paciente: a conexão caiu durante o envio. Ela pode já ter chegado. Confira no celular da clínica antes de reenviar, para o paciente não receber a mesma mensagem duas vezes.</source>
+        <translation>We do not know whether this message reached the patient: the connection dropped while it was being sent. It may already have arrived. Check on the clinic&apos;s phone before sending it again, so the patient does not get the same message twice.</translation>
+    </message>
+    <message>
+        <source>Reenviar mesmo assim</source>
+        <translation>Send again anyway</translation>
+    </message>
+    <message>
+        <source>Cancelar</source>
+        <translation>Cancel</translation>
+    </message>
+</context>
+<context>
+    <name>SettingsPage</name>
+    <message>
+        <source>Configurações</source>
+        <translation>Settings</translation>
+    </message>
+    <message>
+        <source>Preferências pessoais</source>
+        <translation>Personal preferences</translation>
+    </message>
+    <message>
+        <source>Português (Brasil)</source>
+        <translation>Portuguese (Brazil)</translation>
+    </message>
+    <message>
+        <source>Inglês</source>
+        <translation>English</translation>
+    </message>
+    <message>
+        <source>Idioma</source>
+        <translation>Language</translation>
+    </message>
+    <message>
+        <source>O idioma muda na próxima vez que o ClinicDesk abrir.</source>
+        <translation>The language changes the next time ClinicDesk opens.</translation>
+    </message>
+    <message>
+        <source>Avisar novas mensagens</source>
+        <translation>Notify me of new messages</translation>
+    </message>
+    <message>
+        <source>Tocar som ao avisar</source>
+        <translation>Play a sound with notifications</translation>
+    </message>
+    <message>
+        <source>Regras da clínica neste computador</source>
+        <translation>Clinic rules on this computer</translation>
+    </message>
+    <message>
+        <source> min</source>
+        <translation> min</translation>
+    </message>
+    <message>
+        <source>Bloquear a tela após</source>
+        <translation>Lock the screen after</translation>
+    </message>
+    <message>
+        <source>Privacidade: avisos mostram só o nome, nunca o texto</source>
+        <translation>Privacy: notifications show the name only, never the text</translation>
     </message>
 </context>
 <context>
@@ -471,6 +995,37 @@
     <message>
         <source>● Sem conexão com o serviço ClinicDesk. Tentando novamente…</source>
         <translation>● No connection to the ClinicDesk service. Trying again…</translation>
+    </message>
+</context>
+<context>
+    <name>TransferDialog</name>
+    <message>
+        <source>Transferir atendimento</source>
+        <translation>Transfer ticket</translation>
+    </message>
+    <message>
+        <source>(manter a fila)</source>
+        <translation>(keep the queue)</translation>
+    </message>
+    <message>
+        <source>(ninguém em especial)</source>
+        <translation>(nobody in particular)</translation>
+    </message>
+    <message>
+        <source>Fila</source>
+        <translation>Queue</translation>
+    </message>
+    <message>
+        <source>Pessoa</source>
+        <translation>Person</translation>
+    </message>
+    <message>
+        <source>Transferir</source>
+        <translation>Transfer</translation>
+    </message>
+    <message>
+        <source>Cancelar</source>
+        <translation>Cancel</translation>
     </message>
 </context>
 </TS>

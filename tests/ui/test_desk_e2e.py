@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
 
 from app.domain.errors import ErrorCode
 from app.ui.client import DeskClient
@@ -20,6 +22,7 @@ from app.ui.desk import Desk, DeskOptions
 from app.ui.login import LoginDialog, LoginResult
 from app.ui.messages_view import MESSAGE_ROLE
 from app.ui.texts import error_text
+from app.ui.ticket_model import PREVIEW_ROLE
 from tests.helpers.channels import Simulator
 from tests.helpers.cli import PASSWORD, init_installation
 from tests.helpers.desk import until
@@ -110,6 +113,54 @@ async def test_a_patient_writes_the_receptionist_answers_and_whatsapp_gets_it(
         await until(lambda: bubble() and bubble()[0].ack in ("delivered", "read"), "ticks")
         row = pane.model.index(len(pane.model.messages()) - 1)
         assert row.data(MESSAGE_ROLE).direction == "out"
+    finally:
+        window.close()
+        await desk.bridge.stop()
+        await desk.client.close()
+
+
+async def test_a_photo_shows_as_preview_and_thumbnail_and_a_dropped_pdf_is_sent(
+    qtbot: Any, qapp: Any, rig: Rig, tmp_path: Any
+) -> None:
+    desk = Desk(qapp, DeskOptions(rig.engine.url))
+    me = await desk.client.login("root", PASSWORD)
+    branches = await desk.client.branches()
+    window = await desk.open_main(LoginResult(me, branches[0]))
+    qtbot.addWidget(window)
+    try:
+        inbox, pending = window.inbox, window.inbox.models["pending"]
+        rig.sim.post("/control/inbound", channel=rig.account, text="", kind="image", patient=11)
+        photo_row = lambda: [  # noqa: E731
+            r
+            for r in range(pending.rowCount())
+            if pending.index(r, 0).data(PREVIEW_ROLE) == "📷 Foto"
+        ]
+        await until(photo_row, "the photo's ticket with its preview")
+        row = photo_row()[0]
+        ticket_id = pending.ticket_id(row)
+        inbox.views["pending"].selectRow(row)
+        inbox._open(pending, pending.index(row, 0))
+        pane = inbox.conversation
+        await until(lambda: pane.model.rowCount() > 0, "the photo bubble")
+        photo = pane.model.messages()[-1]
+        assert photo.kind == "image" and photo.has_thumbnail and photo.media_sha256
+        await until(
+            lambda: pane.model.index(pane.model.rowCount() - 1).data(
+                Qt.ItemDataRole.DecorationRole
+            ),
+            "the thumbnail, fetched when the bubble was painted",
+        )
+        seen = lambda: (t := pending.cached(ticket_id)) is not None and t.unread_count == 0  # noqa: E731
+        await until(seen, "unread cleared by opening")
+        exam = tmp_path / "exame.pdf"
+        exam.write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer\n%%EOF\n")
+        data = QMimeData()
+        data.setUrls([QUrl.fromLocalFile(str(exam))])
+        buttons, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+        pane.dropEvent(QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, data, buttons, mods))
+        sent = lambda: [m for m in pane.model.messages() if m.media_name == "exame.pdf"]  # noqa: E731
+        await until(sent, "the PDF in the conversation")
+        assert sent()[0].direction == "out" and pane.notice.isHidden()
     finally:
         window.close()
         await desk.bridge.stop()

@@ -1,0 +1,217 @@
+"""The side panel beside the conversation: who the patient is, the ticket's tags and notes.
+
+It shows what the API exposes today: the contact's name, the number (channel) the patient
+wrote to, the queue and the ticket's tags (chips: "✕" removes, the field adds) and internal
+notes (``GET /tickets/{id}`` lists them, ``POST /tickets/{id}/notes`` adds one; notes never
+reach the patient). The API has no contact endpoint yet, so the patient's phone, opt-out state
+and earlier tickets are not shown (docs/DESK.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPlainTextEdit,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.domain.errors import ClinicDeskError
+from app.ui.client import DeskClient, Note, Ticket
+from app.ui.qtutil import named
+from app.ui.texts import error_text
+
+CHIP_STYLE = (
+    "QToolButton { background: #E7F3EF; border: 1px solid #B7DCCF; border-radius: 10px;"
+    " padding: 1px 8px; }"
+)
+
+
+class ContactPanel(QWidget):
+    """Patient details, tags and notes of the open ticket (empty without one)."""
+
+    ticketUpdated = Signal(int)
+
+    def __init__(self, client: DeskClient, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.client = client
+        self.ticket: Ticket | None = None
+        self._channels: dict[int, str] = {}
+        self._queues: dict[int, tuple[str, str]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._build()
+        self.show_ticket(None)
+
+    def _build(self) -> None:
+        self.name = named(QLabel(), "contactName")
+        self.name.setStyleSheet("font-size: 15px; font-weight: bold;")
+        self.name.setWordWrap(True)
+        self.details = named(QLabel(), "contactDetails")
+        self.details.setWordWrap(True)
+        self.chips = QHBoxLayout()
+        self.chips.setSpacing(4)
+        self.tag_input = named(QLineEdit(), "tagInput")
+        self.tag_input.setPlaceholderText(self.tr("Nova etiqueta"))
+        self.tag_input.returnPressed.connect(self._add_tag)
+        self.notes = named(QListWidget(), "notesList")
+        self.notes.setWordWrap(True)
+        self.note_input = named(QPlainTextEdit(), "noteInput")
+        self.note_input.setPlaceholderText(self.tr("Nota interna (o paciente não vê)"))
+        self.note_input.setFixedHeight(60)
+        self.note_btn = named(QPushButton(self.tr("Adicionar nota")), "addNote")
+        self.note_btn.clicked.connect(self._add_note)
+        self.notice = named(QLabel(), "panelNotice")
+        self.notice.setStyleSheet("color: #B3261E;")
+        self.notice.setWordWrap(True)
+        self.notice.hide()
+        outer = QVBoxLayout(self)
+        outer.addWidget(self.name)
+        outer.addWidget(self.details)
+        self.body = QWidget()  # tags and notes: hidden while no ticket is open
+        outer.addWidget(self.body, 100)
+        outer.addStretch(1)  # keeps the name at the top while the body is hidden
+        layout = QVBoxLayout(self.body)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._heading(self.tr("Etiquetas")))
+        layout.addLayout(self.chips)
+        layout.addWidget(self.tag_input)
+        layout.addWidget(self._heading(self.tr("Notas internas")))
+        layout.addWidget(self.notes, 1)
+        layout.addWidget(self.note_input)
+        layout.addWidget(self.note_btn)
+        layout.addWidget(self.notice)
+
+    @staticmethod
+    def _heading(text: str) -> QLabel:
+        label = QLabel(text)
+        label.setStyleSheet("font-weight: bold; color: #54656F; margin-top: 8px;")
+        return label
+
+    def set_channel_labels(self, labels: dict[int, str]) -> None:
+        self._channels = dict(labels)
+        self._show_details()
+
+    def set_queues(self, queues: dict[int, tuple[str, str]]) -> None:
+        self._queues = dict(queues)
+        self._show_details()
+
+    # ---- one ticket ---------------------------------------------------------------------------
+
+    def show_ticket(self, ticket: Ticket | None) -> None:
+        """Show ``ticket``'s patient, tags and notes (notes are fetched)."""
+        same = ticket is not None and self.ticket is not None and ticket.id == self.ticket.id
+        self.ticket = ticket
+        self.body.setVisible(ticket is not None)
+        self._show_details()
+        self._show_tags(ticket.tags if ticket else ())
+        if ticket is not None and not same:
+            self.notes.clear()
+            self._spawn(self._load_notes(ticket.id))
+        elif ticket is None:
+            self.notes.clear()
+
+    def _show_details(self) -> None:
+        t = self.ticket
+        if t is None:
+            self.name.setText(self.tr("Nenhum atendimento aberto"))
+            self.details.setText("")
+            return
+        self.name.setText(t.contact_name or self.tr("Paciente sem nome"))
+        lines = [
+            self.tr("Número: %1").replace("%1", self._channels.get(t.channel_id, "—")),
+            self.tr("Fila: %1").replace("%1", self._queues.get(t.queue_id or -1, ("—", ""))[0]),
+            self.tr("Atendimento #%1").replace("%1", str(t.id)),
+        ]
+        self.details.setText("\n".join(lines))
+
+    def _show_tags(self, tags: tuple[str, ...]) -> None:
+        while self.chips.count():
+            item = self.chips.takeAt(0)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
+        for tag in tags:
+            chip = named(QToolButton(), f"tag_{tag}")
+            chip.setText(f"{tag}  ✕")
+            chip.setToolTip(self.tr("Remover a etiqueta"))
+            chip.setStyleSheet(CHIP_STYLE)
+            chip.clicked.connect(lambda _c=False, t=tag: self._remove_tag(t))
+            self.chips.addWidget(chip)
+        self.chips.addStretch(1)
+
+    async def _load_notes(self, ticket_id: int) -> None:
+        notes = await self._guard(self.client.notes(ticket_id))
+        if notes is not None and self.ticket is not None and self.ticket.id == ticket_id:
+            self.notes.clear()
+            for note in notes:
+                self.notes.addItem(self._note_text(note))
+
+    @staticmethod
+    def _note_text(note: Note) -> str:
+        return f"{note.created_at.astimezone().strftime('%d/%m %H:%M')}  {note.body}"
+
+    # ---- actions ------------------------------------------------------------------------------
+
+    def _add_tag(self) -> None:
+        tag = self.tag_input.text().strip()
+        if tag and self.ticket is not None:
+            self.tag_input.clear()
+            self._spawn(self._change_tags(self.client.add_tag(self.ticket.id, tag)))
+
+    def _remove_tag(self, tag: str) -> None:
+        if self.ticket is not None:
+            self._spawn(self._change_tags(self.client.remove_tag(self.ticket.id, tag)))
+
+    async def _change_tags(self, call: Any) -> None:
+        ticket = self.ticket
+        tags = await self._guard(call)
+        if tags is not None and ticket is not None and self.ticket is ticket:
+            self.ticket = replace(ticket, tags=tuple(tags))
+            self._show_tags(self.ticket.tags)
+            self.ticketUpdated.emit(ticket.id)
+
+    def _add_note(self) -> None:
+        body = self.note_input.toPlainText().strip()
+        if body and self.ticket is not None:
+            self._spawn(self._save_note(self.ticket.id, body))
+
+    async def _save_note(self, ticket_id: int, body: str) -> None:
+        self.note_btn.setEnabled(False)
+        try:
+            saved = await self._guard(self.client.add_note(ticket_id, body))
+        finally:
+            self.note_btn.setEnabled(True)
+        if saved is not None:
+            self.note_input.clear()
+            await self._load_notes(ticket_id)
+
+    # ---- plumbing -----------------------------------------------------------------------------
+
+    async def _guard(self, call: Any) -> Any:
+        try:
+            result = await call
+        except ClinicDeskError as exc:
+            self.notice.setText(error_text(exc))
+            self.notice.show()
+            return None
+        self.notice.hide()
+        return result
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def settle(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

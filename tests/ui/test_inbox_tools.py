@@ -1,0 +1,97 @@
+"""The inbox's previews, filters and search (a fake client records what the desk asks)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from PySide6.QtCore import Qt
+
+from app.ui.bridge import EventBridge
+from app.ui.client import SearchPage
+from app.ui.inbox import InboxPage
+from app.ui.inbox_tools import HIT_ROLE
+from app.ui.ticket_model import PREVIEW_ROLE, TicketTableModel
+from tests.helpers.desk import until
+from tests.helpers.fake_desk import FakeDesk, contact_hit, hit
+
+
+def _inbox(qtbot: Any, fake: FakeDesk) -> InboxPage:
+    page = InboxPage(fake, EventBridge("ws://127.0.0.1:9/events"))  # type: ignore[arg-type]
+    qtbot.addWidget(page)
+    page.resize(1200, 700)
+    page.show()
+    return page
+
+
+async def test_a_row_shows_the_last_message_or_its_kind(qtbot: Any) -> None:
+    fake = FakeDesk(4)
+    fake.rows[1] = replace(fake.rows[1], preview="Bom dia, posso remarcar?", last_kind="text")
+    fake.rows[2] = replace(fake.rows[2], preview=None, last_kind="image", last_direction="in")
+    fake.rows[3] = replace(fake.rows[3], preview="Confirmado!", last_direction="out")
+    model = TicketTableModel(fake, "pending")  # type: ignore[arg-type]
+    model.set_channel_labels({1: "Recepção"})
+    model.fetchMore()
+    await model.settle()
+    shown = {model.ticket_id(r): model.index(r, 0).data(PREVIEW_ROLE) for r in range(4)}
+    assert shown[1] == "Bom dia, posso remarcar?"
+    assert shown[2] == "📷 Foto"
+    assert shown[3] == "Você: Confirmado!"
+    assert shown[4] == "Recepção"  # no message yet: the number it came in on
+
+
+async def test_filters_become_the_query_of_every_tab(qtbot: Any) -> None:
+    fake = FakeDesk(2)
+    page = _inbox(qtbot, fake)
+    page.set_queues({7: ("Exames", "#00AA00"), 8: ("Consultas", "#0000AA")})
+    page.set_channel_labels({3: "Unidade Centro"})
+    await page.settle()
+    fake.calls.clear()
+    bar = page.filter_bar
+    bar.queue.setCurrentIndex(bar.queue.findData(7))
+    await page.settle()
+    assert {s: f for s, _c, f in fake.called("tickets")} == {
+        "pending": {"queue": 7},
+        "open": {"queue": 7},
+        "closed": {"queue": 7},
+    }
+    fake.calls.clear()
+    bar.channel.setCurrentIndex(bar.channel.findData(3))
+    bar.tag.setText("retorno")
+    bar.tag.editingFinished.emit()
+    bar.mine.setChecked(True)
+    await page.settle()
+    last = fake.called("tickets")[-1][2]
+    assert last == {"queue": 7, "channel": 3, "tag": "retorno", "mine": True}
+
+
+async def test_a_search_hit_opens_its_ticket_and_more_follows_the_cursor(qtbot: Any) -> None:
+    fake = FakeDesk(3)
+    fake.search_pages = [
+        SearchPage((hit(50, 2),), (contact_hit(101, "Paciente 1"),), 50, None),
+        SearchPage((hit(40, 3),), (), None, None),
+    ]
+    page = _inbox(qtbot, fake)
+    await page.settle()
+    page.search_box.setText("remarcar")
+    page.search_box.returnPressed.emit()
+    await page.settle()
+    results = page.results
+    assert page.stack.currentWidget() is results
+    assert fake.called("search") == [("remarcar", None, None)]
+    assert results.list.count() == 2 and "«remarcar»" in results.list.item(1).text()
+    assert results.more.isVisible()
+    results.more.click()
+    await page.settle()
+    assert fake.called("search")[-1] == ("remarcar", 50, None)
+    assert results.list.count() == 3 and not results.more.isVisible()
+    item = results.list.item(1)
+    assert item.data(HIT_ROLE) == ("ticket", 2)
+    rect = results.list.visualItemRect(item)
+    qtbot.mouseClick(results.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    await until(lambda: page.conversation.ticket is not None, "the ticket opened")
+    await page.settle()
+    assert page.conversation.ticket is not None and page.conversation.ticket.id == 2
+    page.search_box.clear()
+    page.search_box.returnPressed.emit()
+    assert page.stack.currentWidget() is page.tabs
