@@ -45,6 +45,7 @@ APT_PACKAGES=(
     libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0
     xvfb xauth
     fonts-dejavu-core fontconfig-config   # the desk's text (else every glyph is a box)
+    fonts-noto-color-emoji                # emoji in the desk (kind words, picker)
     binutils
 )
 
