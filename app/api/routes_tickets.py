@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 
 from app.api.deps import ActorDep, CoreDep
 from app.api.schemas_tickets import (
+    ContactOut,
     IdOut,
     MemberIn,
     MergeIn,
@@ -160,6 +161,13 @@ async def merge_contacts(body: MergeIn, actor: ActorDep, core: CoreDep) -> IdOut
     """Merge ``drop_id`` into ``keep_id`` (same branch); identities and tickets follow."""
     service = core.merges
     return IdOut(id=await service.merge(actor, body.keep_id, body.drop_id))
+
+
+@router.get("/contacts/{contact_id}")
+async def get_contact(contact_id: int, actor: ActorDep, core: CoreDep) -> ContactOut:
+    """Name, phone, identity kinds, consent and tickets (newest 50); 404 unless the caller may
+    see one of the contact's tickets (the read is audited)."""
+    return ContactOut.model_validate(await core.contacts.profile(actor, contact_id))
 
 
 @router.get("/queues")

@@ -135,6 +135,32 @@ class MergeIn(BaseModel):
     drop_id: int
 
 
+class ContactTicketOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    status: str
+    channel_id: int
+    created_at: datetime
+    closed_at: datetime | None
+    visible: bool
+
+
+class ContactOut(BaseModel):
+    """``GET /contacts/{id}``: identity kinds only (``phone``, ``lid``), never raw JIDs."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    branch_id: int
+    display_name: str | None
+    phone_e164: str | None
+    identity_kinds: list[str]
+    opted_out_at: datetime | None
+    created_at: datetime
+    tickets: list[ContactTicketOut]
+
+
 class QueueIn(BaseModel):
     branch_id: int
     name: str = Field(min_length=1, max_length=80)

@@ -63,6 +63,11 @@ class MessagingRepository(TicketSql, MediaSql):
     def move_identities(self, drop_id: int, keep_id: int) -> None:
         self._c.execute(update(ci).where(ci.c.contact_id == drop_id).values(contact_id=keep_id))
 
+    def identities_of(self, contact_id: int) -> list[tuple[str, str]]:
+        """The contact's ``(kind, value)`` identities, oldest first."""
+        query = select(ci.c.kind, ci.c.value).where(ci.c.contact_id == contact_id)
+        return [(str(k), str(v)) for k, v in self._c.execute(query.order_by(ci.c.id))]
+
     def get_contact(self, contact_id: int) -> ContactRecord | None:
         row = self._c.execute(select(contacts).where(contacts.c.id == contact_id)).first()
         return _contact(row) if row else None
