@@ -2,6 +2,11 @@
 
 The pairing dialog asks the engine to start pairing and then shows each ``PairingQr`` from the
 bridge as a QR image with a countdown; it closes itself when the channel reports CONNECTED.
+
+Users who manage a channel's branch (its admins, super admins) also see its actions: reconnect
+(``resume``), pause/resume, log out (after a warning that a new QR scan will be needed), pairing
+by code and the state history. The engine refuses everyone else anyway; a refusal is shown on
+the card in Portuguese.
 """
 
 from __future__ import annotations
@@ -26,9 +31,10 @@ from PySide6.QtWidgets import (
 
 from app.domain.errors import ClinicDeskError
 from app.ui.bridge import EventBridge
-from app.ui.client import Channel, DeskClient
+from app.ui.channel_dialogs import HistoryDialog, PairCodeDialog, ask_logout, channel_error_text
+from app.ui.client import Channel, DeskClient, Me
 from app.ui.qtutil import named
-from app.ui.texts import deaf_warning_text, error_text, reason_text, state_text
+from app.ui.texts import deaf_warning_text, error_text, phone_text, reason_text, state_text
 
 STATE_COLOURS = {
     "CONNECTED": "#1E8E3E",
@@ -64,8 +70,11 @@ class ChannelCard(QFrame):
     """A number's name, phone, coloured state and reason; "Conectar" when it needs pairing."""
 
     pairRequested = Signal(int)
+    actionRequested = Signal(int, str)  # channel id; resume, suspend, logout, code, history
 
-    def __init__(self, channel: Channel, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, channel: Channel, manage: bool = False, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("channelCard")
         self.setFrameShape(QFrame.Shape.StyledPanel)
@@ -78,17 +87,51 @@ class ChannelCard(QFrame):
         self.reason.setWordWrap(True)
         self.pair_btn = QPushButton(self.tr("Conectar celular"))
         self.pair_btn.clicked.connect(lambda: self.pairRequested.emit(self.channel.id))
+        self.notice = named(QLabel(), "channelNotice")
+        self.notice.setStyleSheet("color: #B3261E;")
+        self.notice.setWordWrap(True)
+        self.notice.hide()
         layout = QVBoxLayout(self)
         for w in (self.name, self.phone, self.state, self.reason, self.pair_btn):
             layout.addWidget(w)
-        self.setFixedWidth(280)
+        self.action_buttons: dict[str, QPushButton] = {}
+        self.action_grid = self._action_buttons() if manage else QGridLayout()
+        layout.addLayout(self.action_grid)
+        layout.addWidget(self.notice)
+        layout.addStretch(1)  # cards of one grid row share a height: keep the content on top
+        self.setFixedWidth(300)
         self.update_channel(channel)
+
+    def _action_buttons(self) -> QGridLayout:
+        labels = {
+            "resume_reconnect": self.tr("Reconectar"),
+            "code": self.tr("Parear por código"),
+            "suspend": self.tr("Pausar"),
+            "resume": self.tr("Retomar"),
+            "history": self.tr("Histórico"),
+            "logout": self.tr("Desconectar número"),
+        }
+        for key, text in labels.items():
+            button = named(QPushButton(text, self), f"action_{key}")
+            action = "resume" if key == "resume_reconnect" else key
+            button.clicked.connect(lambda _c=False, a=action: self._request(a))
+            self.action_buttons[key] = button
+        self.action_buttons["logout"].setStyleSheet("color: #B3261E;")
+        return QGridLayout()
+
+    def _request(self, action: str) -> None:
+        self.notice.hide()
+        self.actionRequested.emit(self.channel.id, action)
+
+    def show_error(self, text: str) -> None:
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
 
     def update_channel(self, channel: Channel, branch: str = "") -> None:
         """Show ``channel`` (its branch's name under the title when known)."""
         self.channel = channel
         self.name.setText(channel.display_name)
-        where = " · ".join(p for p in (branch, channel.phone_e164 or "") if p)
+        where = " · ".join(p for p in (branch, phone_text(channel.phone_e164)) if p)
         self.phone.setText(where)
         self.phone.setVisible(bool(where))
         colour = STATE_COLOURS.get(channel.state, "#5F6368")
@@ -98,7 +141,27 @@ class ChannelCard(QFrame):
             detail = deaf_warning_text()
         self.reason.setText(detail)
         self.reason.setVisible(bool(detail))
-        self.pair_btn.setVisible(channel.state in ("QR_REQUIRED", "DISCONNECTED", "ERROR"))
+        unpaired = channel.state in ("QR_REQUIRED", "DISCONNECTED", "ERROR")
+        self.pair_btn.setVisible(unpaired)
+        self._show_actions(channel.state, unpaired)
+
+    def _show_actions(self, state: str, unpaired: bool) -> None:
+        """Only the actions that make sense in ``state`` (history always)."""
+        shown = {
+            "resume_reconnect": state in ("ERROR", "DISCONNECTED", "CONNECTING"),
+            "code": unpaired,
+            "suspend": state not in ("SUSPENDED", "QR_REQUIRED"),
+            "resume": state == "SUSPENDED",
+            "history": True,
+            "logout": state in ("CONNECTED", "CONNECTING", "SUSPENDED", "ERROR"),
+        }
+        visible = [b for k, b in self.action_buttons.items() if shown[k]]
+        for button in self.action_buttons.values():
+            self.action_grid.removeWidget(button)
+        for n, button in enumerate(visible):  # two a row, without holes for hidden ones
+            self.action_grid.addWidget(button, n // 2, n % 2)
+        for button in self.action_buttons.values():
+            button.setVisible(button in visible)
 
 
 class PairingDialog(QDialog):
@@ -167,13 +230,18 @@ class ChannelsPage(QWidget):
     """A grid of channel cards, updated live from the bridge."""
 
     def __init__(
-        self, client: DeskClient, bridge: EventBridge, parent: QWidget | None = None
-    ) -> None:
+        self, client: DeskClient, bridge: EventBridge, parent: QWidget | None = None,
+        me: Me | None = None,
+    ) -> None:  # fmt: skip
         super().__init__(parent)
-        self.client, self.bridge = client, bridge
+        self.client, self.bridge, self.me = client, bridge, me
         self.cards: dict[int, ChannelCard] = {}
         self.branch_names: dict[int, str] = {}
         self.dialog: PairingDialog | None = None
+        self.code_dialog: PairCodeDialog | None = None
+        self.history_dialog: HistoryDialog | None = None
+        self.logout_box: QWidget | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._grid = QGridLayout()
         holder = QWidget()
         column = QVBoxLayout(holder)
@@ -194,9 +262,11 @@ class ChannelsPage(QWidget):
             card = self.cards.get(channel.id)
             branch = self.branch_names.get(channel.branch_id, "")
             if card is None:
-                card = ChannelCard(channel)
+                manage = self.me is not None and self.me.manages_channels(channel.branch_id)
+                card = ChannelCard(channel, manage)
                 card.update_channel(channel, branch)
                 card.pairRequested.connect(self.open_pairing)
+                card.actionRequested.connect(self.run_action)
                 self._grid.addWidget(card, len(self.cards) // 3, len(self.cards) % 3)
                 self.cards[channel.id] = card
             else:
@@ -209,3 +279,50 @@ class ChannelsPage(QWidget):
         self.dialog = PairingDialog(self.client, self.bridge, card.channel, self)
         self.dialog.open()
         self.dialog.start()
+
+    # ---- actions (managers only) --------------------------------------------------------------
+
+    def run_action(self, channel_id: int, action: str) -> None:
+        """Do ``action`` on the channel: log-out asks first; code and history open a dialog."""
+        card = self.cards.get(channel_id)
+        if card is None:
+            return
+        if action == "logout":
+            self.logout_box = ask_logout(
+                self, card.channel, lambda: self._spawn(self._call(card, "logout"))
+            )
+        elif action == "code":
+            self.code_dialog = PairCodeDialog(self.client, card.channel, self)
+            self.code_dialog.open()
+        elif action == "history":
+            self._spawn(self._history(card))
+        else:
+            self._spawn(self._call(card, action))
+
+    async def _call(self, card: ChannelCard, action: str) -> None:
+        try:
+            await self.client.channel_action(card.channel.id, action)
+        except ClinicDeskError as exc:
+            card.show_error(channel_error_text(exc))
+
+    async def _history(self, card: ChannelCard) -> None:
+        try:
+            changes = await self.client.channel_history(card.channel.id)
+        except ClinicDeskError as exc:
+            card.show_error(channel_error_text(exc))
+            return
+        self.history_dialog = HistoryDialog(card.channel, self)
+        self.history_dialog.show_changes(changes)
+        self.history_dialog.open()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def settle(self) -> None:
+        """Wait for the actions under way (tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self.code_dialog is not None:
+            await self.code_dialog.settle()

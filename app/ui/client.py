@@ -24,6 +24,7 @@ from urllib.parse import quote
 import httpx
 
 from app.domain.errors import ClinicDeskError, ErrorCode
+from app.ui.client_contact import ContactProfile, StateChange, contact_of, state_change_of
 
 log = logging.getLogger(__name__)
 Json = dict[str, Any]
@@ -52,6 +53,13 @@ class Me:
     def is_admin(self) -> bool:
         """Super admins and branch admins see Configurações."""
         return self.super_admin or any(b.role in ("admin", "super_admin") for b in self.branches)
+
+    def manages_channels(self, branch_id: int) -> bool:
+        """Admins of the branch (and super admins) pair, pause and log out its numbers."""
+        admin = ("admin", "super_admin")
+        return self.super_admin or any(
+            b.branch_id == branch_id and b.role in admin for b in self.branches
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -534,6 +542,20 @@ class DeskClient:
 
     async def cancel_pairing(self, channel: str | int) -> None:
         await self._call("POST", f"/channels/{channel}/pair/cancel")
+
+    async def channel_action(self, channel: str | int, action: str) -> None:
+        """``logout`` (WhatsApp will need a new QR scan), ``suspend`` or ``resume``."""
+        if action not in ("logout", "suspend", "resume"):
+            raise ValueError(action)
+        await self._call("POST", f"/channels/{channel}/{action}")
+
+    async def channel_history(self, channel: str | int) -> list[StateChange]:
+        """Stored state transitions, newest first."""
+        return [state_change_of(h) for h in await self._call("GET", f"/channels/{channel}/history")]
+
+    async def contact(self, contact_id: int) -> ContactProfile:
+        """The contact panel's profile (``not.found`` unless one of its tickets is visible)."""
+        return contact_of(await self._call("GET", f"/contacts/{contact_id}"))
 
     async def media(self, sha256: str, thumbnail: bool = False) -> bytes:
         """Hook for attachments (``GET /media/{sha}[/thumbnail]``): the raw bytes."""

@@ -1,10 +1,10 @@
 """The side panel beside the conversation: who the patient is, the ticket's tags and notes.
 
-It shows what the API exposes today: the contact's name, the number (channel) the patient
-wrote to, the queue and the ticket's tags (chips: "✕" removes, the field adds) and internal
-notes (``GET /tickets/{id}`` lists them, ``POST /tickets/{id}/notes`` adds one; notes never
-reach the patient). The API has no contact endpoint yet, so the patient's phone, opt-out state
-and earlier tickets are not shown (docs/DESK.md).
+It shows the contact's name, phone (formatted for Brazil), whether they refused reminders and
+their earlier tickets (``GET /contacts/{id}``; a click opens one the user may see), the number
+(channel) the patient wrote to, the queue and the ticket's tags (chips: "✕" removes, the field
+adds) and internal notes (``GET /tickets/{id}`` lists them, ``POST /tickets/{id}/notes`` adds
+one; notes never reach the patient).
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ import asyncio
 from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QListWidget,
+    QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
     QToolButton,
@@ -28,19 +29,22 @@ from PySide6.QtWidgets import (
 
 from app.domain.errors import ClinicDeskError
 from app.ui.client import DeskClient, Note, Ticket
+from app.ui.client_contact import ContactProfile, ContactTicket
 from app.ui.qtutil import named
-from app.ui.texts import error_text
+from app.ui.texts import error_text, phone_text
 
 CHIP_STYLE = (
     "QToolButton { background: #E7F3EF; border: 1px solid #B7DCCF; border-radius: 10px;"
     " padding: 1px 8px; }"
 )
+TICKET_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 class ContactPanel(QWidget):
     """Patient details, tags and notes of the open ticket (empty without one)."""
 
     ticketUpdated = Signal(int)
+    ticketRequested = Signal(int)  # an earlier ticket the user clicked (and may see)
 
     def __init__(self, client: DeskClient, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -56,8 +60,16 @@ class ContactPanel(QWidget):
         self.name = named(QLabel(), "contactName")
         self.name.setStyleSheet("font-size: 15px; font-weight: bold;")
         self.name.setWordWrap(True)
+        self.phone = named(QLabel(), "contactPhone")
+        self.phone.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.opted_out = named(QLabel(self.tr("Não quer receber lembretes")), "contactOptOut")
+        self.opted_out.setStyleSheet("color: #B3261E; font-weight: bold;")
+        self.opted_out.hide()
         self.details = named(QLabel(), "contactDetails")
         self.details.setWordWrap(True)
+        self.history = named(QListWidget(), "contactTickets")
+        self.history.setMaximumHeight(110)
+        self.history.itemClicked.connect(self._open_earlier)
         self.chips = QHBoxLayout()
         self.chips.setSpacing(4)
         self.tag_input = named(QLineEdit(), "tagInput")
@@ -75,13 +87,15 @@ class ContactPanel(QWidget):
         self.notice.setWordWrap(True)
         self.notice.hide()
         outer = QVBoxLayout(self)
-        outer.addWidget(self.name)
-        outer.addWidget(self.details)
+        for widget in (self.name, self.phone, self.opted_out, self.details):
+            outer.addWidget(widget)
         self.body = QWidget()  # tags and notes: hidden while no ticket is open
         outer.addWidget(self.body, 100)
         outer.addStretch(1)  # keeps the name at the top while the body is hidden
         layout = QVBoxLayout(self.body)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._heading(self.tr("Atendimentos do paciente")))
+        layout.addWidget(self.history)
         layout.addWidget(self._heading(self.tr("Etiquetas")))
         layout.addLayout(self.chips)
         layout.addWidget(self.tag_input)
@@ -116,9 +130,12 @@ class ContactPanel(QWidget):
         self._show_tags(ticket.tags if ticket else ())
         if ticket is not None and not same:
             self.notes.clear()
+            self._show_profile(None)
             self._spawn(self._load_notes(ticket.id))
+            self._spawn(self._load_profile(ticket.id, ticket.contact_id))
         elif ticket is None:
             self.notes.clear()
+            self._show_profile(None)
 
     def _show_details(self) -> None:
         t = self.ticket
@@ -155,6 +172,41 @@ class ContactPanel(QWidget):
             self.notes.clear()
             for note in notes:
                 self.notes.addItem(self._note_text(note))
+
+    async def _load_profile(self, ticket_id: int, contact_id: int) -> None:
+        profile = await self._guard(self.client.contact(contact_id))
+        if profile is not None and self.ticket is not None and self.ticket.id == ticket_id:
+            self._show_profile(profile)
+
+    def _show_profile(self, profile: ContactProfile | None) -> None:
+        """Phone, opt-out and earlier tickets (blank until the profile arrives)."""
+        phone = phone_text(profile.phone_e164) if profile else ""
+        self.phone.setText(phone)
+        self.phone.setVisible(bool(phone))
+        self.opted_out.setVisible(profile is not None and profile.opted_out_at is not None)
+        self.history.clear()
+        for row in profile.tickets if profile else ():
+            if self.ticket is None or row.id != self.ticket.id:
+                self.history.addItem(self._earlier_item(row))
+
+    def _earlier_item(self, row: ContactTicket) -> QListWidgetItem:
+        status = {
+            "pending": self.tr("Aguardando"),
+            "open": self.tr("Em atendimento"),
+            "closed": self.tr("Resolvido"),
+        }.get(row.status, row.status)
+        day = row.created_at.astimezone().strftime("%d/%m/%Y")
+        item = QListWidgetItem(f"#{row.id} · {day} · {status}")
+        item.setData(TICKET_ROLE, row.id if row.visible else None)
+        if not row.visible:
+            item.setForeground(Qt.GlobalColor.gray)
+            item.setToolTip(self.tr("Atendimento de outra fila: você não tem acesso"))
+        return item
+
+    def _open_earlier(self, item: QListWidgetItem) -> None:
+        ticket_id = item.data(TICKET_ROLE)
+        if isinstance(ticket_id, int):
+            self.ticketRequested.emit(ticket_id)
 
     @staticmethod
     def _note_text(note: Note) -> str:

@@ -123,6 +123,7 @@ class InboxPage(QWidget):
         self.contact = ContactPanel(client)
         self.conversation.ticketShown.connect(self.contact.show_ticket)
         self.contact.ticketUpdated.connect(self._touch)
+        self.contact.ticketRequested.connect(self.open_ticket)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self._left_column())
         split.addWidget(self.conversation)

@@ -105,7 +105,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"ClinicDesk — {login.me.display_name}{where}")
         self.inbox = InboxPage(client, bridge)
         self.inbox.set_me(login.me.id)
-        self.channels_page = ChannelsPage(client, bridge)
+        self.channels_page = ChannelsPage(client, bridge, me=login.me)
         branch_id = login.branch.id if login.branch else None
         self.painel = PainelPage(client, bridge, branch_id, branch)
         self.settings_page = SettingsPage(self.settings, login.me.is_admin)

@@ -8,6 +8,7 @@ the English translation. Each table is built at call time from literal ``transla
 
 from __future__ import annotations
 
+import phonenumbers
 from PySide6.QtCore import QCoreApplication
 
 from app.domain.channels import LinkState, Reason
@@ -215,3 +216,16 @@ def media_error_text(error: ClinicDeskError) -> str:
     return texts.get(
         reason, QCoreApplication.translate("Errors", "Não foi possível enviar o arquivo.")
     )
+
+
+def phone_text(e164: str | None) -> str:
+    """``+5511987654321`` as ``(11) 98765-4321``; foreign numbers in international format."""
+    if not e164:
+        return ""
+    try:
+        number = phonenumbers.parse(e164, "BR")
+    except phonenumbers.NumberParseException:
+        return e164
+    brazil = number.country_code == 55
+    style = phonenumbers.PhoneNumberFormat
+    return phonenumbers.format_number(number, style.NATIONAL if brazil else style.INTERNATIONAL)

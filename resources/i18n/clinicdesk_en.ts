@@ -65,7 +65,7 @@
     </message>
     <message>
         <source>A chave das cópias deste computador não confere.</source>
-        <translation>This computer's backup key does not match.</translation>
+        <translation>This computer&apos;s backup key does not match.</translation>
     </message>
     <message>
         <source>Este computador ainda não tem a chave das cópias. Chame o suporte técnico.</source>
@@ -152,10 +152,61 @@
     </message>
 </context>
 <context>
+    <name>ChannelActions</name>
+    <message>
+        <source>Só administradores da unidade podem mudar os números de WhatsApp.</source>
+        <translation>Only the branch&apos;s administrators can change its WhatsApp numbers.</translation>
+    </message>
+    <message>
+        <source>Desconectar número</source>
+        <translation>Log out number</translation>
+    </message>
+    <message>
+        <source>Desconectar %1 do WhatsApp?</source>
+        <translation>Log %1 out of WhatsApp?</translation>
+    </message>
+    <message>
+        <source>As mensagens deixam de chegar por este número. Para voltar a usá-lo, será preciso ler um novo código QR com o celular da clínica.</source>
+        <translation>Messages will stop arriving on this number. To use it again, the clinic&apos;s phone will need to scan a new QR code.</translation>
+    </message>
+    <message>
+        <source>Desconectar</source>
+        <translation>Log out</translation>
+    </message>
+    <message>
+        <source>Cancelar</source>
+        <translation>Cancel</translation>
+    </message>
+</context>
+<context>
     <name>ChannelCard</name>
     <message>
         <source>Conectar celular</source>
         <translation>Link phone</translation>
+    </message>
+    <message>
+        <source>Reconectar</source>
+        <translation>Reconnect</translation>
+    </message>
+    <message>
+        <source>Parear por código</source>
+        <translation>Pair with code</translation>
+    </message>
+    <message>
+        <source>Pausar</source>
+        <translation>Pause</translation>
+    </message>
+    <message>
+        <source>Retomar</source>
+        <translation>Resume</translation>
+    </message>
+    <message>
+        <source>Histórico</source>
+        <translation>History</translation>
+    </message>
+    <message>
+        <source>Desconectar número</source>
+        <translation>Log out number</translation>
     </message>
 </context>
 <context>
@@ -336,6 +387,10 @@
 <context>
     <name>ContactPanel</name>
     <message>
+        <source>Não quer receber lembretes</source>
+        <translation>Does not want reminders</translation>
+    </message>
+    <message>
         <source>Nova etiqueta</source>
         <translation>New tag</translation>
     </message>
@@ -346,6 +401,10 @@
     <message>
         <source>Adicionar nota</source>
         <translation>Add note</translation>
+    </message>
+    <message>
+        <source>Atendimentos do paciente</source>
+        <translation>Patient&apos;s tickets</translation>
     </message>
     <message>
         <source>Etiquetas</source>
@@ -378,6 +437,22 @@
     <message>
         <source>Remover a etiqueta</source>
         <translation>Remove the tag</translation>
+    </message>
+    <message>
+        <source>Aguardando</source>
+        <translation>Waiting</translation>
+    </message>
+    <message>
+        <source>Em atendimento</source>
+        <translation>In progress</translation>
+    </message>
+    <message>
+        <source>Resolvido</source>
+        <translation>Resolved</translation>
+    </message>
+    <message>
+        <source>Atendimento de outra fila: você não tem acesso</source>
+        <translation>Ticket in another queue: you have no access</translation>
     </message>
 </context>
 <context>
@@ -562,6 +637,21 @@
     <message>
         <source>Só os atendimentos atribuídos a mim</source>
         <translation>Only the tickets assigned to me</translation>
+    </message>
+</context>
+<context>
+    <name>HistoryDialog</name>
+    <message>
+        <source>Histórico de %1</source>
+        <translation>History of %1</translation>
+    </message>
+    <message>
+        <source>Fechar</source>
+        <translation>Close</translation>
+    </message>
+    <message>
+        <source>Nenhuma mudança registrada.</source>
+        <translation>No changes recorded.</translation>
     </message>
 </context>
 <context>
@@ -829,6 +919,29 @@
     <message>
         <source>%1 de %2</source>
         <translation>%1 of %2</translation>
+    </message>
+</context>
+<context>
+    <name>PairCodeDialog</name>
+    <message>
+        <source>Parear %1 por código</source>
+        <translation>Pair %1 with a code</translation>
+    </message>
+    <message>
+        <source>Número do celular, com DDD</source>
+        <translation>Phone number, with area code</translation>
+    </message>
+    <message>
+        <source>Gerar código</source>
+        <translation>Get code</translation>
+    </message>
+    <message>
+        <source>No celular da clínica, abra o WhatsApp → Aparelhos conectados → Conectar um aparelho → Conectar com número de telefone, e digite o código abaixo.</source>
+        <translation>On the clinic&apos;s phone, open WhatsApp → Linked devices → Link a device → Link with phone number instead, and type the code below.</translation>
+    </message>
+    <message>
+        <source>Fechar</source>
+        <translation>Close</translation>
     </message>
 </context>
 <context>

@@ -26,6 +26,7 @@ from app.ui.client import (
     TicketPage,
     User,
 )
+from app.ui.client_contact import ContactProfile, StateChange
 from tests.helpers.desk import make_ticket
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -59,6 +60,10 @@ class FakeDesk:
         self.users_list: list[User] = []
         self.notes_of: dict[int, list[Note]] = {}
         self.media_bytes: dict[str, bytes] = {}
+        self.profiles: dict[int, ContactProfile] = {}
+        self.history: list[StateChange] = []
+        self.pair_code = "ABCD1234"
+        self.refuse: ClinicDeskError | None = None  # raised by the channel actions when set
 
     def called(self, name: str) -> list[tuple[Any, ...]]:
         return [args for n, args in self.calls if n == name]
@@ -120,6 +125,25 @@ class FakeDesk:
         t = self.rows[ticket_id]
         self.rows[ticket_id] = replace(t, tags=tuple(x for x in t.tags if x != tag))
         return self.rows[ticket_id].tags
+
+    async def contact(self, contact_id: int) -> ContactProfile:
+        self.calls.append(("contact", (contact_id,)))
+        return self.profiles.get(contact_id) or ContactProfile(contact_id, None, None, (), None, ())
+
+    # ---- channels -----------------------------------------------------------------------------
+
+    async def channel_action(self, channel: str | int, action: str) -> None:
+        self.calls.append(("channel_action", (channel, action)))
+        if self.refuse is not None:
+            raise self.refuse
+
+    async def channel_history(self, channel: str | int) -> list[StateChange]:
+        self.calls.append(("channel_history", (channel,)))
+        return list(self.history)
+
+    async def pair(self, channel: str | int, phone: str | None = None) -> str | None:
+        self.calls.append(("pair", (channel, phone)))
+        return self.pair_code if phone else None
 
     # ---- sending ------------------------------------------------------------------------------
 
