@@ -139,6 +139,7 @@ class LinkStateMachine:
         """Handle the channel's events one at a time, in arrival order, until cancelled."""
         while True:
             event = await rt.inbox.get()
+            rt.took_one()
             try:
                 await self._handle(rt, event)
             except Exception:  # one bad event must not stop the channel's consumer

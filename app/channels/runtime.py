@@ -20,6 +20,12 @@ S = LinkState
 
 #: Kinds whose engine is unsafe with several clients in one process (WHATSAPP_ENGINES.md §1.2).
 SINGLE_CHANNEL_KINDS = frozenset({"whatsapp-web"})
+# A channel's backlog of events from its worker: above INBOX_HIGH the engine stops reading that
+# worker until the consumer is down to INBOX_LOW. A burst (a phone's offline queue after a long
+# outage) then waits in the worker and the network, not in the engine's heap, where tens of
+# thousands of queued events made every full GC pass long (docs/PERFORMANCE.md, stall).
+INBOX_HIGH = 200
+INBOX_LOW = 50
 
 
 def default_worker_command() -> tuple[str, ...]:
@@ -121,9 +127,26 @@ class ChannelRuntime:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     settled: asyncio.Event = field(default_factory=asyncio.Event)
     inbox: asyncio.Queue[TransportEvent] = field(default_factory=asyncio.Queue)
+    room: asyncio.Event = field(default_factory=asyncio.Event)  # set: the inbox takes more
     consumer: asyncio.Task[None] | None = None
     warning: str | None = None  # shown next to the state; set by the deaf watch
     warning_since: datetime | None = None
+
+    def __post_init__(self) -> None:
+        self.room.set()
+
+    def put_from_worker(self, event: TransportEvent) -> asyncio.Event | None:
+        """Queue a worker's event; returns the event to wait on when the backlog is full."""
+        self.inbox.put_nowait(event)
+        if self.inbox.qsize() >= INBOX_HIGH:
+            self.room.clear()
+            return self.room
+        return None
+
+    def took_one(self) -> None:
+        """The consumer took an event: reading the worker may resume below the low mark."""
+        if not self.room.is_set() and self.inbox.qsize() <= INBOX_LOW:
+            self.room.set()
 
     @property
     def id(self) -> int:

@@ -391,7 +391,8 @@ class Supervisor(LinkStateMachine):
             if rt is not None:
                 rt.inbox.put_nowait(TransportEvent(EventKind.STATE, key, reason=reason))
 
-    def _on_worker_event(self, key: str, event: TransportEvent) -> None:
+    def _on_worker_event(self, key: str, event: TransportEvent) -> asyncio.Event | None:
+        """Queue ``event`` for its channel; an event to wait on when that backlog is full."""
         try:
             rt = self._runtimes.get(int(key))
         except ValueError:
@@ -400,8 +401,8 @@ class Supervisor(LinkStateMachine):
             log.warning(
                 "event for a channel not hosted here", extra={"code": "worker.unknown_channel"}
             )
-            return
-        rt.inbox.put_nowait(event)
+            return None
+        return rt.put_from_worker(event)
 
     # ---- connecting -------------------------------------------------------------------------
 

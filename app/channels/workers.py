@@ -72,7 +72,7 @@ class WorkerProcess:
     def __init__(
         self,
         command: Sequence[str],
-        on_event: Callable[[str, TransportEvent], None],
+        on_event: Callable[[str, TransportEvent], asyncio.Event | None],
         heartbeat_timeout: float,
         request_timeout: float = 120.0,
     ) -> None:
@@ -189,28 +189,43 @@ class WorkerProcess:
                 continue
             if not line:
                 return
-            self._on_line(line)
-            # readline() does not suspend while lines are buffered: after a storm a worker's
-            # 250 buffered events would wake 250 channel consumers in one loop iteration.
-            # Yielding per line lets them run as they arrive, keeping every step short.
-            await asyncio.sleep(0)
+            room = self._on_line(line)
+            if room is not None:
+                await self._wait_for(room)
+            else:
+                # readline() does not suspend while lines are buffered: after a storm a
+                # worker's 250 buffered events would wake 250 channel consumers in one loop
+                # iteration. Yielding per line lets them run as they arrive.
+                await asyncio.sleep(0)
 
-    def _on_line(self, line: bytes) -> None:
+    async def _wait_for(self, room: asyncio.Event) -> None:
+        """Stop reading until a channel's backlog has room. The engine is the slow side
+        here, not the worker, so the heartbeat watchdog keeps counting it as alive."""
+        loop = asyncio.get_running_loop()
+        while not room.is_set():
+            self.last_seen = loop.time()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(room.wait(), 1.0)
+        self.last_seen = loop.time()
+
+    def _on_line(self, line: bytes) -> asyncio.Event | None:
         self.last_seen = asyncio.get_running_loop().time()
         try:
             msg = decode(line)
         except ClinicDeskError as exc:
             log.warning("bad worker line: %s", exc.params.get("reason"), extra={"code": exc.code})
-            return
-        self._dispatch(msg)
+            return None
+        return self._dispatch(msg)
 
-    def _dispatch(self, msg: Message) -> None:
+    def _dispatch(self, msg: Message) -> asyncio.Event | None:
+        """Hand ``msg`` on; an event to wait on when its channel's backlog is full."""
+        if isinstance(msg, EventMessage):
+            return self._on_event(msg.channel, msg.event)
         if isinstance(msg, Result):
             self._resolve(msg)
-        elif isinstance(msg, EventMessage):
-            self._on_event(msg.channel, msg.event)
         elif isinstance(msg, Hello) and self._hello is not None and not self._hello.done():
             self._hello.set_result(msg)
+        return None
 
     def _resolve(self, result: Result) -> None:
         future = self._pending.get(result.id)
@@ -255,7 +270,7 @@ class WorkerProcess:
 class SlotHooks:
     """What a slot tells its owner: events, the worker being ready, and the worker going down."""
 
-    on_event: Callable[[str, TransportEvent], None]
+    on_event: Callable[[str, TransportEvent], asyncio.Event | None]
     on_ready: Callable[[WorkerSlot], Coroutine[Any, Any, None]]
     on_down: Callable[[WorkerSlot, Reason], Coroutine[Any, Any, None]]
 

@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
+from app.channels.runtime import INBOX_HIGH
 from app.channels.supervisor import Supervisor, SupervisorSettings
 from app.config import DataDir
-from app.domain.channels import Backoff, LinkState
+from app.domain.channels import Backoff, LinkState, Reason
 from app.domain.errors import ClinicDeskError, ErrorCode
 from app.services.events import (
     ChannelStateChanged,
@@ -70,10 +71,13 @@ class Rig:
         self.events: list[Event] = []
         self.bus.subscribe(self.events.append, None)
         self.inbound: list[tuple[int, TransportEvent]] = []
+        self.sink_delay = 0.0  # a slow store: each inbound event takes this long to "commit"
         self.sup = self.new_supervisor()
 
     def new_supervisor(self) -> Supervisor:
         async def sink(channel_id: int, event: TransportEvent) -> None:
+            if self.sink_delay:
+                await asyncio.sleep(self.sink_delay)
             self.inbound.append((channel_id, event))
 
         return Supervisor(
@@ -394,3 +398,27 @@ async def test_new_send_limits_pace_the_running_channel_without_a_restart(
     assert (before.min_gap_s, after.min_gap_s, after.max_gap_s) == (4.0, 2.5, 3.0)
     assert after.per_minute == 60  # clamped to the bound, as at start
     rig.sup.set_send_limits(10_000, {"min_gap_s": 2.0})  # not hosted here: nothing to pace
+
+
+async def test_a_burst_waits_in_the_worker_not_in_the_engine_and_nothing_is_lost(
+    store: Store, tmp_path: Path, sim: Simulator, rigs: list[Rig]
+) -> None:
+    """Above INBOX_HIGH queued events the engine stops reading the worker (the burst waits in
+    the worker and the simulator); draining takes longer than the heartbeat timeout, and the
+    worker is not taken for hung."""
+    rig, [cid] = await connected_rig(store, tmp_path, sim, rigs, ["rajada"])
+    rig.sink_delay, count, peak = 0.004, INBOX_HIGH * 3, 0
+    inbox = rig.sup._runtime(cid).inbox
+    sim.post("/control/burst", channel="rajada", count=count).raise_for_status()
+
+    async def watch() -> None:
+        nonlocal peak
+        while len(rig.inbound) < count:
+            peak = max(peak, inbox.qsize())
+            await asyncio.sleep(0.002)
+
+    await asyncio.wait_for(watch(), 120)
+    assert INBOX_HIGH // 2 < peak <= INBOX_HIGH  # it filled up, and no further
+    assert len({e.wa_id for _, e in rig.inbound}) == count
+    assert not rig.saw(cid, Reason.WORKER_HUNG.value) and rig.state(cid) is S.CONNECTED
+    await wait_for(lambda: sim.account("rajada")["pending"] == 0, "every message acked")
