@@ -320,8 +320,11 @@ class LinkStateMachine:
         self._acknowledge(rt, event)
 
     def _acknowledge(self, rt: ChannelRuntime, event: TransportEvent) -> None:
-        if event.ack_ref:
-            self._spawn(self._quiet_request(rt, Op.ACK, ref=event.ack_ref))
+        """Best effort: a lost ack only means the network delivers the event again, and the
+        store ignores the repeat."""
+        if event.ack_ref and rt.worker is not None:
+            with contextlib.suppress(ClinicDeskError):
+                rt.worker.notify(Op.ACK, channel=rt.key, ref=event.ack_ref)
 
 
 def _ids(rt: ChannelRuntime) -> dict[str, object]:

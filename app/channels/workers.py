@@ -148,6 +148,16 @@ class WorkerProcess:
         finally:
             self._pending.pop(request_id, None)
 
+    def notify(self, op: Op, **args: Any) -> None:
+        """Send a request without waiting for its answer (the answer is dropped on arrival).
+
+        For acknowledgements: under a burst the worker's answers queue behind its events, so
+        awaiting each one kept thousands of futures and timers alive in the engine.
+        """
+        if self._proc is None or self._proc.stdin is None or self._proc.returncode is not None:
+            raise ClinicDeskError(ErrorCode.CHANNEL_NOT_RUNNING)
+        self._write(Request(next(self._ids), op, args))
+
     def _write(self, msg: Message) -> None:
         assert self._proc is not None and self._proc.stdin is not None
         try:
@@ -230,7 +240,7 @@ class WorkerProcess:
     def _resolve(self, result: Result) -> None:
         future = self._pending.get(result.id)
         if future is None or future.done():
-            return  # an answer after its request timed out
+            return  # an answer to a notification, or after its request timed out
         if result.ok:
             future.set_result(result.value)
             return
@@ -314,6 +324,12 @@ class WorkerSlot:
         if not self.ready or self.process is None:
             raise ClinicDeskError(ErrorCode.CHANNEL_NOT_RUNNING)
         return await self.process.request(op, **args)
+
+    def notify(self, op: Op, **args: Any) -> None:
+        """:meth:`WorkerProcess.notify` on the current worker; ``CHANNEL_NOT_RUNNING`` if none."""
+        if not self.ready or self.process is None:
+            raise ClinicDeskError(ErrorCode.CHANNEL_NOT_RUNNING)
+        self.process.notify(op, **args)
 
     async def _run(self) -> None:
         while not self._stopping:
