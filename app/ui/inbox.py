@@ -51,6 +51,9 @@ ROW_HEIGHT = 56
 SELECTED = "#E8F0FE"
 
 
+TOUCH_GATHER_MS = 150  # how long ticket changes are gathered before one re-read each
+
+
 class TicketDelegate(QStyledItemDelegate):
     """The contact cell: queue colour strip, name, last-message preview, unread badge."""
 
@@ -113,6 +116,11 @@ class InboxPage(QWidget):
         self.client, self.bridge = client, bridge
         self.models: dict[str, TicketTableModel] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Tickets to re-read, gathered for a moment: a burst of messages on one ticket (or
+        # 1,000 events a second) becomes one read per ticket, not one per event.
+        self._dirty: set[int] = set()
+        self._touch_timer = QTimer(self, singleShot=True, interval=TOUCH_GATHER_MS)
+        self._touch_timer.timeout.connect(self._refresh_dirty)
         self.views: dict[str, QTableView] = {}
         self.tabs = named(QTabWidget(), "inboxTabs")
         titles = (self.tr("Aguardando"), self.tr("Em atendimento"), self.tr("Resolvidos"))
@@ -263,8 +271,16 @@ class InboxPage(QWidget):
         return True
 
     def _touch(self, ticket_id: int) -> None:
-        """Re-read one ticket once (the read is audited) and place it in every tab."""
+        """Re-read the ticket soon (once however often it is touched meanwhile; the read is
+        audited) and place it in every tab."""
         if ticket_id > 0:
+            self._dirty.add(ticket_id)
+            if not self._touch_timer.isActive():
+                self._touch_timer.start()
+
+    def _refresh_dirty(self) -> None:
+        dirty, self._dirty = self._dirty, set()
+        for ticket_id in sorted(dirty):
             self._spawn(self._refresh(ticket_id))
 
     async def _refresh(self, ticket_id: int) -> None:
@@ -302,6 +318,9 @@ class InboxPage(QWidget):
         self.contact.set_queues(queues)
 
     async def settle(self) -> None:
+        if self._dirty:  # gathered ticket changes are due now
+            self._touch_timer.stop()
+            self._refresh_dirty()
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         await asyncio.gather(*(m.settle() for m in self.models.values()))

@@ -95,3 +95,14 @@ async def test_a_search_hit_opens_its_ticket_and_more_follows_the_cursor(qtbot: 
     page.search_box.clear()
     page.search_box.returnPressed.emit()
     assert page.stack.currentWidget() is page.tabs
+
+
+async def test_a_burst_of_events_rereads_each_ticket_once(qtbot: Any) -> None:
+    fake = FakeDesk(3)
+    page = _inbox(qtbot, fake)
+    fake.calls.clear()
+    for _ in range(20):  # a patient sending many messages at once, and a second ticket
+        page.bridge.inboundReceived.emit(1, 7)
+        page.bridge.ticketChanged.emit(2, "open", "ticket.accept")
+    await page.settle()
+    assert sorted(fake.called("ticket")) == [(1,), (2,)]
