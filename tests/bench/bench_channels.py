@@ -488,8 +488,8 @@ def render(report: dict[str, Any]) -> str:
     ]
     for f in report.get("figures", []):
         lines.append(
-            f"{f['figure']:<50} {_fmt(f['value']):>10} {_fmt(f['goal']):>8} "
-            f"{_fmt(f['value_per_goal']):>9} {_fmt(f['value_per_floor']):>10}  "
+            f"{f['figure']:<50} {common.fmt(f['value']):>10} {common.fmt(f['goal']):>8} "
+            f"{common.fmt(f['value_per_goal']):>9} {common.fmt(f['value_per_floor']):>10}  "
             f"{'-' if f['meets_goal'] is None else ('yes' if f['meets_goal'] else 'NO')}"
         )
     lines.append("")
@@ -505,16 +505,7 @@ def render(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _fmt(value: object) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
-    return str(value)
-
-
-def passed(report: dict[str, Any]) -> bool:
-    return bool(report["checks"]) and all(report["checks"].values()) and not report["errors"]
+passed = common.passed
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -55,7 +55,6 @@ from tests.bench.bench_messaging import (
     SEARCHES,
     SEED_CHUNK,
     _figure,
-    _fmt,
     _fts_off,
     _fts_rebuild,
     _insert_messages,
@@ -428,12 +427,8 @@ def render(report: dict[str, Any]) -> str:
         f"{m.get('load_avg_1m_at_end')} at end",
         f"scale: {report['scale']}, seeded: {json.dumps(report.get('seed'))}",
         "",
-        f"{'figure':<50} {'value':>10} {'goal':>10} {'val/goal':>9}  ok",
+        *common.figure_lines(report["figures"]),
     ]
-    for f in report["figures"]:
-        ok = "-" if f["meets_goal"] is None else ("yes" if f["meets_goal"] else "NO")
-        lines.append(f"{f['figure']:<50} {_fmt(f['value']):>10} {f['goal']:>10} "
-                     f"{_fmt(f['value_per_goal']):>9}  {ok}")  # fmt: skip
     lines.append("")
     for key in ("first_paint", "switch", "search", "burst", "inject"):
         if key in report:
@@ -445,8 +440,7 @@ def render(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def passed(report: dict[str, Any]) -> bool:
-    return all(report["checks"].values()) and not report["errors"]
+passed = common.passed
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -713,12 +713,8 @@ def render(report: dict[str, Any]) -> str:
         f"{m.get('load_avg_1m_at_start')} at start, {m.get('load_avg_1m_at_end')} at end",
         f"scale: {report['scale']}, benches: {', '.join(report['benches'])}",
         "",
-        f"{'figure':<50} {'value':>10} {'goal':>10} {'val/goal':>9}  ok",
+        *common.figure_lines(report["figures"]),
     ]
-    for f in report["figures"]:
-        ok = "-" if f["meets_goal"] is None else ("yes" if f["meets_goal"] else "NO")
-        lines.append(f"{f['figure']:<50} {_fmt(f['value']):>10} {f['goal']:>10} "
-                     f"{_fmt(f['value_per_goal']):>9}  {ok}")  # fmt: skip
     lines.append("")
     for key in BENCHES:
         if key in report:
@@ -730,16 +726,7 @@ def render(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _fmt(value: object) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
-    return str(value)
-
-
-def passed(report: dict[str, Any]) -> bool:
-    return bool(report["checks"]) and all(report["checks"].values()) and not report["errors"]
+passed = common.passed
 
 
 # ---- the run -----------------------------------------------------------------------------

@@ -36,6 +36,32 @@ EXCLUDED = "(bench)"
 # ---- machine -------------------------------------------------------------------------------
 
 
+def fmt(value: object) -> str:
+    """A figure for a report line: "-" when absent, three significant digits."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+    return str(value)
+
+
+def passed(report: dict[str, Any]) -> bool:
+    """Every behaviour check held and nothing failed (a missed goal is not a failure)."""
+    return bool(report["checks"]) and all(report["checks"].values()) and not report["errors"]
+
+
+def figure_lines(figures: list[dict[str, Any]]) -> list[str]:
+    """The table of figures: value, goal, value/goal and whether the goal is met."""
+    lines = [f"{'figure':<50} {'value':>10} {'goal':>10} {'val/goal':>9}  ok"]
+    for f in figures:
+        ok = "-" if f["meets_goal"] is None else ("yes" if f["meets_goal"] else "NO")
+        lines.append(
+            f"{f['figure']:<50} {fmt(f['value']):>10} {f['goal']:>10} "
+            f"{fmt(f['value_per_goal']):>9}  {ok}"
+        )
+    return lines
+
+
 def _first_line_with(path: str, prefix: str) -> str | None:
     with contextlib.suppress(OSError):
         for line in Path(path).read_text(encoding="utf-8", errors="replace").splitlines():
