@@ -9,7 +9,6 @@ alert (RELIABILITY_SECURITY B6: daily RPO, alert after 26 h).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import (
 from app.domain.errors import ClinicDeskError, ErrorCode
 from app.ui.client import BackupStatus, DeskClient
 from app.ui.qtutil import named
+from app.ui.tasks import TaskSet
 from app.ui.texts import error_text
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ class BackupsPage(QWidget):
         self.client = client
         self.now = clock or (lambda: datetime.now(UTC))
         self.status: BackupStatus | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet()
         self._build()
 
     def _build(self) -> None:
@@ -297,10 +297,7 @@ class BackupsPage(QWidget):
     # ---- plumbing -----------------------------------------------------------------------------
 
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(coro)
 
     async def settle(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.settle()

@@ -34,6 +34,7 @@ from app.ui.bridge import EventBridge
 from app.ui.channel_dialogs import HistoryDialog, PairCodeDialog, ask_logout, channel_error_text
 from app.ui.client import Channel, DeskClient, Me
 from app.ui.qtutil import named
+from app.ui.tasks import TaskSet
 from app.ui.texts import deaf_warning_text, error_text, phone_text, reason_text, state_text
 
 STATE_COLOURS = {
@@ -241,7 +242,7 @@ class ChannelsPage(QWidget):
         self.code_dialog: PairCodeDialog | None = None
         self.history_dialog: HistoryDialog | None = None
         self.logout_box: QWidget | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet()
         self._grid = QGridLayout()
         holder = QWidget()
         column = QVBoxLayout(holder)
@@ -316,13 +317,10 @@ class ChannelsPage(QWidget):
         self.history_dialog.open()
 
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(coro)
 
     async def settle(self) -> None:
         """Wait for the actions under way (tests)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.settle()
         if self.code_dialog is not None:
             await self.code_dialog.settle()

@@ -9,7 +9,6 @@ one; notes never reach the patient).
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from typing import Any
 
@@ -31,6 +30,7 @@ from app.domain.errors import ClinicDeskError
 from app.ui.client import DeskClient, Note, Ticket
 from app.ui.client_contact import ContactProfile, ContactTicket
 from app.ui.qtutil import named
+from app.ui.tasks import TaskSet
 from app.ui.texts import error_text, phone_text
 
 CHIP_STYLE = (
@@ -52,7 +52,7 @@ class ContactPanel(QWidget):
         self.ticket: Ticket | None = None
         self._channels: dict[int, str] = {}
         self._queues: dict[int, tuple[str, str]] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet()
         self._build()
         self.show_ticket(None)
 
@@ -260,10 +260,7 @@ class ContactPanel(QWidget):
         return result
 
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(coro)
 
     async def settle(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.settle()

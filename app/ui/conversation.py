@@ -10,7 +10,6 @@ on click; one that may already have arrived (NEEDS_REVIEW) asks first.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import secrets
@@ -40,6 +39,7 @@ from app.ui.client import DeskClient, Message, Ticket, User
 from app.ui.conversation_files import ConversationFiles
 from app.ui.messages_view import BubbleDelegate, MessageModel, messages_palette
 from app.ui.qtutil import named
+from app.ui.tasks import TaskSet
 from app.ui.texts import error_text
 from app.ui.ticket_actions import Confirm, EmojiPopup, TransferDialog, ask_resend
 
@@ -83,7 +83,7 @@ class ConversationPane(QWidget):
         self.client, self.bridge = client, bridge
         self.ticket: Ticket | None = None
         self.model = MessageModel(self)
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet()
         self._quick: dict[str, str] = {}
         self._queues: dict[int, tuple[str, str]] = {}
         self.confirm_resend: Confirm = ask_resend  # replaceable in tests
@@ -396,13 +396,10 @@ class ConversationPane(QWidget):
         return result
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(coro)
 
     async def settle(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.settle()
         await self.files.settle()
 
 

@@ -8,10 +8,8 @@ the panel up. The clock and the check are injectable so tests need not wait five
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
@@ -19,6 +17,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QLineEdit, QPushButton, QVBo
 from app.domain.errors import ClinicDeskError
 from app.ui.client import DeskClient
 from app.ui.qtutil import named
+from app.ui.tasks import TaskSet
 from app.ui.texts import error_text
 
 CHECK_MS = 10_000
@@ -75,7 +74,7 @@ class IdleLock(QObject):
         self._minutes, self._clock = minutes, clock
         self.last_input = clock()
         self.panel: LockPanel | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet()
         self.timer = QTimer(self, interval=CHECK_MS)
         self.timer.timeout.connect(self.check)
         self.timer.start()
@@ -114,9 +113,7 @@ class IdleLock(QObject):
 
     def try_unlock(self) -> None:
         if self.panel is not None:
-            task = asyncio.ensure_future(self._unlock(self.panel.password.text()))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._tasks.spawn(self._unlock(self.panel.password.text()))
 
     async def _unlock(self, password: str) -> None:
         panel = self.panel
@@ -139,8 +136,7 @@ class IdleLock(QObject):
         self.last_input = self._clock()
 
     async def settle(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.settle()
 
     def stop(self) -> None:
         self.timer.stop()

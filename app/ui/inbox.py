@@ -35,6 +35,7 @@ from app.ui.contact_panel import ContactPanel
 from app.ui.conversation import ConversationPane
 from app.ui.inbox_tools import FilterBar, SearchResults
 from app.ui.qtutil import named
+from app.ui.tasks import TaskSet
 from app.ui.texts import error_text
 from app.ui.ticket_model import (
     COL_CONTACT,
@@ -115,7 +116,7 @@ class InboxPage(QWidget):
         super().__init__(parent)
         self.client, self.bridge = client, bridge
         self.models: dict[str, TicketTableModel] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet()
         # Tickets to re-read, gathered for a moment: a burst of messages on one ticket (or
         # 1,000 events a second) becomes one read per ticket, not one per event.
         self._dirty: set[int] = set()
@@ -295,9 +296,7 @@ class InboxPage(QWidget):
             model.place(ticket)
 
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(coro)
 
     def reload(self) -> None:
         """Fetch every tab again (after the event stream was away: events may be missed)."""
@@ -321,8 +320,7 @@ class InboxPage(QWidget):
         if self._dirty:  # gathered ticket changes are due now
             self._touch_timer.stop()
             self._refresh_dirty()
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.settle()
         await asyncio.gather(*(m.settle() for m in self.models.values()))
         await self.results.settle()
         await self.conversation.settle()

@@ -8,7 +8,6 @@ returned (``messages_next_before`` / ``contacts_next_before``).
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
 from app.domain.errors import ClinicDeskError
 from app.ui.client import ContactHit, DeskClient, MessageHit, SearchPage
 from app.ui.qtutil import named
+from app.ui.tasks import TaskSet
 from app.ui.texts import error_text
 
 HIT_ROLE = Qt.ItemDataRole.UserRole + 20
@@ -116,7 +116,7 @@ class SearchResults(QWidget):
         self.query = ""
         self._cursors: tuple[int | None, int | None] = (None, None)
         self._seen: set[tuple[str, int]] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet()
         self.list = named(QListWidget(), "searchResults")
         self.list.setWordWrap(True)
         self.list.itemClicked.connect(self._chosen)
@@ -194,10 +194,7 @@ class SearchResults(QWidget):
         (self.ticketChosen if kind == "ticket" else self.contactChosen).emit(int(ident))
 
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(coro)
 
     async def settle(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.settle()

@@ -9,7 +9,6 @@ glance ("3 de 3 números conectados").
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import replace
 from typing import Any
@@ -40,6 +39,7 @@ from app.ui.notifier import Notifier
 from app.ui.painel import PainelPage
 from app.ui.qtutil import named
 from app.ui.settings_page import SettingsPage
+from app.ui.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 SIDEBAR_STYLE = """
@@ -99,7 +99,7 @@ class MainWindow(QMainWindow):
         self.client, self.bridge, self.login = client, bridge, login
         self.settings = settings if settings is not None else DeskSettings()
         self.channels: dict[int, Channel] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet()
         branch = login.branch.name if login.branch else ""
         where = f" · {branch}" if branch else ""
         self.setWindowTitle(f"ClinicDesk — {login.me.display_name}{where}")
@@ -219,13 +219,10 @@ class MainWindow(QMainWindow):
     # ---- plumbing -----------------------------------------------------------------------------
 
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(coro)
 
     async def settle(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.settle()
         await self.inbox.settle()
         await self.painel.settle()
         await self.notifier.settle()

@@ -23,6 +23,7 @@ from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QImage
 
 from app.domain.errors import ClinicDeskError, ErrorCode
+from app.ui.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 ATTACHMENT_MAX = 10 * 1024 * 1024  # the engine's cap on an outbound file (routes_media.py)
@@ -47,7 +48,7 @@ class ThumbnailCache(QObject):
         self._fetch, self._size = fetch, size
         self._images: OrderedDict[str, QImage] = OrderedDict()
         self._asked: set[str] = set()  # fetching now, or failed (not asked again this session)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet()
 
     def get(self, sha256: str) -> QImage | None:
         """The image if known; otherwise start fetching it (``ready`` follows) and say None."""
@@ -57,9 +58,7 @@ class ThumbnailCache(QObject):
             return image
         if sha256 not in self._asked:
             self._asked.add(sha256)
-            task = asyncio.ensure_future(self._load(sha256))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._tasks.spawn(self._load(sha256))
         return None
 
     async def _load(self, sha256: str) -> None:
@@ -78,8 +77,7 @@ class ThumbnailCache(QObject):
         self.ready.emit(sha256, image)
 
     async def settle(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.settle()
 
 
 def safe_name(name: str | None, fallback: str) -> str:

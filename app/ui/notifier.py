@@ -9,7 +9,6 @@ shows the text. Offscreen and some desktops have no system tray: then the signal
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +21,7 @@ from app.domain.errors import ClinicDeskError
 from app.ui.bridge import EventBridge
 from app.ui.client import DeskClient, Ticket
 from app.ui.desk_settings import DeskSettings
+from app.ui.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 BALLOON_MS = 6_000
@@ -41,7 +41,7 @@ class Notifier(QObject):
         super().__init__(parent)
         self.client, self.settings, self._focused = client, settings, focused
         self.unread: dict[int, int] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet()
         self.tray = self._make_tray()
         bridge.inboundReceived.connect(self.on_inbound)
         bridge.ticketChanged.connect(self.on_ticket_changed)
@@ -126,10 +126,7 @@ class Notifier(QObject):
     # ---- plumbing -----------------------------------------------------------------------------
 
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(coro)
 
     async def settle(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.settle()

@@ -7,9 +7,7 @@ figures need not be that fresh), and every REFRESH_MS regardless.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QPointF, QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
@@ -19,6 +17,7 @@ from app.domain.errors import ClinicDeskError
 from app.ui.bridge import EventBridge
 from app.ui.client import Dashboard, DeskClient
 from app.ui.qtutil import named
+from app.ui.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 DEBOUNCE_MS = 5_000
@@ -128,7 +127,7 @@ class PainelPage(QWidget):
         super().__init__(parent)
         self.client, self.branch_id, self.branch_name = client, branch_id, branch_name
         self.figures: Dashboard | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet()
         self._build()
         self.debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self.debounce.timeout.connect(self.refresh)
@@ -183,9 +182,7 @@ class PainelPage(QWidget):
             self.debounce.start()
 
     def refresh(self) -> None:
-        task = asyncio.ensure_future(self._load())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._load())
 
     async def _load(self) -> None:
         try:
@@ -207,5 +204,4 @@ class PainelPage(QWidget):
         self.chart.set_counts(d.hourly_in, d.hourly_out)
 
     async def settle(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._tasks.settle()

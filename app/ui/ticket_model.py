@@ -31,6 +31,7 @@ from PySide6.QtGui import QColor
 
 from app.domain.errors import ClinicDeskError
 from app.ui.client import Ticket, TicketPage
+from app.ui.tasks import TaskSet
 from app.ui.texts import kind_text
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ class TicketTableModel(QAbstractTableModel):
         self._loading = False
         self._missing: set[int] = set()
         self._queues: dict[int, tuple[str, str]] = {}  # id -> (name, colour)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet()
         self._channel_labels: dict[int, str] = {}
         self.filters: dict[str, Any] = {}
         self.me_id: int | None = None  # the logged-in user, for the "Meus" filter
@@ -339,14 +340,11 @@ class TicketTableModel(QAbstractTableModel):
     # ---- tasks --------------------------------------------------------------------------------
 
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(coro)
 
     async def settle(self) -> None:
         """Wait until every fetch this model started has finished (tests, shutdown)."""
         while self._tasks or self._missing:
             if self._missing:
                 await asyncio.sleep(0)
-            if self._tasks:
-                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            await self._tasks.settle()
