@@ -13,13 +13,15 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from datetime import datetime
 from typing import Any
 
 from app.channels.protocol import Op
-from app.channels.runtime import ChannelRuntime, SupervisorSettings, dropped_while
+from app.channels.ratelimit import limits_from_config
+from app.channels.runtime import ChannelRuntime, ChannelStatus, SupervisorSettings, dropped_while
 from app.domain.channels import LinkState, Policy, Reason, check_transition, outcome_of
-from app.domain.errors import ClinicDeskError, ErrorCode
+from app.domain.errors import ClinicDeskError, ErrorCode, NotFoundError
 from app.services.events import (
     ChannelStateChanged,
     EventBus,
@@ -132,6 +134,33 @@ class LinkStateMachine:
             rt.reason, rt.until = str(reason), until
             return
         await self._transition(rt, new, reason, until)
+
+    # ---- the hosted channels' live state -----------------------------------------------------
+
+    def status(self, channel_id: int) -> ChannelStatus:
+        """The live status of one channel; ``NOT_FOUND`` if the supervisor does not host it."""
+        return self._runtime(channel_id).status()
+
+    def statuses(self) -> list[ChannelStatus]:
+        return [rt.status() for rt in self._runtimes.values()]
+
+    def set_send_limits(self, channel_id: int, limits: Mapping[str, object]) -> None:
+        """Pace the channel by ``limits`` from its next send on (no restart needed)."""
+        rt = self._runtimes.get(channel_id)
+        if rt is not None:
+            rt.pacer.limits = limits_from_config(limits)
+
+    def set_warning(self, channel_id: int, warning: str | None, since: datetime | None) -> None:
+        """Show (or clear, with None) a warning next to the channel's state (the deaf watch)."""
+        rt = self._runtimes.get(channel_id)
+        if rt is not None:
+            rt.warning, rt.warning_since = warning, since
+
+    def _runtime(self, channel_id: int) -> ChannelRuntime:
+        rt = self._runtimes.get(channel_id)
+        if rt is None:
+            raise NotFoundError(ErrorCode.NOT_FOUND, entity="channel", id=channel_id)
+        return rt
 
     # ---- the consumer -------------------------------------------------------------------------
 

@@ -15,8 +15,7 @@ import dataclasses
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from app.channels.runtime import (
 from app.channels.workers import SlotConfig, SlotHooks, WorkerSlot
 from app.config import DataDir
 from app.domain.channels import ALLOWED, CircuitBreaker, LinkState, Reason
-from app.domain.errors import ClinicDeskError, ErrorCode, NotFoundError
+from app.domain.errors import ClinicDeskError, ErrorCode
 from app.domain.models import Channel
 from app.security.fsperms import make_private_dir
 from app.security.sealing import DeviceStoreKeys
@@ -259,12 +258,6 @@ class Supervisor(LinkStateMachine):
 
     # ---- deaf channels (app/channels/deafwatch.py decides; docs/CHANNELS.md) ---------------
 
-    def set_warning(self, channel_id: int, warning: str | None, since: datetime | None) -> None:
-        """Show (or clear, with None) a warning next to the channel's state."""
-        rt = self._runtimes.get(channel_id)
-        if rt is not None:
-            rt.warning, rt.warning_since = warning, since
-
     async def reconnect_deaf(self, channel_id: int, since: float) -> bool:
         """Replace a CONNECTED channel's session with a fresh one, then ask the worker to
         reconcile what arrived since ``since`` (epoch seconds). False if it was not CONNECTED.
@@ -282,21 +275,6 @@ class Supervisor(LinkStateMachine):
         if rt.state is S.CONNECTED:
             await self._quiet_request(rt, Op.RECONCILE, since=since)
         return True
-
-    # ---- status -----------------------------------------------------------------------------
-
-    def status(self, channel_id: int) -> ChannelStatus:
-        """The live status of one channel; ``NOT_FOUND`` if the supervisor does not host it."""
-        return self._runtime(channel_id).status()
-
-    def statuses(self) -> list[ChannelStatus]:
-        return [rt.status() for rt in self._runtimes.values()]
-
-    def set_send_limits(self, channel_id: int, limits: Mapping[str, object]) -> None:
-        """Pace the channel by ``limits`` from its next send on (no restart needed)."""
-        rt = self._runtimes.get(channel_id)
-        if rt is not None:
-            rt.pacer.limits = limits_from_config(limits)
 
     @property
     def connects_in_flight(self) -> int:
@@ -463,12 +441,6 @@ class Supervisor(LinkStateMachine):
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    def _runtime(self, channel_id: int) -> ChannelRuntime:
-        rt = self._runtimes.get(channel_id)
-        if rt is None:
-            raise NotFoundError(ErrorCode.NOT_FOUND, entity="channel", id=channel_id)
-        return rt
 
 
 def _load_channels(tx: Any) -> list[tuple[Channel, int]]:
