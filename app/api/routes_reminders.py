@@ -55,6 +55,7 @@ class ReminderOut(BaseModel):
     created_by: int | None
     created_at: datetime
     last_sent_at: datetime | None
+    contact_name: str | None = None  # in GET /reminders pages
 
 
 class ReminderListOut(BaseModel):

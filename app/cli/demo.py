@@ -22,6 +22,8 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
 
 import httpx
@@ -34,6 +36,7 @@ from app.engine import EngineOptions, read_engine_info, run_engine
 from app.infra.logging import configure_logging
 from app.services.channels import ChannelSpec
 from app.services.events import ChannelStateChanged, Event, InboundReceived
+from app.services.reminders import ReminderRequest
 from app.services.users import NewUser
 from app.simulator.protocol import DEFAULT_URL
 
@@ -45,6 +48,10 @@ DEMO_QUEUES = (
     ("Exames", "#10B981", "Olá! Envie o pedido do exame e a carteirinha do convênio, por favor."),
 )
 DEMO_PATIENTS = (("+55 11 98765-4321", "Maria Oliveira"), ("(21) 99876-5432", "João Santos"))
+DEMO_REMINDERS = (
+    ("Olá {primeiro_nome}, lembramos da sua consulta amanhã às 9h na {clinica}.", None),
+    ("Olá {primeiro_nome}, hora da sua sessão semanal de fisioterapia na {clinica}.", 7),
+)
 
 
 async def seed(core: Core, password: str, simulator_url: str) -> None:
@@ -62,12 +69,30 @@ async def seed(core: Core, password: str, simulator_url: str) -> None:
             )
             for member in staff:
                 await core.queues.add_member(actor, queue.id, member.id)
-        for key, label in DEMO_CHANNELS:
-            config: dict[str, object] = {"simulator_url": simulator_url}
-            spec = ChannelSpec(branch.id, f"{key}-{index}", label, "simulator", None, config)
-            await core.channels.create(actor, spec)
-        for phone, patient in DEMO_PATIENTS:
-            await core.contacts.add(actor, branch.id, phone, patient)
+        channel_ids = [
+            (await core.channels.create(actor, _demo_channel(branch.id, key, label, index,
+                                                              simulator_url))).id
+            for key, label in DEMO_CHANNELS
+        ]  # fmt: skip
+        patients = [
+            (await core.contacts.add(actor, branch.id, phone, patient)).id
+            for phone, patient in DEMO_PATIENTS
+        ]
+        await _demo_reminders(core, channel_ids[0], patients)
+
+
+def _demo_channel(branch_id: int, key: str, label: str, index: int, url: str) -> ChannelSpec:
+    config: dict[str, object] = {"simulator_url": url}
+    return ChannelSpec(branch_id, f"{key}-{index}", label, "simulator", None, config)
+
+
+async def _demo_reminders(core: Core, channel_id: int, patients: list[int]) -> None:
+    """A one-off appointment reminder tomorrow at 9:00 and a weekly one (Lembretes page)."""
+    local = datetime.now().astimezone()
+    tomorrow = datetime.combine(local.date() + timedelta(days=1), clock_time(9), local.tzinfo)
+    for contact_id, (text, every) in zip(patients, DEMO_REMINDERS, strict=False):
+        request = ReminderRequest(channel_id, (contact_id,), text, tomorrow, every)
+        await core.reminders.create(core.local_actor(), request)
 
 
 async def create_demo(root: Path, password: str, simulator_url: str) -> None:

@@ -42,6 +42,7 @@ class ReminderRecord:
     created_by: int | None
     created_at: datetime
     last_sent_at: datetime | None
+    contact_name: str | None = None  # in lists only (who the reminder is for; never logged)
 
 
 @dataclass(frozen=True, slots=True)

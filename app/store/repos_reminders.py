@@ -31,6 +31,7 @@ def _record(row: Any) -> ReminderRecord:
         body=row.body, next_run_at=row.next_run_at, every_days=row.every_days, cron=row.cron,
         campaign=row.campaign, status=row.status, created_by=row.created_by,
         created_at=row.created_at, last_sent_at=row.last_sent_at,
+        contact_name=getattr(row, "contact_name", None),
     )  # fmt: skip
 
 
@@ -52,7 +53,9 @@ class ReminderRepository:
         return _record(row) if row else None
 
     def list(self, query: ReminderQuery) -> builtins.list[ReminderRecord]:
-        q = select(reminders)
+        """A keyset page, each with the contact's name (one join: the list shows it)."""
+        name = contacts.c.display_name.label("contact_name")
+        q = select(reminders, name).join(contacts, contacts.c.id == r.contact_id)
         if query.branch_ids is not None:
             q = q.where(r.branch_id.in_(sorted(query.branch_ids)))
         for column, value in ((r.status, query.status), (r.campaign, query.campaign)):

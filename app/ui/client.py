@@ -344,6 +344,10 @@ class DeskClient:
             raise error_of(response)
         return response.json() if response.content else None
 
+    async def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One request for the per-page API modules (e.g. ``client_reminders``): its JSON."""
+        return await self._call(method, path, **kwargs)
+
     async def health(self) -> bool:
         """True when an engine answers ``/health``."""
         try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -38,6 +38,27 @@ CHIP_STYLE = (
     " padding: 1px 8px; }"
 )
 TICKET_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def earlier_item(row: ContactTicket) -> QListWidgetItem:
+    """One of the patient's tickets as a list row ("#12 · 03/11/2026 · Resolvido"); tickets
+    the user may not open are grey, explained, and carry no id."""
+    status = {
+        "pending": QCoreApplication.translate("ContactPanel", "Aguardando"),
+        "open": QCoreApplication.translate("ContactPanel", "Em atendimento"),
+        "closed": QCoreApplication.translate("ContactPanel", "Resolvido"),
+    }.get(row.status, row.status)
+    day = row.created_at.astimezone().strftime("%d/%m/%Y")
+    item = QListWidgetItem(f"#{row.id} · {day} · {status}")
+    item.setData(TICKET_ROLE, row.id if row.visible else None)
+    if not row.visible:
+        item.setForeground(Qt.GlobalColor.gray)
+        item.setToolTip(
+            QCoreApplication.translate(
+                "ContactPanel", "Atendimento de outra fila: você não tem acesso"
+            )
+        )
+    return item
 
 
 class ContactPanel(QWidget):
@@ -187,21 +208,7 @@ class ContactPanel(QWidget):
         self.history.clear()
         for row in profile.tickets if profile else ():
             if self.ticket is None or row.id != self.ticket.id:
-                self.history.addItem(self._earlier_item(row))
-
-    def _earlier_item(self, row: ContactTicket) -> QListWidgetItem:
-        status = {
-            "pending": self.tr("Aguardando"),
-            "open": self.tr("Em atendimento"),
-            "closed": self.tr("Resolvido"),
-        }.get(row.status, row.status)
-        day = row.created_at.astimezone().strftime("%d/%m/%Y")
-        item = QListWidgetItem(f"#{row.id} · {day} · {status}")
-        item.setData(TICKET_ROLE, row.id if row.visible else None)
-        if not row.visible:
-            item.setForeground(Qt.GlobalColor.gray)
-            item.setToolTip(self.tr("Atendimento de outra fila: você não tem acesso"))
-        return item
+                self.history.addItem(earlier_item(row))
 
     def _open_earlier(self, item: QListWidgetItem) -> None:
         ticket_id = item.data(TICKET_ROLE)

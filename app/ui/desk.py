@@ -30,7 +30,10 @@ from app.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 AUTOLOGIN_WAIT_S = 60.0
-SHOT_NAMES = ("login.png", "inbox.png", "conversation.png", "channels.png", "painel.png")
+SHOT_NAMES = (
+    "login.png", "inbox.png", "conversation.png", "contacts.png", "channels.png", "painel.png",
+    "reminders.png",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +42,7 @@ class DeskOptions:
 
     ``autologin`` (user, password) skips the dialog (the demo). ``screenshot`` is a PNG path
     for the main window, or an existing directory that receives one picture per main screen
-    (login.png, inbox.png, conversation.png, channels.png, painel.png); then the desk exits after
+    (``SHOT_NAMES``); then the desk exits after
     ``quit_after`` seconds (default 8).
     """
 
@@ -161,12 +164,11 @@ class Desk:
         if window.inbox.open_first():
             await _pause(window)
             ok = save(window, folder / "conversation.png") and ok
-        window.show_page(2)
-        await _pause(window)
-        ok = save(window, folder / "channels.png") and ok
-        window.show_page(3)
-        await _pause(window)
-        ok = save(window, folder / "painel.png") and ok
+        ok = await self._contacts_screen(window, folder) and ok
+        for page, name in ((2, "channels.png"), (3, "painel.png"), (4, "reminders.png")):
+            window.show_page(page)
+            await _pause(window)
+            ok = save(window, folder / name) and ok
         dialog = LoginDialog(DeskClient(self.options.engine_url), "ana1")
         dialog.show()
         await _pause(window)
@@ -174,6 +176,18 @@ class Desk:
         dialog.close()
         await dialog.client.close()
         return ok
+
+    async def _contacts_screen(self, window: MainWindow, folder: Path) -> bool:
+        """Contatos with the first patient whose name starts "Maria" (a demo patient) open."""
+        page = window.contacts_page
+        window.show_page(window.stack.indexOf(page))
+        page.finder.setText("maria")
+        page.search_now()
+        await _pause(window)
+        if page.results.count():
+            page.results.setCurrentRow(0)
+            await _pause(window)
+        return save(window, folder / "contacts.png")
 
 
 def save(widget: QWidget, path: Path) -> bool:

@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QStackedWidget,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -31,6 +30,7 @@ from app.ui.backups_page import BackupsPage
 from app.ui.bridge import EventBridge, LinkStatus
 from app.ui.channels_page import ChannelsPage
 from app.ui.client import Channel, DeskClient
+from app.ui.contacts_page import ContactsPage
 from app.ui.desk_settings import DeskSettings
 from app.ui.idle_lock import IdleLock
 from app.ui.inbox import InboxPage
@@ -38,6 +38,7 @@ from app.ui.login import LoginResult
 from app.ui.notifier import Notifier
 from app.ui.painel import PainelPage
 from app.ui.qtutil import named
+from app.ui.reminders_page import RemindersPage
 from app.ui.settings_page import SettingsPage
 from app.ui.tasks import TaskSet
 
@@ -73,19 +74,6 @@ def link_text(status: str) -> str:
     )
 
 
-class Placeholder(QWidget):
-    """A page that is not built yet: says so in the user's language."""
-
-    def __init__(self, title: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        layout = QVBoxLayout(self)
-        head = QLabel(title)
-        head.setStyleSheet("font-size: 18px; font-weight: bold;")
-        layout.addWidget(head)
-        layout.addWidget(QLabel(self.tr("Em breve.")))
-        layout.addStretch(1)
-
-
 class MainWindow(QMainWindow):
     """Sidebar + stacked pages + status bar, for one logged-in user and branch."""
 
@@ -109,6 +97,10 @@ class MainWindow(QMainWindow):
         branch_id = login.branch.id if login.branch else None
         self.painel = PainelPage(client, bridge, branch_id, branch)
         self.settings_page = SettingsPage(self.settings, login.me.is_admin)
+        self.contacts_page = ContactsPage(client)
+        self.contacts_page.ticketRequested.connect(self.open_ticket)
+        listed = lambda: sorted(self.channels.values(), key=lambda c: c.id)  # noqa: E731
+        self.reminders_page = RemindersPage(client, login.me, listed)
         self._build_pages()
         self._build_status()
         bridge.statusChanged.connect(lambda s: self.link_label.setText(link_text(s)))
@@ -129,10 +121,10 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget()
         pages: list[tuple[str, QWidget]] = [
             (self.tr("Atendimentos"), self.inbox),
-            (self.tr("Contatos"), Placeholder(self.tr("Contatos"))),
+            (self.tr("Contatos"), self.contacts_page),
             (self.tr("Canais"), self.channels_page),
             (self.tr("Painel"), self.painel),
-            (self.tr("Lembretes"), Placeholder(self.tr("Lembretes"))),
+            (self.tr("Lembretes"), self.reminders_page),
             (self.tr("Configurações"), self.settings_page),
         ]
         if self.login.me.is_admin:  # GET/POST /backups need manage_settings
@@ -162,6 +154,11 @@ class MainWindow(QMainWindow):
 
     def show_page(self, index: int) -> None:
         self.sidebar.setCurrentRow(index)
+
+    def open_ticket(self, ticket_id: int) -> None:
+        """Show Atendimentos with this ticket's conversation (from Contatos)."""
+        self.show_page(self.stack.indexOf(self.inbox))
+        self.inbox.open_ticket(ticket_id)
 
     def _page_shown(self, index: int) -> None:
         if self.stack.widget(index) is self.painel:
@@ -226,6 +223,8 @@ class MainWindow(QMainWindow):
         await self.inbox.settle()
         await self.painel.settle()
         await self.notifier.settle()
+        await self.contacts_page.settle()
+        await self.reminders_page.settle()
         await self.idle_lock.settle()
 
     def resizeEvent(self, event: QResizeEvent) -> None:

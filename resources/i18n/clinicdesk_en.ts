@@ -456,6 +456,41 @@
     </message>
 </context>
 <context>
+    <name>ContactsPage</name>
+    <message>
+        <source>Buscar paciente pelo nome</source>
+        <translation>Search for a patient by name</translation>
+    </message>
+    <message>
+        <source>Mostrar mais</source>
+        <translation>Show more</translation>
+    </message>
+    <message>
+        <source>Digite um nome para buscar.</source>
+        <translation>Type a name to search.</translation>
+    </message>
+    <message>
+        <source>Atendimentos do paciente</source>
+        <translation>Patient&apos;s conversations</translation>
+    </message>
+    <message>
+        <source>Paciente sem nome</source>
+        <translation>Patient without a name</translation>
+    </message>
+    <message>
+        <source>Nenhum paciente com esse nome.</source>
+        <translation>No patient with that name.</translation>
+    </message>
+    <message>
+        <source>Escolha um paciente na lista</source>
+        <translation>Choose a patient from the list</translation>
+    </message>
+    <message>
+        <source>Não quer receber lembretes (desde %1)</source>
+        <translation>Does not want reminders (since %1)</translation>
+    </message>
+</context>
+<context>
     <name>ConversationFiles</name>
     <message>
         <source>Salvar arquivo</source>
@@ -845,6 +880,85 @@
     </message>
 </context>
 <context>
+    <name>NewReminderDialog</name>
+    <message>
+        <source>Novo lembrete</source>
+        <translation>New reminder</translation>
+    </message>
+    <message>
+        <source>Digite o nome do paciente</source>
+        <translation>Type the patient&apos;s name</translation>
+    </message>
+    <message>
+        <source>Olá {primeiro_nome}, lembramos da sua consulta amanhã na {clinica}.</source>
+        <translation>Hello {primeiro_nome}, a reminder of your appointment tomorrow at {clinica}.</translation>
+    </message>
+    <message>
+        <source>Uma vez</source>
+        <translation>Once</translation>
+    </message>
+    <message>
+        <source>Todo dia</source>
+        <translation>Every day</translation>
+    </message>
+    <message>
+        <source>Toda semana</source>
+        <translation>Every week</translation>
+    </message>
+    <message>
+        <source>A cada 30 dias</source>
+        <translation>Every 30 days</translation>
+    </message>
+    <message>
+        <source>Paciente</source>
+        <translation>Patient</translation>
+    </message>
+    <message>
+        <source>Número que envia</source>
+        <translation>Sending number</translation>
+    </message>
+    <message>
+        <source>Mensagem</source>
+        <translation>Message</translation>
+    </message>
+    <message>
+        <source>Quando</source>
+        <translation>When</translation>
+    </message>
+    <message>
+        <source>Repetir</source>
+        <translation>Repeat</translation>
+    </message>
+    <message>
+        <source>{nome} e {clinica} viram o nome do paciente e o da clínica.</source>
+        <translation>{nome} and {clinica} become the patient&apos;s and the clinic&apos;s names.</translation>
+    </message>
+    <message>
+        <source>Agendar</source>
+        <translation>Schedule</translation>
+    </message>
+    <message>
+        <source>Cancelar</source>
+        <translation>Cancel</translation>
+    </message>
+    <message>
+        <source>Nenhum paciente com esse nome.</source>
+        <translation>No patient with that name.</translation>
+    </message>
+    <message>
+        <source>Escolha pelo menos um paciente.</source>
+        <translation>Choose at least one patient.</translation>
+    </message>
+    <message>
+        <source>Nenhum número conectado para enviar.</source>
+        <translation>No connected number to send from.</translation>
+    </message>
+    <message>
+        <source>Escreva a mensagem do lembrete.</source>
+        <translation>Write the reminder&apos;s message.</translation>
+    </message>
+</context>
+<context>
     <name>Notifier</name>
     <message>
         <source>Abrir ClinicDesk</source>
@@ -972,10 +1086,117 @@
     </message>
 </context>
 <context>
-    <name>Placeholder</name>
+    <name>RemindersModel</name>
     <message>
-        <source>Em breve.</source>
-        <translation>Coming soon.</translation>
+        <source>Paciente</source>
+        <translation>Patient</translation>
+    </message>
+    <message>
+        <source>Quando</source>
+        <translation>When</translation>
+    </message>
+    <message>
+        <source>Repetição</source>
+        <translation>Repeats</translation>
+    </message>
+    <message>
+        <source>Mensagem</source>
+        <translation>Message</translation>
+    </message>
+    <message>
+        <source>Situação</source>
+        <translation>Status</translation>
+    </message>
+    <message>
+        <source>Paciente nº %1</source>
+        <translation>Patient no. %1</translation>
+    </message>
+    <message>
+        <source>Programado</source>
+        <translation>Custom schedule</translation>
+    </message>
+    <message>
+        <source>Uma vez</source>
+        <translation>Once</translation>
+    </message>
+    <message>
+        <source>Todo dia</source>
+        <translation>Every day</translation>
+    </message>
+    <message>
+        <source>Toda semana</source>
+        <translation>Every week</translation>
+    </message>
+    <message>
+        <source>A cada %1 dias</source>
+        <translation>Every %1 days</translation>
+    </message>
+    <message>
+        <source>Agendado</source>
+        <translation>Scheduled</translation>
+    </message>
+    <message>
+        <source>Enviado</source>
+        <translation>Sent</translation>
+    </message>
+    <message>
+        <source>Cancelado</source>
+        <translation>Cancelled</translation>
+    </message>
+    <message>
+        <source>Não enviado: o paciente pediu para não receber</source>
+        <translation>Not sent: the patient asked not to receive them</translation>
+    </message>
+</context>
+<context>
+    <name>RemindersPage</name>
+    <message>
+        <source>Lembretes</source>
+        <translation>Reminders</translation>
+    </message>
+    <message>
+        <source>Novo lembrete</source>
+        <translation>New reminder</translation>
+    </message>
+    <message>
+        <source>Cancelar lembrete</source>
+        <translation>Cancel reminder</translation>
+    </message>
+    <message>
+        <source>Carregar mais</source>
+        <translation>Load more</translation>
+    </message>
+    <message>
+        <source>Agendados</source>
+        <translation>Scheduled</translation>
+    </message>
+    <message>
+        <source>Enviados</source>
+        <translation>Sent</translation>
+    </message>
+    <message>
+        <source>Cancelados</source>
+        <translation>Cancelled</translation>
+    </message>
+    <message>
+        <source>Todos</source>
+        <translation>All</translation>
+    </message>
+    <message>
+        <source>Nenhum lembrete aqui.</source>
+        <translation>No reminders here.</translation>
+    </message>
+    <message>
+        <source>Lembrete cancelado.</source>
+        <translation>Reminder cancelled.</translation>
+    </message>
+    <message>
+        <source>Lembrete agendado.</source>
+        <translation>Reminder scheduled.</translation>
+    </message>
+    <message>
+        <source>%1 lembretes agendados.</source>
+        <translation>%1 reminders scheduled.</translation>
     </message>
 </context>
 <context>

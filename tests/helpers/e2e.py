@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from tests.helpers.channels import REPO, Simulator
-from tests.helpers.cli import PASSWORD, EngineProcess, Result, run_cli
+from tests.helpers.cli import PASSWORD, EngineProcess, Result, init_installation, run_cli
 
 DEADLINE = 30.0
 Json = dict[str, Any]
@@ -321,3 +322,19 @@ def holds(check: Callable[[], Any], what: str, seconds: float) -> None:
     while time.monotonic() < end:
         assert check(), f"{what}: no longer true"
         time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def engine_and_simulator(base: Path, *sim_args: str) -> Iterator[tuple[Engine, Simulator]]:
+    """A fresh installation in ``base/data`` (keys in ``base/keys``), its engine and a
+    simulator started with ``sim_args``; both stopped (or killed) afterwards."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CLINICDESK_KEY_DIR", str(base / "keys"))
+        init_installation(base, base / "data")
+        sim = Simulator(*sim_args)
+        engine = Engine(base / "data")
+        try:
+            yield engine, sim
+        finally:
+            engine.stop_or_kill(timeout=10)
+            sim.stop()

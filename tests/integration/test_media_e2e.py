@@ -21,8 +21,8 @@ import pytest
 from PIL import Image
 
 from tests.helpers.channels import Simulator
-from tests.helpers.cli import PASSWORD, init_installation
-from tests.helpers.e2e import Engine, login, sim_account, wait_until
+from tests.helpers.cli import PASSWORD
+from tests.helpers.e2e import Engine, engine_and_simulator, login, sim_account, wait_until
 
 pytestmark = [
     pytest.mark.slow,  # about 20 s: CLI init, engine and worker start-up, paced sends
@@ -81,16 +81,8 @@ def _queue(engine: Engine, branch_id: int, name: str, member: int) -> None:
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
     base = tmp_path_factory.mktemp("media-e2e")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CLINICDESK_KEY_DIR", str(base / "keys"))
-        init_installation(base, base / "data")
-        sim = Simulator("--auto-pair", "--receipt-delay", "0.05")
-        engine = Engine(base / "data")
-        try:
-            yield _setup(engine, sim, base / "data")
-        finally:
-            engine.stop_or_kill(timeout=10)
-            sim.stop()
+    with engine_and_simulator(base, "--auto-pair", "--receipt-delay", "0.05") as (engine, sim):
+        yield _setup(engine, sim, base / "data")
 
 
 def _setup(engine: Engine, sim: Simulator, data: Path) -> Desk:

@@ -24,9 +24,9 @@ from app.ui.messages_view import MESSAGE_ROLE
 from app.ui.texts import error_text
 from app.ui.ticket_model import PREVIEW_ROLE
 from tests.helpers.channels import Simulator
-from tests.helpers.cli import PASSWORD, init_installation
+from tests.helpers.cli import PASSWORD
 from tests.helpers.desk import until
-from tests.helpers.e2e import Engine, sim_account
+from tests.helpers.e2e import Engine, engine_and_simulator, sim_account
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="worker processes: POSIX here")
 BRANCH = "Clínica Desk"
@@ -42,18 +42,10 @@ class Rig:
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     base = tmp_path_factory.mktemp("desk")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CLINICDESK_KEY_DIR", str(base / "keys"))
-        init_installation(base, base / "data")
-        sim = Simulator("--auto-pair", "--receipt-delay", "0.05")
-        engine = Engine(base / "data")
-        try:
-            engine.call("POST", "/branches", json={"name": BRANCH})
-            account = sim_account(sim, engine.linked_channel(BRANCH, "desk-1", sim))
-            yield Rig(engine, sim, account)
-        finally:
-            engine.stop_or_kill(timeout=5)
-            sim.stop()
+    with engine_and_simulator(base, "--auto-pair", "--receipt-delay", "0.05") as (engine, sim):
+        engine.call("POST", "/branches", json={"name": BRANCH})
+        account = sim_account(sim, engine.linked_channel(BRANCH, "desk-1", sim))
+        yield Rig(engine, sim, account)
 
 
 async def test_a_wrong_password_is_explained_in_portuguese(qtbot: Any, rig: Rig) -> None:

@@ -1,0 +1,160 @@
+"""Contatos: find a patient by name, see who they are (phone, whether they refused reminders)
+and their tickets; a click on a ticket the user may see opens it in Atendimentos.
+
+Search goes through ``GET /search`` (the same accent-insensitive index as the inbox, scoped to
+what the user may see); the profile through ``GET /contacts/{id}``.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.domain.errors import ClinicDeskError
+from app.ui.client import DeskClient
+from app.ui.client_contact import ContactProfile
+from app.ui.contact_panel import TICKET_ROLE, earlier_item
+from app.ui.qtutil import named
+from app.ui.tasks import TaskSet
+from app.ui.texts import error_text, phone_text
+
+CONTACT_ROLE = Qt.ItemDataRole.UserRole + 2
+SEARCH_PAUSE_MS = 250
+
+
+class ContactsPage(QWidget):
+    """The Contatos page (see the module docstring)."""
+
+    ticketRequested = Signal(int)
+
+    def __init__(self, client: DeskClient, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.client = client
+        self._tasks = TaskSet()
+        self._next: int | None = None
+        self._query = ""
+        self._timer = QTimer(self, singleShot=True, interval=SEARCH_PAUSE_MS)
+        self._timer.timeout.connect(self.search_now)
+        self._build()
+        self.show_profile(None)
+
+    def _build(self) -> None:
+        self.finder = named(QLineEdit(), "contactFind")
+        self.finder.setPlaceholderText(self.tr("Buscar paciente pelo nome"))
+        self.finder.setClearButtonEnabled(True)
+        self.finder.textChanged.connect(lambda _t: self._timer.start())
+        self.results = named(QListWidget(), "contactResults")
+        self.results.currentItemChanged.connect(self._picked)
+        self.more = named(QPushButton(self.tr("Mostrar mais")), "moreContacts")
+        self.more.hide()
+        self.more.clicked.connect(self.load_more)
+        self.notice = named(QLabel(self.tr("Digite um nome para buscar.")), "contactNotice")
+        left = QVBoxLayout()
+        for widget in (self.finder, self.notice, self.results, self.more):
+            left.addWidget(widget)
+        row = QHBoxLayout(self)
+        row.addLayout(left, 2)
+        row.addWidget(self._profile_box(), 3)
+
+    def _profile_box(self) -> QWidget:
+        box = QWidget()
+        self.name = named(QLabel(), "contactPageName")
+        self.name.setStyleSheet("font-size: 18px; font-weight: 600;")
+        self.phone = named(QLabel(), "contactPagePhone")
+        self.opted_out = named(QLabel(), "contactPageOptOut")
+        self.opted_out.setStyleSheet("color: #B06000;")
+        self.tickets = named(QListWidget(), "contactPageTickets")
+        self.tickets.itemActivated.connect(self._open_ticket)
+        self.tickets.itemClicked.connect(self._open_ticket)
+        self.tickets_title = QLabel(self.tr("Atendimentos do paciente"))
+        self.tickets_title.setStyleSheet("font-weight: 600; margin-top: 12px;")
+        layout = QVBoxLayout(box)
+        for widget in (self.name, self.phone, self.opted_out, self.tickets_title):
+            layout.addWidget(widget)
+        layout.addWidget(self.tickets, 1)
+        return box
+
+    # ---- search -------------------------------------------------------------------------------
+
+    def search_now(self) -> None:
+        """Search for what is typed (a new list)."""
+        self._query = self.finder.text().strip()
+        self._next = None
+        self.results.clear()
+        self.more.hide()
+        if not self._query:
+            self.notice.setText(self.tr("Digite um nome para buscar."))
+            return
+        self._tasks.spawn(self._search(self._query, None))
+
+    def load_more(self) -> None:
+        if self._next is not None:
+            self._tasks.spawn(self._search(self._query, self._next))
+
+    async def _search(self, query: str, before: int | None) -> None:
+        try:
+            page = await self.client.search(query, contacts_before=before)
+        except ClinicDeskError as exc:
+            self.notice.setText(error_text(exc))
+            return
+        if query != self._query:
+            return  # typed on: a newer search answers
+        for hit in page.contacts:
+            item = QListWidgetItem(hit.display_name or self.tr("Paciente sem nome"))
+            item.setData(CONTACT_ROLE, hit.contact_id)
+            self.results.addItem(item)
+        self._next = page.contacts_next
+        self.more.setVisible(page.contacts_next is not None)
+        empty = self.tr("Nenhum paciente com esse nome.")
+        self.notice.setText("" if self.results.count() else empty)
+
+    # ---- profile ------------------------------------------------------------------------------
+
+    def _picked(self, item: QListWidgetItem | None, _previous: object = None) -> None:
+        if item is not None:
+            self._tasks.spawn(self._load(int(item.data(CONTACT_ROLE))))
+
+    async def _load(self, contact_id: int) -> None:
+        try:
+            profile = await self.client.contact(contact_id)
+        except ClinicDeskError as exc:
+            self.notice.setText(error_text(exc))
+            return
+        self.show_profile(profile)
+
+    def show_profile(self, profile: ContactProfile | None) -> None:
+        """Fill the right-hand side (empty without a patient)."""
+        self.tickets.clear()
+        shown = profile is not None
+        for widget in (self.phone, self.tickets_title, self.tickets):
+            widget.setVisible(shown)
+        self.opted_out.setVisible(profile is not None and profile.opted_out_at is not None)
+        if profile is None:
+            self.name.setText(self.tr("Escolha um paciente na lista"))
+            return
+        self.name.setText(profile.display_name or self.tr("Paciente sem nome"))
+        self.phone.setText(phone_text(profile.phone_e164))
+        if profile.opted_out_at is not None:
+            day = profile.opted_out_at.astimezone().strftime("%d/%m/%Y")
+            since = self.tr("Não quer receber lembretes (desde %1)")
+            self.opted_out.setText(since.replace("%1", day))
+        for row in profile.tickets:
+            self.tickets.addItem(earlier_item(row))
+
+    def _open_ticket(self, item: QListWidgetItem) -> None:
+        ticket_id = item.data(TICKET_ROLE)
+        if isinstance(ticket_id, int):
+            self.ticketRequested.emit(ticket_id)
+
+    async def settle(self) -> None:
+        self._timer.stop()  # a search still waiting for a pause in typing is dropped
+        await self._tasks.settle()

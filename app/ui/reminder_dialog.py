@@ -1,0 +1,197 @@
+""" "Novo lembrete": find the patient(s) by name, pick the number that sends, write the text
+(with {nome}, {primeiro_nome} and {clinica} filled in per patient), choose when and how often.
+
+Several patients make a campaign (one reminder each, paced by the engine). Errors from the
+engine are shown in the dialog in Portuguese; the dialog closes only once the engine accepted.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from PySide6.QtCore import QDateTime, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDateTimeEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.domain.errors import ClinicDeskError
+from app.ui.client import Channel, DeskClient
+from app.ui.client_reminders import NewReminder, RemindersApi
+from app.ui.qtutil import named
+from app.ui.tasks import TaskSet
+from app.ui.texts import error_text
+
+CONTACT_ROLE = Qt.ItemDataRole.UserRole + 1
+SEARCH_PAUSE_MS = 250  # wait for a pause in typing before asking the engine
+
+
+def tomorrow_at_nine(now: datetime) -> datetime:
+    """The default moment: tomorrow 09:00 local time (aware)."""
+    local = now.astimezone()
+    return datetime.combine(local.date() + timedelta(days=1), time(9, 0), local.tzinfo)
+
+
+class NewReminderDialog(QDialog):
+    """Collects a :class:`NewReminder` and asks the engine to schedule it."""
+
+    created = Signal(int)  # how many reminders were scheduled
+
+    def __init__(
+        self,
+        client: DeskClient,
+        api: RemindersApi,
+        channels: list[Channel],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("Novo lembrete"))
+        self.client, self.api = client, api
+        self._tasks = TaskSet()
+        self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_PAUSE_MS)
+        self._search_timer.timeout.connect(self._search_now)
+        self._build(channels)
+        self.resize(520, 560)
+
+    def _build(self, channels: list[Channel]) -> None:
+        self.finder = named(QLineEdit(), "reminderFind")
+        self.finder.setPlaceholderText(self.tr("Digite o nome do paciente"))
+        self.finder.textChanged.connect(lambda _t: self._search_timer.start())
+        self.found = named(QListWidget(), "reminderPatients")
+        self.found.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
+        self.channel = named(QComboBox(), "reminderChannel")
+        for c in channels:
+            if c.enabled:
+                self.channel.addItem(c.display_name, c.id)
+        self.text = named(QPlainTextEdit(), "reminderText")
+        self.text.setPlaceholderText(
+            self.tr("Olá {primeiro_nome}, lembramos da sua consulta amanhã na {clinica}.")
+        )
+        self.when = named(QDateTimeEdit(), "reminderWhen")
+        self.when.setCalendarPopup(True)
+        self.when.setDisplayFormat("dd/MM/yyyy HH:mm")
+        default = tomorrow_at_nine(datetime.now().astimezone())
+        self.when.setDateTime(QDateTime.fromSecsSinceEpoch(int(default.timestamp())))
+        self.repeat = named(QComboBox(), "reminderRepeat")
+        for label, days in self._repeats():
+            self.repeat.addItem(label, days)
+        self._layout()
+
+    def _repeats(self) -> list[tuple[str, int | None]]:
+        return [
+            (self.tr("Uma vez"), None),
+            (self.tr("Todo dia"), 1),
+            (self.tr("Toda semana"), 7),
+            (self.tr("A cada 30 dias"), 30),
+        ]
+
+    def _layout(self) -> None:
+        form = QFormLayout()
+        form.addRow(self.tr("Paciente"), self.finder)
+        form.addRow("", self.found)
+        form.addRow(self.tr("Número que envia"), self.channel)
+        form.addRow(self.tr("Mensagem"), self.text)
+        form.addRow(self.tr("Quando"), self.when)
+        form.addRow(self.tr("Repetir"), self.repeat)
+        hint = QLabel(self.tr("{nome} e {clinica} viram o nome do paciente e o da clínica."))
+        hint.setStyleSheet("color: #5F6368;")
+        hint.setWordWrap(True)
+        self.message = named(QLabel(), "reminderMessage")
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #D93025;")
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.button(QDialogButtonBox.StandardButton.Save).setText(self.tr("Agendar"))
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(self.tr("Cancelar"))
+        self.buttons.accepted.connect(self.submit)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(hint)
+        layout.addWidget(self.message)
+        layout.addWidget(self.buttons)
+
+    # ---- patients -----------------------------------------------------------------------------
+
+    def _search_now(self) -> None:
+        query = self.finder.text().strip()
+        if query:
+            self._tasks.spawn(self._search(query))
+
+    async def _search(self, query: str) -> None:
+        try:
+            page = await self.client.search(query)
+        except ClinicDeskError as exc:
+            self.message.setText(error_text(exc))
+            return
+        if query != self.finder.text().strip():
+            return  # the user typed on: a newer search answers
+        self._show_hits([(h.contact_id, h.display_name) for h in page.contacts])
+
+    def _show_hits(self, hits: list[tuple[int, str]]) -> None:
+        chosen = set(self.chosen_contacts())
+        self.found.clear()
+        for contact_id, name in hits:
+            item = QListWidgetItem(name)
+            item.setData(CONTACT_ROLE, contact_id)
+            self.found.addItem(item)
+            item.setSelected(contact_id in chosen)
+        self.message.setText("" if hits else self.tr("Nenhum paciente com esse nome."))
+
+    def chosen_contacts(self) -> list[int]:
+        return [int(i.data(CONTACT_ROLE)) for i in self.found.selectedItems()]
+
+    # ---- scheduling ---------------------------------------------------------------------------
+
+    def request(self) -> NewReminder | None:
+        """The reminder as filled in, or None (with the reason shown) when something lacks."""
+        problem = self._missing()
+        if problem:
+            self.message.setText(problem)
+            return None
+        start = datetime.fromtimestamp(self.when.dateTime().toSecsSinceEpoch()).astimezone()
+        return NewReminder(
+            int(self.channel.currentData()), tuple(self.chosen_contacts()),
+            self.text.toPlainText().strip(), start, self.repeat.currentData(),
+        )  # fmt: skip
+
+    def _missing(self) -> str:
+        if not self.chosen_contacts():
+            return self.tr("Escolha pelo menos um paciente.")
+        if self.channel.currentData() is None:
+            return self.tr("Nenhum número conectado para enviar.")
+        if not self.text.toPlainText().strip():
+            return self.tr("Escreva a mensagem do lembrete.")
+        return ""
+
+    def submit(self) -> None:
+        new = self.request()
+        if new is not None:
+            self.buttons.setEnabled(False)
+            self._tasks.spawn(self._create(new))
+
+    async def _create(self, new: NewReminder) -> None:
+        try:
+            made = await self.api.create(new)
+        except ClinicDeskError as exc:
+            self.message.setText(error_text(exc))
+            self.buttons.setEnabled(True)
+            return
+        self.created.emit(len(made))
+        self.accept()
+
+    async def settle(self) -> None:
+        self._search_timer.stop()  # a search still waiting for a pause in typing is dropped
+        await self._tasks.settle()

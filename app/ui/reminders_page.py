@@ -1,0 +1,270 @@
+"""Lembretes: the reminders of the user's branches (newest first, filtered by situation), a
+"Novo lembrete" dialog for supervisors and admins, and "Cancelar lembrete".
+
+The table's model holds the fetched reminders (a page of at most 100, "Carregar mais" for the
+next), each with the patient's name as the engine's list gives it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.domain.errors import ClinicDeskError
+from app.ui.client import Channel, DeskClient, Me
+from app.ui.client_reminders import Reminder, RemindersApi
+from app.ui.qtutil import named
+from app.ui.reminder_dialog import NewReminderDialog
+from app.ui.tasks import TaskSet
+from app.ui.texts import error_text
+
+Index = QModelIndex | QPersistentModelIndex
+SCHEDULERS = ("supervisor", "admin", "super_admin")
+PAGE = 100
+
+
+def can_schedule(me: Me) -> bool:
+    """Supervisors and admins schedule reminders (the engine enforces it too)."""
+    return me.super_admin or any(b.role in SCHEDULERS for b in me.branches)
+
+
+def when_text(when: datetime | None) -> str:
+    """Local day and time, as a clinic writes it ("24/11 09:00"); "—" when none."""
+    return when.astimezone().strftime("%d/%m %H:%M") if when else "—"
+
+
+class RemindersModel(QAbstractTableModel):
+    """Reminders as rows (a few pages at most: the list is read page by page)."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.rows: list[Reminder] = []
+        self._headers = (
+            self.tr("Paciente"), self.tr("Quando"), self.tr("Repetição"),
+            self.tr("Mensagem"), self.tr("Situação"),
+        )  # fmt: skip
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._headers)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        horizontal = orientation == Qt.Orientation.Horizontal
+        if horizontal and role == Qt.ItemDataRole.DisplayRole and section < len(self._headers):
+            return self._headers[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or role != Qt.ItemDataRole.DisplayRole:
+            return None
+        return self._cell(self.rows[index.row()], index.column())
+
+    def _cell(self, r: Reminder, column: int) -> str:
+        if column == 0:
+            unnamed = self.tr("Paciente nº %1").replace("%1", str(r.contact_id))
+            return r.contact_name or unnamed
+        if column == 1:
+            return when_text(r.next_run_at if r.cancellable else r.last_sent_at)
+        if column == 2:
+            return self._repeat(r)
+        if column == 3:
+            return r.body if len(r.body) <= 60 else r.body[:59] + "…"
+        return self._situation(r.status)
+
+    def _repeat(self, r: Reminder) -> str:
+        if r.cron:
+            return self.tr("Programado")
+        if not r.every_days:
+            return self.tr("Uma vez")
+        if r.every_days == 1:
+            return self.tr("Todo dia")
+        if r.every_days == 7:
+            return self.tr("Toda semana")
+        return self.tr("A cada %1 dias").replace("%1", str(r.every_days))
+
+    def _situation(self, status: str) -> str:
+        return {
+            "scheduled": self.tr("Agendado"),
+            "done": self.tr("Enviado"),
+            "cancelled": self.tr("Cancelado"),
+            "skipped_opt_out": self.tr("Não enviado: o paciente pediu para não receber"),
+        }.get(status, status)
+
+    def replace_rows(self, rows: list[Reminder]) -> None:
+        self.beginResetModel()
+        self.rows = list(rows)
+        self.endResetModel()
+
+    def append_rows(self, rows: list[Reminder]) -> None:
+        if rows:
+            first = len(self.rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(rows) - 1)
+            self.rows.extend(rows)
+            self.endInsertRows()
+
+    def update_row(self, changed: Reminder) -> None:
+        """Show ``changed`` (an action's answer, which carries no name: the row keeps it)."""
+        for n, r in enumerate(self.rows):
+            if r.id == changed.id:
+                self.rows[n] = replace(changed, contact_name=r.contact_name)
+                self.dataChanged.emit(self.index(n, 0), self.index(n, len(self._headers) - 1))
+
+
+class RemindersPage(QWidget):
+    """The Lembretes page (see the module docstring)."""
+
+    def __init__(
+        self,
+        client: DeskClient,
+        me: Me,
+        channels: Callable[[], list[Channel]],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.client, self.api, self.me = client, RemindersApi(client), me
+        self._channels = channels
+        self._cursor: str | None = None
+        self._tasks = TaskSet()
+        self.model = RemindersModel(self)
+        self.dialog: NewReminderDialog | None = None
+        self._build()
+
+    def _build(self) -> None:
+        title = QLabel(self.tr("Lembretes"))
+        title.setStyleSheet("font-size: 18px; font-weight: 600;")
+        self.filter = named(QComboBox(), "reminderFilter")
+        for label, value in self._filters():
+            self.filter.addItem(label, value)
+        self.filter.currentIndexChanged.connect(lambda _i: self.refresh())
+        self.new_button = named(QPushButton(self.tr("Novo lembrete")), "newReminder")
+        self.new_button.setVisible(can_schedule(self.me))
+        self.new_button.clicked.connect(self.open_new)
+        self.cancel_button = named(QPushButton(self.tr("Cancelar lembrete")), "cancelReminder")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.setVisible(can_schedule(self.me))
+        self.cancel_button.clicked.connect(self.cancel_selected)
+        top = QHBoxLayout()
+        for widget in (title, self.filter):
+            top.addWidget(widget)
+        top.addStretch(1)
+        top.addWidget(self.cancel_button)
+        top.addWidget(self.new_button)
+        self.table = self._table()
+        self.notice = named(QLabel(), "reminderNotice")
+        self.notice.setWordWrap(True)
+        self.more = named(QPushButton(self.tr("Carregar mais")), "moreReminders")
+        self.more.hide()
+        self.more.clicked.connect(self.load_more)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.notice)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.more, 0, Qt.AlignmentFlag.AlignHCenter)
+
+    def _filters(self) -> list[tuple[str, str | None]]:
+        return [
+            (self.tr("Agendados"), "scheduled"),
+            (self.tr("Enviados"), "done"),
+            (self.tr("Cancelados"), "cancelled"),
+            (self.tr("Todos"), None),
+        ]
+
+    def _table(self) -> QTableView:
+        table = named(QTableView(), "reminderTable")
+        table.setModel(self.model)
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.verticalHeader().hide()
+        header = table.horizontalHeader()
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        table.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
+        return table
+
+    # ---- loading ------------------------------------------------------------------------------
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.refresh()
+
+    def refresh(self, notice: str = "") -> None:
+        """Reload the first page for the chosen situation; then show ``notice`` (if any)."""
+        self._tasks.spawn(self._load(more=False, notice=notice))
+
+    def load_more(self) -> None:
+        if self._cursor:
+            self._tasks.spawn(self._load(more=True))
+
+    async def _load(self, *, more: bool, notice: str = "") -> None:
+        try:
+            rows, cursor = await self.api.page(
+                self.filter.currentData(), self._cursor if more else None, PAGE
+            )
+        except ClinicDeskError as exc:
+            self.notice.setText(error_text(exc))
+            return
+        self._cursor = cursor
+        self.more.setVisible(cursor is not None)
+        (self.model.append_rows if more else self.model.replace_rows)(rows)
+        empty = "" if self.model.rows else self.tr("Nenhum lembrete aqui.")
+        self.notice.setText(notice or empty)
+        self._selection_changed()
+
+    # ---- actions ------------------------------------------------------------------------------
+
+    def selected(self) -> Reminder | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.model.rows[rows[0].row()] if rows else None
+
+    def _selection_changed(self) -> None:
+        chosen = self.selected()
+        self.cancel_button.setEnabled(chosen is not None and chosen.cancellable)
+
+    def cancel_selected(self) -> None:
+        chosen = self.selected()
+        if chosen is not None and chosen.cancellable:
+            self.cancel_button.setEnabled(False)
+            self._tasks.spawn(self._cancel(chosen.id))
+
+    async def _cancel(self, reminder_id: int) -> None:
+        try:
+            self.model.update_row(await self.api.cancel(reminder_id))
+            self.notice.setText(self.tr("Lembrete cancelado."))
+        except ClinicDeskError as exc:
+            self.notice.setText(error_text(exc))
+        self._selection_changed()
+
+    def open_new(self) -> None:
+        """The "Novo lembrete" dialog; on success the list shows the new reminders."""
+        self.dialog = NewReminderDialog(self.client, self.api, self._channels(), self)
+        self.dialog.created.connect(self._created)
+        self.dialog.open()
+
+    def _created(self, count: int) -> None:
+        text = self.tr("Lembrete agendado.") if count == 1 else self.tr("%1 lembretes agendados.")
+        self.refresh(notice=text.replace("%1", str(count)))
+
+    async def settle(self) -> None:
+        await self._tasks.settle()
+        if self.dialog is not None:
+            await self.dialog.settle()

@@ -1,0 +1,158 @@
+"""Contatos and Lembretes against a real engine and simulator on loopback.
+
+A simulated patient writes in; Contatos finds them by name (without accents), shows their
+ticket and opens it in Atendimentos. Lembretes schedules a reminder for that patient through
+the dialog, lists it as "Agendado" with the patient's name, and cancels it; the engine's own
+list agrees. The reminders model passes qtmodeltester.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import sys
+import unicodedata
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from app.simulator.patients import patient_name
+from app.ui.client_reminders import Reminder
+from app.ui.desk import Desk, DeskOptions
+from app.ui.login import LoginResult
+from app.ui.main_window import MainWindow
+from app.ui.reminders_page import RemindersModel, can_schedule
+from tests.helpers.channels import Simulator
+from tests.helpers.cli import PASSWORD
+from tests.helpers.desk import until
+from tests.helpers.e2e import Engine, engine_and_simulator, sim_account
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="worker processes: POSIX here")
+PATIENT = 23
+
+
+@dataclass
+class Rig:
+    engine: Engine
+    sim: Simulator
+    account: str
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    base = tmp_path_factory.mktemp("contacts")
+    with engine_and_simulator(base, "--auto-pair", "--receipt-delay", "0.05") as (engine, sim):
+        engine.call("POST", "/branches", json={"name": "Clínica Contatos"})
+        account = sim_account(sim, engine.linked_channel("Clínica Contatos", "ct-1", sim))
+        sim.post("/control/inbound", channel=account, text="Olá, bom dia", patient=PATIENT)
+        yield Rig(engine, sim, account)
+
+
+@contextlib.asynccontextmanager
+async def opened(qtbot: Any, qapp: Any, rig: Rig) -> AsyncIterator[MainWindow]:
+    """The main window of the super admin, closed (with its tasks settled) afterwards."""
+    desk = Desk(qapp, DeskOptions(rig.engine.url))
+    me = await desk.client.login("root", PASSWORD)
+    branches = await desk.client.branches()
+    main = await desk.open_main(LoginResult(me, branches[0]))
+    qtbot.addWidget(main)
+    try:
+        await until(lambda: main.channels, "the channels listed")
+        yield main
+    finally:
+        await main.settle()
+        main.close()
+        await desk.bridge.stop()
+        await desk.client.close()
+
+
+def _plain(text: str) -> str:
+    """Without accents, lower case: what a hurried receptionist types."""
+    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+
+
+async def test_contatos_finds_the_patient_and_opens_their_ticket(
+    qtbot: Any, qapp: Any, rig: Rig
+) -> None:
+    async with opened(qtbot, qapp, rig) as window:
+        await _find_and_open(window)
+
+
+async def _find_and_open(window: MainWindow) -> None:
+    name = patient_name(PATIENT)
+    page = window.contacts_page
+    window.show_page(window.stack.indexOf(page))
+    page.finder.setText(_plain(name.split()[0]).lower())
+    page.search_now()
+    names = lambda: [page.results.item(i).text() for i in range(page.results.count())]  # noqa: E731
+    await until(lambda: name in names(), "the patient in the results")
+    page.results.setCurrentRow(names().index(name))
+    await until(lambda: page.tickets.count() == 1, "the patient's ticket")
+    assert page.name.text() == name
+    assert re.fullmatch(r"\(\d\d\) 9\d{4}-\d{4}", page.phone.text())  # a Brazilian mobile
+    assert not page.opted_out.isVisible()
+    page.tickets.itemClicked.emit(page.tickets.item(0))
+    conversation = window.inbox.conversation
+    await until(lambda: conversation.ticket is not None, "the ticket opened in Atendimentos")
+    assert window.stack.currentWidget() is window.inbox
+    assert conversation.ticket is not None and conversation.ticket.contact_name == name
+
+
+async def test_lembretes_schedules_lists_and_cancels(qtbot: Any, qapp: Any, rig: Rig) -> None:
+    async with opened(qtbot, qapp, rig) as window:
+        await _schedule_and_cancel(window, rig)
+
+
+async def _schedule_and_cancel(window: MainWindow, rig: Rig) -> None:
+    page = window.reminders_page
+    window.show_page(window.stack.indexOf(page))
+    assert can_schedule(window.login.me) and page.new_button.isVisible()
+    page.open_new()
+    dialog = page.dialog
+    assert dialog is not None
+    dialog.submit()  # nothing chosen: the dialog explains, the engine is not asked
+    assert dialog.message.text() == "Escolha pelo menos um paciente." and dialog.isVisible()
+    name = patient_name(PATIENT)
+    dialog.finder.setText(name.split()[0])
+    dialog._search_now()
+    await until(lambda: dialog.found.count() > 0, "patients found in the dialog")
+    dialog.found.item(0).setSelected(True)
+    dialog.text.setPlainText("Olá {primeiro_nome}, sua consulta é amanhã.")
+    dialog.repeat.setCurrentIndex(2)  # Toda semana
+    dialog.submit()
+    await until(lambda: not dialog.isVisible(), "the dialog closed once scheduled")
+    await until(lambda: page.model.rowCount() == 1, "the new reminder listed")
+    assert page.model.index(0, 0).data() == name
+    assert page.model.index(0, 2).data() == "Toda semana"
+    assert page.model.index(0, 4).data() == "Agendado"
+    assert page.notice.text() == "Lembrete agendado."
+    page.table.selectRow(0)
+    assert page.cancel_button.isEnabled()
+    page.cancel_selected()
+    await until(lambda: page.model.index(0, 4).data() == "Cancelado", "cancelled on screen")
+    stored = rig.engine.call("GET", "/reminders")["items"]
+    assert [(r["status"], r["every_days"]) for r in stored] == [("cancelled", 7)]
+    assert not page.cancel_button.isEnabled()
+
+
+def _reminder(n: int, status: str = "scheduled", every: int | None = None) -> Reminder:
+    at = datetime(2026, 11, 24, 12, 0, tzinfo=UTC) + timedelta(days=n)
+    return Reminder(n, 1, 1, 100 + n, f"texto {n}", at, every, None, status, None)
+
+
+def test_the_reminders_model_passes_qtmodeltester(qtmodeltester: Any) -> None:
+    model = RemindersModel()
+    model.replace_rows([replace(_reminder(1), contact_name="Ana"), _reminder(2, "done", 1)])
+    model.append_rows([_reminder(3, "skipped_opt_out", 30)])
+    model.update_row(_reminder(1, "cancelled"))  # an action's answer: no name in it
+    qtmodeltester.check(model)
+    assert [model.index(r, 4).data() for r in range(3)] == [
+        "Cancelado",
+        "Enviado",
+        "Não enviado: o paciente pediu para não receber",
+    ]
+    assert [model.index(r, 2).data() for r in range(3)] == ["Uma vez", "Todo dia", "A cada 30 dias"]
+    assert [model.index(r, 0).data() for r in range(2)] == ["Ana", "Paciente nº 102"]
