@@ -49,6 +49,23 @@ APT_PACKAGES=(
     binutils
 )
 
+# The PostgreSQL server, for the central server's tests: they start their own throwaway cluster
+# (tests/helpers/postgres.py), so any installed major version will do and no system cluster or
+# service is wanted. As root, the tests run that cluster as the `postgres` user through runuser.
+have_postgres_server() {
+    compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1
+}
+have_runuser() { command -v runuser >/dev/null 2>&1 || [ -x /usr/sbin/runuser ]; }
+
+# Installing `postgresql` creates and starts a "main" cluster unless told not to (pg_createcluster
+# reads createcluster.d); the tests never use it, so say no before apt-get runs.
+no_main_cluster() {
+    as_root mkdir -p /etc/postgresql-common/createcluster.d
+    printf '%s\n' '# clinicdesk .ci/setup.sh: tests start their own clusters' \
+        'create_main_cluster = false' \
+        | as_root tee /etc/postgresql-common/createcluster.d/clinicdesk.conf >/dev/null
+}
+
 is_installed() {
     local p
     for p in "$1" "$1t64"; do
@@ -84,12 +101,15 @@ if command -v dpkg >/dev/null 2>&1; then
     for p in "${APT_PACKAGES[@]}"; do
         is_installed "$p" || MISSING+=("$p")
     done
+    have_postgres_server || MISSING+=(postgresql)
+    if [ "$(id -u)" -eq 0 ] && ! have_runuser; then MISSING+=(util-linux); fi
 else
-    say "no dpkg: not a Debian system, skipping apt packages (${APT_PACKAGES[*]})"
+    say "no dpkg: not a Debian system, skipping apt packages (${APT_PACKAGES[*]} postgresql)"
 fi
 
 if [ "${#MISSING[@]}" -gt 0 ]; then
     say "installing apt packages: ${MISSING[*]}"
+    if ! have_postgres_server; then no_main_cluster; fi
     quietly as_root apt-get update
     quietly as_root env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y --no-install-recommends "${MISSING[@]}"

@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+# Fixtures every test may use: a throwaway PostgreSQL cluster (postgres_server, postgres_url)
+# and a throwaway CA with a loopback server certificate (test_pki).
+pytest_plugins = ["tests.helpers.postgres", "tests.helpers.tls"]
+
 # Qt must never try to reach a display in tests.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 

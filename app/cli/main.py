@@ -12,6 +12,7 @@ from collections.abc import Callable
 from app.channels.worker import cmd_channel_worker
 from app.cli import commands
 from app.cli.backup_cmd import cmd_backup
+from app.cli.central_cmd import cmd_central
 from app.cli.channel_cmd import cmd_channel
 from app.cli.desk_launch import cmd_desk
 from app.cli.messages import message_for
@@ -36,6 +37,7 @@ HANDLERS: dict[str, Handler] = {
     "desk": cmd_desk,
     "channel-worker": cmd_channel_worker,
     "backup": cmd_backup,
+    "central": cmd_central,
 }
 
 

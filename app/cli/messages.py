@@ -110,6 +110,10 @@ _TEXT: dict[ErrorCode, str] = {
         "or choose an empty folder"
     ),
     ErrorCode.RESTORE_NOT_CONFIRMED: "restore cancelled: replacing {path} was not confirmed",
+    ErrorCode.CENTRAL_DB_URL_INVALID: (
+        "{url} is not a usable database URL (use sqlite:///PATH or postgresql://USER@HOST/DB)"
+    ),
+    ErrorCode.CENTRAL_DB_UNREACHABLE: "cannot open the central database at {url}",
 }
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from app import __version__
 from app.channels.worker import add_worker_parser
 from app.cli.backup_cmd import add_backup_parser
+from app.cli.central_cmd import add_central_parser
 from app.cli.channel_cmd import add_channel_parser
 from app.cli.desk_launch import add_desk_parser
 from app.cli.simulator_cmd import add_simulator_parser
@@ -122,4 +123,5 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         add(sub, dd)
     add_worker_parser(sub)
+    add_central_parser(sub)
     return parser

@@ -82,6 +82,9 @@ class ErrorCode(StrEnum):
     RESTORE_DIR_IN_USE = "restore.data_dir_in_use"
     RESTORE_DIR_NOT_EMPTY = "restore.data_dir_not_empty"
     RESTORE_NOT_CONFIRMED = "restore.not_confirmed"
+    # central office server
+    CENTRAL_DB_URL_INVALID = "central.db_url_invalid"
+    CENTRAL_DB_UNREACHABLE = "central.db_unreachable"
 
 
 class ClinicDeskError(Exception):
