@@ -81,6 +81,13 @@ class LinkStateMachine:
             raise ClinicDeskError(ErrorCode.CHANNEL_NOT_RUNNING, channel_id=rt.id)
         return await rt.worker.request(op, channel=rt.key, **args)
 
+    def _notify(self, rt: ChannelRuntime, op: Op, **args: Any) -> None:
+        """Send ``op`` without waiting for the answer (cosmetic or best-effort requests such as
+        "typing…": a round trip to the worker would only delay what follows)."""
+        if rt.worker is not None:
+            with contextlib.suppress(ClinicDeskError):
+                rt.worker.notify(op, channel=rt.key, **args)
+
     async def _quiet_request(self, rt: ChannelRuntime, op: Op, **args: Any) -> None:
         """A best-effort request (ack, cancel): a dead worker redelivers or forgets anyway."""
         with contextlib.suppress(ClinicDeskError):

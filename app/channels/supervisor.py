@@ -250,9 +250,8 @@ class Supervisor(LinkStateMachine):
         _require_connected(rt)
         typing = await rt.pacer.wait_turn(to_jid, chars)
         _require_connected(rt)
-        if typing > 0:
-            with contextlib.suppress(ClinicDeskError):
-                await self._request(rt, Op.TYPING, chat=to_jid, on=True)
+        if typing > 0:  # the indicator is cosmetic: not worth a round trip before the send
+            self._notify(rt, Op.TYPING, chat=to_jid, on=True)
             await asyncio.sleep(typing)
         return rt
 
