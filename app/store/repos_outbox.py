@@ -10,7 +10,7 @@ import builtins
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, func, insert, select, update
 
 from app.domain.outbox import CRASH_CODE, PROBLEM_STATUSES, Ack, OutboxStatus, advance
 from app.services.ports_outbox import (
@@ -36,6 +36,26 @@ def _item_query() -> Select[Any]:
     return select(outbox, *cols, *media).select_from(joined)
 
 
+# The send path's statements, built once with bind parameters: building a select, a join and
+# its cache key on every call cost more than running it (docs/PERFORMANCE.md, "Send → worker").
+_ITEM_BY_ID = _item_query().where(outbox.c.id == bindparam("b_id"))
+_ITEM_BY_KEY = _item_query().where(outbox.c.idempotency_key == bindparam("b_key"))
+_TICKET = select(tickets).where(tickets.c.id == bindparam("b_id"))
+_INBOUND = (messages.c.direction == "in") & (messages.c.channel_id == bindparam("b_channel"))
+_LAST_CHAT = {
+    column: select(messages.c.chat_jid)
+    .where(_INBOUND & (column == bindparam("b_owner")))
+    .order_by(messages.c.id.desc())
+    .limit(1)
+    for column in (messages.c.ticket_id, messages.c.contact_id)
+}
+_FIRST_RESPONSE = update(tickets).where(
+    (tickets.c.id == bindparam("b_id")) & tickets.c.first_response_at.is_(None)
+)
+_INSERT_MESSAGE = insert(messages)
+_INSERT_OUTBOX = insert(outbox)
+
+
 def _item(row: Any) -> OutboxItem:
     return OutboxItem(
         id=row.id, channel_id=row.channel_id, branch_id=row.branch_id,
@@ -57,7 +77,7 @@ class OutboxRepository:
     # ---- tickets, as outbound needs them ----------------------------------------------------
 
     def ticket_target(self, ticket_id: int) -> TicketTarget | None:
-        row = self._c.execute(select(tickets).where(tickets.c.id == ticket_id)).first()
+        row = self._c.execute(_TICKET, {"b_id": ticket_id}).first()
         if row is None:
             return None
         jid = self._chat_of(row)
@@ -68,11 +88,10 @@ class OutboxRepository:
     def _chat_of(self, ticket: Any) -> str | None:
         """The chat the patient last wrote from on this ticket (replies go where they wrote),
         else the patient's last chat on the channel, else a JID identity, else the phone."""
-        m = messages
-        inbound = (m.c.direction == "in") & (m.c.channel_id == ticket.channel_id)
-        for where in (m.c.ticket_id == ticket.id, m.c.contact_id == ticket.contact_id):
-            query = select(m.c.chat_jid).where(inbound & where).order_by(m.c.id.desc()).limit(1)
-            if (jid := self._c.execute(query).scalar()) is not None:
+        owners = ((messages.c.ticket_id, ticket.id), (messages.c.contact_id, ticket.contact_id))
+        for column, owner in owners:
+            values = {"b_channel": ticket.channel_id, "b_owner": owner}
+            if (jid := self._c.execute(_LAST_CHAT[column], values).scalar()) is not None:
                 return str(jid)
         return self._identity_jid(ticket.contact_id)
 
@@ -88,8 +107,7 @@ class OutboxRepository:
         return f"{str(phone).lstrip('+')}{USER_SERVER}" if phone else None
 
     def set_first_response(self, ticket_id: int, at: datetime) -> bool:
-        where = (tickets.c.id == ticket_id) & tickets.c.first_response_at.is_(None)
-        result = self._c.execute(update(tickets).where(where).values(first_response_at=at))
+        result = self._c.execute(_FIRST_RESPONSE, {"b_id": ticket_id, "first_response_at": at})
         return bool(result.rowcount)
 
     # ---- inserting and reading ----------------------------------------------------------------
@@ -103,7 +121,7 @@ class OutboxRepository:
         values["message_id"] = message_id
         values |= {"idempotency_key": new.idempotency_key, "status": S.QUEUED.value}
         values |= {"attempts": 0, "created_at": new.at, "updated_at": new.at}
-        outbox_id = new_id(self._c.execute(insert(outbox).values(**values)))
+        outbox_id = new_id(self._c.execute(_INSERT_OUTBOX, values))
         return self._must(outbox_id), True
 
     def _insert_message(self, new: NewOutbound) -> int:
@@ -117,15 +135,14 @@ class OutboxRepository:
             values |= {"kind": f.kind, "body": new.text or None, "media_name": f.name}
             values |= {"media_sha256": f.ref.sha256, "media_mime": f.ref.mime}
             values["media_size"] = f.ref.size
-        return new_id(self._c.execute(insert(messages).values(**values)))
+        return new_id(self._c.execute(_INSERT_MESSAGE, values))
 
     def get(self, outbox_id: int) -> OutboxItem | None:
-        row = self._c.execute(_item_query().where(outbox.c.id == outbox_id)).first()
+        row = self._c.execute(_ITEM_BY_ID, {"b_id": outbox_id}).first()
         return _item(row) if row else None
 
     def get_by_key(self, idempotency_key: str) -> OutboxItem | None:
-        query = _item_query().where(outbox.c.idempotency_key == idempotency_key)
-        row = self._c.execute(query).first()
+        row = self._c.execute(_ITEM_BY_KEY, {"b_key": idempotency_key}).first()
         return _item(row) if row else None
 
     def _must(self, outbox_id: int) -> OutboxItem:

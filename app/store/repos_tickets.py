@@ -9,6 +9,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     and_,
+    bindparam,
     delete,
     false,
     insert,
@@ -31,6 +32,7 @@ from app.store.schema import notes, queue_members, queues, quick_replies, tags, 
 
 t = tickets.c
 ACTIVE = ("pending", "open")
+_TICKET_BY_ID = select(tickets).where(t.id == bindparam("b_id"))  # hot: built once
 
 
 class TicketSql:
@@ -67,7 +69,7 @@ class TicketSql:
         return int(self._c.execute(insert(tickets).values(**values, **stamp)).lastrowid or 0)
 
     def get_ticket(self, ticket_id: int) -> TicketRecord | None:
-        return self._one(select(tickets).where(t.id == ticket_id))
+        return self._one(_TICKET_BY_ID, {"b_id": ticket_id})
 
     def update_ticket(self, ticket_id: int, **values: object) -> None:
         self._c.execute(update(tickets).where(t.id == ticket_id).values(**values))
@@ -87,8 +89,8 @@ class TicketSql:
         query = select(t.id).where(t.id == ticket_id, _visible(scope))
         return self._c.execute(query).first() is not None
 
-    def _one(self, query: Any) -> TicketRecord | None:
-        row = self._c.execute(query).first()
+    def _one(self, query: Any, values: dict[str, object] | None = None) -> TicketRecord | None:
+        row = self._c.execute(query, values).first()
         return _ticket(row) if row else None
 
     # ---- queues ----------------------------------------------------------------------------
