@@ -8,7 +8,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select, tuple_, update
+from sqlalchemy import Connection, and_, bindparam, insert, or_, select, tuple_, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.services.ports_messaging import (
@@ -37,6 +37,24 @@ from app.store.schema import (
 ci = contact_identities
 
 
+# The inbound pipeline's statements, built once with bind parameters (docs/PERFORMANCE.md:
+# building a statement and its cache key on every call cost more than running it).
+_ADD_IDENTITY = sqlite_insert(ci).on_conflict_do_nothing()
+_CONTACT = select(contacts).where(contacts.c.id == bindparam("b_id"))
+_INSERT_MESSAGE = sqlite_insert(messages).on_conflict_do_nothing().returning(messages.c.id)
+_MESSAGE_LINKS = update(messages).where(messages.c.id == bindparam("b_id"))
+_BRANCH = select(branches).where(branches.c.id == bindparam("b_id"))
+_SETTING = (
+    select(settings.c.value)
+    .where(
+        (settings.c.key == bindparam("b_key"))
+        & settings.c.branch_id.in_([bindparam("b_branch"), 0])
+    )
+    .order_by(settings.c.branch_id.desc())
+    .limit(1)
+)
+
+
 class MessagingRepository(TicketSql, MediaSql):
     """Messages, tickets, queues, identities, quarantine and media rows."""
 
@@ -57,8 +75,7 @@ class MessagingRepository(TicketSql, MediaSql):
     ) -> None:
         """Record an identity; one already known (to this contact or another) is left alone."""
         values = {"branch_id": branch_id, "contact_id": contact_id, "kind": kind}
-        stmt = sqlite_insert(ci).values(**values, value=value, created_at=at)
-        self._c.execute(stmt.on_conflict_do_nothing())
+        self._c.execute(_ADD_IDENTITY, {**values, "value": value, "created_at": at})
 
     def move_identities(self, drop_id: int, keep_id: int) -> None:
         self._c.execute(update(ci).where(ci.c.contact_id == drop_id).values(contact_id=keep_id))
@@ -69,7 +86,7 @@ class MessagingRepository(TicketSql, MediaSql):
         return [(str(k), str(v)) for k, v in self._c.execute(query.order_by(ci.c.id))]
 
     def get_contact(self, contact_id: int) -> ContactRecord | None:
-        row = self._c.execute(select(contacts).where(contacts.c.id == contact_id)).first()
+        row = self._c.execute(_CONTACT, {"b_id": contact_id}).first()
         return _contact(row) if row else None
 
     def find_contacts(self, branch_id: int, phone: str | None, lid: str | None) -> set[int]:
@@ -103,14 +120,12 @@ class MessagingRepository(TicketSql, MediaSql):
     def insert_message(self, new: NewMessage) -> int | None:
         """Insert, or do nothing when the natural key is already stored (then None)."""
         values = {k: getattr(new, k) for k in NewMessage.__dataclass_fields__}
-        stmt = sqlite_insert(messages).values(**values).on_conflict_do_nothing()
-        result = self._c.execute(stmt.returning(messages.c.id))
-        row = result.first()
+        row = self._c.execute(_INSERT_MESSAGE, values).first()
         return None if row is None else int(row[0])
 
     def set_message_links(self, message_id: int, contact_id: int, ticket_id: int) -> None:
-        values = {"contact_id": contact_id, "ticket_id": ticket_id}
-        self._c.execute(update(messages).where(messages.c.id == message_id).values(**values))
+        values = {"b_id": message_id, "contact_id": contact_id, "ticket_id": ticket_id}
+        self._c.execute(_MESSAGE_LINKS, values)
 
     def list_messages(
         self, ticket_id: int, before: tuple[datetime, int] | None, limit: int
@@ -152,7 +167,7 @@ class MessagingRepository(TicketSql, MediaSql):
     # ---- branch routing, settings, quarantine ---------------------------------------------
 
     def routing(self, branch_id: int) -> BranchRouting | None:
-        row = self._c.execute(select(branches).where(branches.c.id == branch_id)).first()
+        row = self._c.execute(_BRANCH, {"b_id": branch_id}).first()
         if row is None:
             return None
         return BranchRouting(
@@ -161,10 +176,7 @@ class MessagingRepository(TicketSql, MediaSql):
 
     def setting(self, branch_id: int, key: str) -> object | None:
         """The branch's value for ``key``, else the global one (branch 0), else None."""
-        s = settings.c
-        where = (s.key == key) & s.branch_id.in_([branch_id, 0])
-        query = select(s.value).where(where).order_by(s.branch_id.desc()).limit(1)
-        raw = self._c.execute(query).scalar()
+        raw = self._c.execute(_SETTING, {"b_key": key, "b_branch": branch_id}).scalar()
         return None if raw is None else json.loads(raw)
 
     def set_setting(self, branch_id: int, key: str, value: object, at: datetime) -> None:
