@@ -41,6 +41,7 @@ ci = contact_identities
 # building a statement and its cache key on every call cost more than running it).
 _ADD_IDENTITY = sqlite_insert(ci).on_conflict_do_nothing()
 _CONTACT = select(contacts).where(contacts.c.id == bindparam("b_id"))
+_INSERT_CONTACT = insert(contacts)
 _INSERT_MESSAGE = sqlite_insert(messages).on_conflict_do_nothing().returning(messages.c.id)
 _MESSAGE_LINKS = update(messages).where(messages.c.id == bindparam("b_id"))
 _BRANCH = select(branches).where(branches.c.id == bindparam("b_id"))
@@ -104,7 +105,7 @@ class MessagingRepository(TicketSql, MediaSql):
     ) -> int:
         values: dict[str, object] = {"branch_id": branch_id, "phone_e164": phone, "wa_lid": lid}
         values |= {"display_name": name, "created_at": at, "updated_at": at}
-        return new_id(self._c.execute(insert(contacts).values(**values)))
+        return new_id(self._c.execute(_INSERT_CONTACT, values))
 
     def update_contact(self, contact_id: int, **values: object) -> None:
         self._c.execute(update(contacts).where(contacts.c.id == contact_id).values(**values))

@@ -32,7 +32,28 @@ from app.store.schema import notes, queue_members, queues, quick_replies, tags, 
 
 t = tickets.c
 ACTIVE = ("pending", "open")
-_TICKET_BY_ID = select(tickets).where(t.id == bindparam("b_id"))  # hot: built once
+# The inbound pipeline's ticket statements, built once with bind parameters (building them
+# and their cache keys per call cost more than running them: docs/PERFORMANCE.md).
+_TICKET_BY_ID = select(tickets).where(t.id == bindparam("b_id"))
+_PATIENT_ON_CHANNEL = (
+    (t.branch_id == bindparam("b_branch"))
+    & (t.contact_id == bindparam("b_contact"))
+    & (t.channel_id == bindparam("b_channel"))
+)
+_ACTIVE_TICKET = (
+    select(tickets).where(_PATIENT_ON_CHANNEL & t.status.in_(ACTIVE)).order_by(t.id.desc()).limit(1)
+)
+_LATEST_CLOSED = (
+    select(tickets)
+    .where(_PATIENT_ON_CHANNEL & (t.status == "closed"))
+    .order_by(t.closed_at.desc())
+    .limit(1)
+)
+_INSERT_TICKET = insert(tickets)
+
+
+def _of_values(branch_id: int, contact_id: int, channel_id: int) -> dict[str, object]:
+    return {"b_branch": branch_id, "b_contact": contact_id, "b_channel": channel_id}
 
 
 class TicketSql:
@@ -47,14 +68,12 @@ class TicketSql:
         self, branch_id: int, contact_id: int, channel_id: int
     ) -> TicketRecord | None:
         """The newest pending or open ticket of this patient on this channel."""
-        where = _of(branch_id, contact_id, channel_id) & t.status.in_(ACTIVE)
-        return self._one(select(tickets).where(where).order_by(t.id.desc()).limit(1))
+        return self._one(_ACTIVE_TICKET, _of_values(branch_id, contact_id, channel_id))
 
     def latest_closed_ticket(
         self, branch_id: int, contact_id: int, channel_id: int
     ) -> TicketRecord | None:
-        where = _of(branch_id, contact_id, channel_id) & (t.status == "closed")
-        return self._one(select(tickets).where(where).order_by(t.closed_at.desc()).limit(1))
+        return self._one(_LATEST_CLOSED, _of_values(branch_id, contact_id, channel_id))
 
     def tickets_of_contact(self, contact_id: int) -> list[TicketRecord]:
         query = select(tickets).where(t.contact_id == contact_id).order_by(t.id)
@@ -66,7 +85,7 @@ class TicketSql:
         values: dict[str, object] = {"branch_id": branch_id, "contact_id": contact_id}
         values |= {"channel_id": channel_id, "queue_id": queue_id, "status": "pending"}
         stamp = {"last_activity_at": at, "created_at": at}
-        return int(self._c.execute(insert(tickets).values(**values, **stamp)).lastrowid or 0)
+        return int(self._c.execute(_INSERT_TICKET, values | stamp).lastrowid or 0)
 
     def get_ticket(self, ticket_id: int) -> TicketRecord | None:
         return self._one(_TICKET_BY_ID, {"b_id": ticket_id})
@@ -170,10 +189,6 @@ class TicketSql:
         where = (qr.branch_id == branch_id) & (qr.shortcut == shortcut)
         row = self._c.execute(select(quick_replies).where(where)).first()
         return _quick(row) if row else None
-
-
-def _of(branch_id: int, contact_id: int, channel_id: int) -> ColumnElement[bool]:
-    return (t.branch_id == branch_id) & (t.contact_id == contact_id) & (t.channel_id == channel_id)
 
 
 def _in(column: Any, values: frozenset[int] | None) -> ColumnElement[bool]:

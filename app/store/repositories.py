@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from app.domain.audit import GENESIS_HASH, AuditEntry, AuditRow, seal
 from app.domain.models import Branch, Channel, Contact, StateChange, User
@@ -176,6 +176,9 @@ def _contact(row: Any) -> Contact:
     )
 
 
+_CHANNEL_BY_ID = select(channels).where(channels.c.id == bindparam("b_id"))  # hot: built once
+
+
 class ChannelRepository:
     """Channels and their state history."""
 
@@ -190,7 +193,7 @@ class ChannelRepository:
         return new_id(self._c.execute(insert(channels).values(**values)))
 
     def get(self, channel_id: int) -> Channel | None:
-        row = self._c.execute(select(channels).where(channels.c.id == channel_id)).first()
+        row = self._c.execute(_CHANNEL_BY_ID, {"b_id": channel_id}).first()
         return _channel(row) if row else None
 
     def get_by_name(self, name: str) -> Channel | None:
