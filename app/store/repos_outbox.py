@@ -53,6 +53,29 @@ _FIRST_RESPONSE = update(tickets).where(
     (tickets.c.id == bindparam("b_id")) & tickets.c.first_response_at.is_(None)
 )
 _INSERT_MESSAGE = insert(messages)
+# ... and the sender's: the head of a channel's queue, the claim, and the SENT bookkeeping.
+_HEAD = (
+    _item_query()
+    .where((outbox.c.channel_id == bindparam("b_channel")) & (outbox.c.status == S.QUEUED.value))
+    .order_by(outbox.c.id)
+    .limit(1)
+)
+_CLAIM = (
+    update(outbox)
+    .where((outbox.c.id == bindparam("b_id")) & (outbox.c.status == S.QUEUED.value))
+    .values(status=S.SENDING.value, attempts=outbox.c.attempts + 1)
+)
+_MARK_SENT = (
+    update(outbox)
+    .where(outbox.c.id == bindparam("b_id"))
+    .values(status=S.SENT.value, last_error=None, next_attempt_at=None)
+)
+_MESSAGE_WA_ID = update(messages).where(messages.c.id == bindparam("b_id"))
+_PENDING_TO_SENT = (
+    update(messages)
+    .where((messages.c.id == bindparam("b_id")) & (messages.c.ack == Ack.PENDING.value))
+    .values(ack=Ack.SENT.value)
+)
 _INSERT_OUTBOX = insert(outbox)
 
 
@@ -154,22 +177,18 @@ class OutboxRepository:
     # ---- the sender's moves ---------------------------------------------------------------------
 
     def head(self, channel_id: int) -> OutboxItem | None:
-        where = (outbox.c.channel_id == channel_id) & (outbox.c.status == S.QUEUED.value)
-        row = self._c.execute(_item_query().where(where).order_by(outbox.c.id).limit(1)).first()
+        row = self._c.execute(_HEAD, {"b_channel": channel_id}).first()
         return _item(row) if row else None
 
     def claim(self, outbox_id: int, at: datetime) -> OutboxItem | None:
-        where = (outbox.c.id == outbox_id) & (outbox.c.status == S.QUEUED.value)
-        values = {"status": S.SENDING.value, "attempts": outbox.c.attempts + 1, "updated_at": at}
-        result = self._c.execute(update(outbox).where(where).values(**values))
+        result = self._c.execute(_CLAIM, {"b_id": outbox_id, "updated_at": at})
         return self._must(outbox_id) if result.rowcount else None
 
     def mark_sent(self, outbox_id: int, wa_id: str, at: datetime) -> OutboxItem:
-        self._set(outbox_id, at, status=S.SENT.value, last_error=None, next_attempt_at=None)
+        self._c.execute(_MARK_SENT, {"b_id": outbox_id, "updated_at": at})
         message_id = self._must(outbox_id).message_id
-        self._c.execute(update(messages).where(messages.c.id == message_id).values(wa_id=wa_id))
-        pending = (messages.c.id == message_id) & (messages.c.ack == Ack.PENDING.value)
-        self._c.execute(update(messages).where(pending).values(ack=Ack.SENT.value))
+        self._c.execute(_MESSAGE_WA_ID, {"b_id": message_id, "wa_id": wa_id})
+        self._c.execute(_PENDING_TO_SENT, {"b_id": message_id})
         return self._must(outbox_id)
 
     def mark_retry(self, outbox_id: int, error: str, next_at: datetime, at: datetime) -> OutboxItem:
