@@ -56,6 +56,9 @@ from app.store.media import MediaStore, derive_media_key
 from app.store.repos_search import search_repo
 from app.store.store import Store
 from app.store.types import utcnow
+from app.sync.agent import SyncAgent
+from app.sync.report import Environment
+from app.sync.service import SyncService
 
 log = logging.getLogger(__name__)
 ENV_DEAF_WATCH = "CLINICDESK_DEAF_WATCH"
@@ -109,6 +112,7 @@ class Core:
     media: MediaService
     bus: EventBus
     backups: BackupService | None = None  # set by open_core (needs the keystore)
+    sync: SyncService | None = None  # set by open_core (reports to the central office)
     device_keys: DeviceStoreKeys | None = None  # whatsapp-web device stores (from the DEK)
     tokens: TokenIssuer = field(init=False)
 
@@ -146,7 +150,36 @@ def core_report(core: Core) -> dict[str, object]:
         },
         "channels": _with_warnings(core, core.store.read_sync(counts_of)),
         "backups": core.backups.status() if core.backups is not None else None,
+        "sync": _sync_status(core),
     }
+
+
+def _sync_status(core: Core) -> dict[str, object] | None:
+    """The sync agent's status (None when the store predates it, e.g. not yet migrated)."""
+    if core.sync is None:
+        return None
+    try:
+        return asyncio.run(core.sync.status())  # core_report runs in a thread, off any loop
+    except Exception:
+        return None
+
+
+def build_sync(core: Core) -> SyncService:
+    """The sync agent's use cases; reports count uptime from now (the engine's start)."""
+    env = Environment(
+        data_root=core.data_dir.root,
+        db_files=tuple(core.data_dir.db_set),
+        started_at=core.clock.now(),
+        insecure_key_storage=not core.key_status.secure,
+        backup_status=core.backups.status if core.backups is not None else None,
+        warning_of=lambda cid: _warning_of(core.channels.runtime, cid)[0],
+    )
+    return SyncService(core.store, core.clock, env, core.auditor)
+
+
+def build_sync_agent(core: Core, host: JobHost) -> SyncAgent | None:
+    """The report job and sender on the engine's one scheduler ``host``."""
+    return SyncAgent(core.sync, host) if core.sync is not None else None
 
 
 def _with_warnings(
@@ -311,6 +344,7 @@ def open_core(
         data_dir, store, keystore, derive_media_key(result.dek),
         device_root=core.device_keys.root_for_backup(),
     )  # fmt: skip
+    core.sync = build_sync(core)
     return core
 
 

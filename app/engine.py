@@ -29,6 +29,7 @@ from app.bootstrap import (
     build_reminder_scheduler,
     build_sender,
     build_supervisor,
+    build_sync_agent,
     hostname,
     open_core,
 )
@@ -127,10 +128,15 @@ async def serve(
     backup_jobs = build_backup_jobs(core, reminders)  # one scheduler: the reminders' one
     if backup_jobs is not None:
         backup_jobs.install()
+    sync_agent = build_sync_agent(core, reminders)  # reports to the central, when enrolled
+    if sync_agent is not None:
+        await sync_agent.start()
     freeze_startup_objects()
     try:
         await _serve_api(core, sock, meta, stop_after)
     finally:
+        if sync_agent is not None:
+            await sync_agent.stop()  # reports stay queued in the store
         await reminders.stop()
         core.reminders.sender = None
         core.outbound.sender = None

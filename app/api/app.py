@@ -16,6 +16,7 @@ from app.api import (
     routes_reminders,
     routes_search,
     routes_stats,
+    routes_sync,
     routes_tickets,
 )
 from app.api.errors import install_error_handlers
@@ -39,6 +40,7 @@ def create_app(core: Core, engine_meta: dict[str, object] | None = None) -> Fast
     app.include_router(routes_stats.router)
     app.include_router(routes_reminders.router)
     app.include_router(routes_backups.router)
+    app.include_router(routes_sync.router)
     app.include_router(events_ws.router)
 
     @app.get("/health")

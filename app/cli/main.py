@@ -20,6 +20,7 @@ from app.cli.output import fail
 from app.cli.parser import build_parser
 from app.cli.simulator_cmd import cmd_simulator
 from app.cli.status import cmd_status
+from app.cli.sync_cmd import cmd_sync
 from app.domain.errors import ClinicDeskError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -38,6 +39,7 @@ HANDLERS: dict[str, Handler] = {
     "channel-worker": cmd_channel_worker,
     "backup": cmd_backup,
     "central": cmd_central,
+    "sync": cmd_sync,
 }
 
 

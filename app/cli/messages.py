@@ -114,6 +114,32 @@ _TEXT: dict[ErrorCode, str] = {
         "{url} is not a usable database URL (use sqlite:///PATH or postgresql://USER@HOST/DB)"
     ),
     ErrorCode.CENTRAL_DB_UNREACHABLE: "cannot open the central database at {url}",
+    ErrorCode.SYNC_NOT_ENROLLED: (
+        "this appliance is not enrolled with a central office "
+        "(run 'clinicdesk sync enroll' with the code from the central)"
+    ),
+    ErrorCode.SYNC_ALREADY_ENROLLED: (
+        "this appliance is already enrolled; pass --force to enrol again with a new identity"
+    ),
+    ErrorCode.SYNC_BAD_CODE: (
+        "the central refused the enrolment code (wrong, used or expired); ask for a new one"
+    ),
+    ErrorCode.SYNC_CENTRAL_UNREACHABLE: "could not reach the central office ({reason})",
+    ErrorCode.SYNC_TLS_FAILED: (
+        "the central's TLS certificate was not accepted (check --ca-file and the URL's host name)"
+    ),
+    ErrorCode.SYNC_CA_FILE_INVALID: "cannot read a CA certificate from {path}",
+    ErrorCode.SYNC_HTTP_NOT_ALLOWED: (
+        "{url} uses plain http; use https:// (http is only allowed to this machine)"
+    ),
+    ErrorCode.SYNC_REJECTED: (
+        "the central refuses this appliance ({reason}); reports stay queued; "
+        "check the appliance in the central's dashboard or enrol again"
+    ),
+    ErrorCode.SYNC_NOT_CONFIRMED: (
+        "the central did not confirm the reports ({reason}); {left} stay queued "
+        "and will be sent automatically"
+    ),
 }
 
 

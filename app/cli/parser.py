@@ -12,6 +12,7 @@ from app.cli.central_cmd import add_central_parser
 from app.cli.channel_cmd import add_channel_parser
 from app.cli.desk_launch import add_desk_parser
 from app.cli.simulator_cmd import add_simulator_parser
+from app.cli.sync_cmd import add_sync_parser
 from app.config import DEFAULT_ENGINE_PORT
 
 if TYPE_CHECKING:  # generic only in typeshed, not at run time
@@ -120,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_simulator_parser,
         add_desk_parser,
         add_backup_parser,
+        add_sync_parser,
     ):
         add(sub, dd)
     add_worker_parser(sub)

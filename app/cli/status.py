@@ -10,6 +10,7 @@ from app.bootstrap import Core, core_report, open_core
 from app.cli.messages import message_for
 from app.cli.output import print_json
 from app.cli.remote import running_engine
+from app.cli.sync_cmd import status_lines
 from app.config import DataDir, resolve_data_dir
 from app.domain.errors import ClinicDeskError
 
@@ -64,6 +65,7 @@ def _lines(status: dict[str, Any]) -> list[str]:
     audit = status["audit"]
     lines.append(f"Audit log: {audit['head_seq']} entries, head {audit['head_hash'][:16]}")
     lines += _backup_lines(status.get("backups"))
+    lines += status_lines(status["sync"]) if status.get("sync") else []
     return lines + _warning_lines(status.get("channels", {}))
 
 

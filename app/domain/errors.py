@@ -85,6 +85,16 @@ class ErrorCode(StrEnum):
     # central office server
     CENTRAL_DB_URL_INVALID = "central.db_url_invalid"
     CENTRAL_DB_UNREACHABLE = "central.db_unreachable"
+    # sync agent (appliance -> central)
+    SYNC_NOT_ENROLLED = "sync.not_enrolled"
+    SYNC_ALREADY_ENROLLED = "sync.already_enrolled"
+    SYNC_BAD_CODE = "sync.bad_code"
+    SYNC_CENTRAL_UNREACHABLE = "sync.central_unreachable"
+    SYNC_TLS_FAILED = "sync.tls_failed"
+    SYNC_CA_FILE_INVALID = "sync.ca_file_invalid"
+    SYNC_HTTP_NOT_ALLOWED = "sync.http_not_allowed"
+    SYNC_REJECTED = "sync.rejected"
+    SYNC_NOT_CONFIRMED = "sync.not_confirmed"
 
 
 class ClinicDeskError(Exception):

@@ -19,6 +19,7 @@ from app.store.repos_messaging import MessagingRepository
 from app.store.repos_outbox import OutboxRepository
 from app.store.repos_reminders import ReminderRepository
 from app.store.repos_stats import StatsRepository
+from app.store.repos_sync import SyncRepository
 from app.store.rows import new_id
 from app.store.schema import (
     audit_log,
@@ -325,3 +326,4 @@ class SqlTx:
         self.outbox = OutboxRepository(conn)
         self.reminders = ReminderRepository(conn)
         self.stats = StatsRepository(conn)
+        self.sync = SyncRepository(conn)

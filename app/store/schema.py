@@ -376,6 +376,17 @@ opt_outs = Table(
     Index(None, "contact_id"),
 )
 
+sync_outbox = Table(
+    "sync_outbox",
+    metadata,
+    Column("seq", Integer, primary_key=True),  # AUTOINCREMENT: never reused after deletes
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("body", Text, nullable=False),  # the Report JSON, as it goes on the wire
+    Column("size", Integer, nullable=False),  # len(body) in bytes, for the buffer's cap
+    Index(None, "created_at"),
+    sqlite_autoincrement=True,
+)
+
 # Full-text search (FTS5, external content, accent-insensitive): created by migration 0002 with
 # their triggers; not SQLAlchemy tables (Alembic comparison skips names containing "_fts").
 FTS_DDL = (

@@ -1,0 +1,160 @@
+"""``clinicdesk sync enroll|push-now|status|preview`` (contract in docs/CLI.md, docs/SYNC.md).
+
+While an engine runs on the data directory the command asks it through the API (the engine
+owns the store, the sender and the report job; enrolling there starts them at once);
+otherwise it opens the store here, holding the engine lock so no engine starts in the middle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from app.bootstrap import Core, open_core
+from app.cli.output import print_json
+from app.cli.remote import running_engine
+from app.config import DataDir, resolve_data_dir
+from app.domain.errors import ClinicDeskError, ErrorCode
+from app.infra.lock import SingleInstanceLock
+from app.sync.service import SyncService
+
+if TYPE_CHECKING:
+    Subs = argparse._SubParsersAction[argparse.ArgumentParser]
+
+T = TypeVar("T")
+EXIT_OK = 0
+PUSH_TIMEOUT_S = 900.0  # many batches, each up to 30 s
+
+
+def add_sync_parser(sub: Subs, dd: argparse.ArgumentParser) -> None:
+    """The ``sync`` sub-commands."""
+    sync = sub.add_parser("sync", help="reports to the central office").add_subparsers(
+        dest="action", required=True
+    )
+    enroll = sync.add_parser("enroll", parents=[dd], help="enrol with the central office")
+    enroll.add_argument("--central-url", required=True, help="https://central.example:8443")
+    enroll.add_argument("--code", required=True, help="the one-time code from the central")
+    enroll.add_argument("--ca-file", help="trust only this CA certificate (PEM) for the central")
+    enroll.add_argument("--force", action="store_true", help="enrol again with a new identity")
+    push = sync.add_parser("push-now", parents=[dd], help="send the queued reports now")
+    push.add_argument("--make-report", action="store_true", help="queue a report first")
+    push.add_argument("--json", action="store_true", help="machine-readable output")
+    status = sync.add_parser("status", parents=[dd], help="enrolment and queue")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    sync.add_parser("preview", parents=[dd], help="print the JSON of the next report")
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    """Dispatch ``sync`` actions."""
+    return {"enroll": _enroll, "push-now": _push, "status": _status, "preview": _preview}[
+        args.action
+    ](args)
+
+
+def _through(
+    args: argparse.Namespace,
+    remote: Callable[[Any], T],
+    local: Callable[[Core, SyncService], Coroutine[Any, Any, T]],
+) -> T:
+    """``remote(client)`` when an engine runs, else ``local(core, service)`` here."""
+    data_dir = DataDir(resolve_data_dir(args.data_dir))
+    if not data_dir.is_initialised():
+        raise ClinicDeskError(ErrorCode.DATA_DIR_NOT_INITIALISED, path=str(data_dir.root))
+    client = running_engine(data_dir)
+    if client is not None:
+        try:
+            return remote(client)
+        finally:
+            client.close()
+    # the command reports the outcome in one line; the sender's own log lines would repeat it
+    logging.getLogger("app.sync").setLevel(logging.ERROR)
+    with SingleInstanceLock(data_dir.engine_lock):
+        core = open_core(data_dir.root, insecure=args.insecure_key_storage)
+        try:
+            assert core.sync is not None  # open_core always sets it
+            return asyncio.run(_closing(local(core, core.sync), core.sync))
+        finally:
+            core.close()
+
+
+async def _closing(work: Coroutine[Any, Any, T], sync: SyncService) -> T:
+    try:
+        return await work
+    finally:
+        await sync.sender.stop()  # closes its HTTP client
+
+
+def _enroll(args: argparse.Namespace) -> int:
+    body = {"central_url": args.central_url, "code": args.code, "force": args.force}
+    body["ca_file"] = args.ca_file
+
+    async def local(core: Core, sync: SyncService) -> dict[str, Any]:
+        return await sync.enroll(
+            core.local_actor(), args.central_url, args.code, args.ca_file, force=args.force
+        )
+
+    identity = _through(args, lambda c: c.call("POST", "/sync/enroll", json=body), local)
+    print(f"Enrolled as appliance {identity['appliance_id']} ({identity.get('label') or '-'})")
+    return EXIT_OK
+
+
+def _push(args: argparse.Namespace) -> int:
+    def remote(client: Any) -> dict[str, int]:
+        if args.make_report:
+            raise ClinicDeskError(ErrorCode.INVALID_INPUT, field="--make-report")
+        return dict(client.call("POST", "/sync/push-now", timeout=PUSH_TIMEOUT_S))
+
+    async def local(_core: Core, sync: SyncService) -> dict[str, int]:
+        if args.make_report:
+            await sync.make_report()
+        return await sync.push_now()
+
+    result = _through(args, remote, local)
+    if args.json:
+        print_json(result)
+    else:
+        print(
+            f"Sent {result['sent']} report(s) ({result['duplicates']} already at the central);"
+            f" {result['left']} left"
+        )
+    return EXIT_OK
+
+
+def _status(args: argparse.Namespace) -> int:
+    async def local(_core: Core, sync: SyncService) -> dict[str, Any]:
+        return await sync.status()
+
+    status = _through(args, lambda c: c.call("GET", "/sync/status"), local)
+    if args.json:
+        print_json(status)
+    else:
+        print("\n".join(status_lines(status)))
+    return EXIT_OK
+
+
+def status_lines(status: dict[str, Any]) -> list[str]:
+    """Human lines for ``sync status`` (also used by ``clinicdesk status``)."""
+    if not status.get("enrolled"):
+        return ["Sync: not enrolled"]
+    return [
+        f"Sync: appliance {status['appliance_id']} -> {status['central_url']} ({status['state']})",
+        f"Sync: {status['queued']} queued, {status['dropped_total']} dropped, "
+        f"{status['dead_letter_total']} refused; "
+        f"last success {status['last_success_at'] or 'never'}"
+        + (f", last error {status['last_error']}" if status.get("last_error") else ""),
+    ]
+
+
+def _preview(args: argparse.Namespace) -> int:
+    async def local(_core: Core, sync: SyncService) -> str:
+        return await sync.preview()
+
+    def remote(client: Any) -> str:
+        return json.dumps(client.call("GET", "/sync/preview"), indent=2, ensure_ascii=False)
+
+    print(_through(args, remote, local))
+    return EXIT_OK
