@@ -56,3 +56,32 @@ async def enrolled_agent(
     agent = make_agent(inst, clock, **kw)  # type: ignore[arg-type]
     identity = await agent.enroll(inst.core.local_actor(), central.url, central.state.issue_code())
     return agent, str(identity["appliance_id"])
+
+
+async def report_through_outage(
+    agent: SyncService, clock: FakeClock, days: float, every: timedelta
+) -> list[int]:
+    """Make a report every ``every`` for ``days`` simulated days while the sender keeps
+    trying (the central is expected to be unreachable); simulated time jumps to the next
+    event (a report is due, or the sender's wait is over). Returns the seqs made."""
+    made: list[int] = []
+    end = clock.now() + timedelta(days=days)
+    next_report, next_attempt = clock.now() + every, clock.now()
+    while next_report <= end:
+        if next_attempt < next_report:
+            clock.current = max(clock.current, next_attempt)
+            delay = await agent.sender.step()
+            wait = timedelta(seconds=delay) if delay is not None else next_report - clock.now()
+            next_attempt = clock.now() + wait
+        else:
+            clock.current = next_report
+            made.append(await agent.make_report())
+            next_report += every
+    return made
+
+
+async def drain(agent: SyncService, passes: int = 10) -> None:
+    """Let the sender run until it has nothing left (at most ``passes`` passes)."""
+    for _ in range(passes):
+        if await agent.sender.step() is None:
+            return

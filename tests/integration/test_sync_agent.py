@@ -18,7 +18,13 @@ from app.sync.sender import SenderState
 from app.sync.service import SyncService
 from tests.helpers.fake_central import CentralServer, CentralState, Fault, free_port
 from tests.helpers.messaging import make_desk, patient
-from tests.helpers.sync_agent import RecordingSleep, enrolled_agent, make_agent
+from tests.helpers.sync_agent import (
+    RecordingSleep,
+    drain,
+    enrolled_agent,
+    make_agent,
+    report_through_outage,
+)
 from tests.helpers.tls import make_test_pki
 from tests.integration.conftest import BRANCHES, SUPER, FakeClock, Installation
 
@@ -101,30 +107,15 @@ async def test_central_down_for_days_gets_every_report_exactly_once(
     port = free_port()
     with CentralServer(state, port=port) as up:
         agent, appliance = await enrolled_agent(fresh, clock, up)
-    # the central is gone: connections to its port are refused for three simulated days;
-    # simulated time jumps to the next event (a report is due, or the sender's wait is over)
-    made: list[int] = []
-    end = clock.now() + timedelta(days=3)
-    next_report, next_attempt = clock.now() + REPORT_EVERY, clock.now()
-    while next_report <= end:
-        if next_attempt < next_report:
-            clock.current = max(clock.current, next_attempt)
-            delay = await agent.sender.step()
-            wait = timedelta(seconds=delay) if delay is not None else next_report - clock.now()
-            next_attempt = clock.now() + wait
-        else:
-            clock.current = next_report
-            made.append(await agent.make_report())
-            next_report += REPORT_EVERY
+    # the central is gone: connections to its port are refused for three simulated days
+    made = await report_through_outage(agent, clock, days=3, every=REPORT_EVERY)
     assert agent.sender.state is SenderState.BACKOFF
     attempts_down = agent.sender.attempts
     # full jitter up to the 300 s cap: about one attempt per 150 s, far from one per report
     assert 3 * 24 * 3600 / 300 < attempts_down < 3 * 24 * 3600 / 100
     assert agent.sender.backoff.next_delay() <= 300
     with CentralServer(state, port=port):
-        for _ in range(10):
-            if await agent.sender.step() is None:
-                break
+        await drain(agent)
     assert agent.sender.state is SenderState.IDLE
     assert state.seqs(appliance) == made == sorted(set(made))
     assert len(state.inserts) == len(set(state.inserts)) == len(made)

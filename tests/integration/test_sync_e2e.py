@@ -17,16 +17,23 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from app.central.db import normalise_url
+from app.central.app import create_app
+from app.central.db import normalise_url, open_engine
+from app.central.enrolment import issue_code
+from app.sync.sender import SenderState
 from tests.helpers.cli import PASSWORD, Result, init_installation, run_cli
 from tests.helpers.e2e import REPO, one_line_error, wait_until
+from tests.helpers.fake_central import CentralServer, free_port
+from tests.helpers.sync_agent import drain, make_agent, report_through_outage
 from tests.helpers.tls import TestPki
+from tests.integration.conftest import FakeClock, Installation
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="central subprocess: POSIX here")
 READY = "central listening on "
@@ -183,3 +190,32 @@ def test_the_central_never_receives_patient_data(
     assert payloads and PASSWORD not in payloads
     for secret in ("root", "Administrador", str(appliance)):
         assert secret not in payloads
+
+
+# ---- a long outage against the real central, on a simulated clock ----------------------------
+
+
+async def test_the_real_central_down_for_three_days_gets_every_report_exactly_once(
+    db_url: str, fresh: Installation
+) -> None:
+    clock = FakeClock()
+    now = lambda: clock.now().timestamp()  # noqa: E731 - the central shares the simulated clock
+    engine = open_engine(db_url)
+    port = free_port()
+    try:
+        with CentralServer(port=port, app=create_app(engine, clock=now)) as up:
+            agent = make_agent(fresh, clock)
+            code = issue_code(engine, LABEL, now())
+            identity = await agent.enroll(fresh.core.local_actor(), up.url, code)
+        made = await report_through_outage(agent, clock, days=3, every=timedelta(minutes=10))
+        assert agent.sender.state is SenderState.BACKOFF
+        with CentralServer(port=port, app=create_app(engine, clock=now)):
+            await drain(agent)
+        assert agent.sender.state is SenderState.IDLE
+        await agent.sender.stop()
+    finally:
+        engine.dispose()
+    rows = stored_reports(db_url)
+    assert {a for a, _s, _p in rows} == {identity["appliance_id"]}
+    assert [seq for _a, seq, _p in rows] == made == list(range(1, len(made) + 1))
+    assert len(made) == 3 * 24 * 6
