@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import random
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from app.sync.sender import Identity, Sleep, SyncSender
 INTERVAL_KEY = "sync.interval_s"
 DEFAULT_INTERVAL_S = 60.0
 MIN_INTERVAL_S = 1.0
+PREVIEW_PERIOD = timedelta(minutes=1)  # before enrolment: what one minute's report would say
 
 
 class SyncService:
@@ -165,9 +166,12 @@ class SyncService:
         return seq
 
     async def preview(self) -> str:
-        """The exact JSON the next report would carry if it were made now (not queued)."""
-        identity = await self._require_enrolled()
-        start, now = await self._period_start(identity), self._clock.now()
+        """The exact JSON the next report would carry if it were made now (not queued).
+
+        Works before enrolment too, so IT can see what would leave the clinic before agreeing
+        to it (the period is then the last :data:`PREVIEW_PERIOD`)."""
+        identity, now = await self.public_identity(), self._clock.now()
+        start = await self._period_start(identity) if identity else now - PREVIEW_PERIOD
         figures = await self.builder.figures(start, now)
 
         def work(tx: Any) -> tuple[int, int, int]:

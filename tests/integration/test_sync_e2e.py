@@ -153,6 +153,9 @@ def test_an_unenrolled_appliance_is_refused_and_a_wrong_code_changes_nothing(
     db_url = f"sqlite:///{tmp_path / 'central.sqlite3'}"
     push = run_cli("sync", "push-now", "--data-dir", appliance, "--make-report")
     assert push.code != 0 and "enrol" in one_line_error(push)
+    preview = run_cli("sync", "preview", "--data-dir", appliance)  # allowed before consenting
+    assert preview.code == 0, preview.err
+    assert json.loads(preview.out)["figures"]["audit"]["head_seq"] >= 1
     with central(db_url, test_pki) as (url, _port):
         wrong = run_cli(
             "sync", "enroll", "--data-dir", appliance, "--central-url", url,
