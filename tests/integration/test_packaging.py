@@ -15,6 +15,7 @@ import sys
 import threading
 from pathlib import Path
 
+import httpx
 import pytest
 
 from app import __version__
@@ -101,6 +102,37 @@ def test_frozen_init_creates_encrypted_store(bundle: Path, tmp_path: Path) -> No
     match = RECOVERY_KEY.search(recovery_file.read_text(encoding="utf-8"))
     assert match is not None, "rk.txt holds no 48-digit recovery key"
     assert len(re.sub(r"\D", "", match.group())) == 48
+
+
+def test_frozen_central_enrols_and_serves_its_dashboard(bundle: Path, tmp_path: Path) -> None:
+    """The central runs from the bundle: codes and tokens on SQLite, the dashboard's templates
+    shipped (the login page renders), and the PostgreSQL driver importable."""
+    db = f"sqlite:///{tmp_path / 'central.sqlite3'}"
+    code = _run(bundle, "central", "enroll", "--db", db, "--name", "Clínica")
+    assert code.returncode == 0, code.stderr
+    assert re.fullmatch(r"[A-Z2-7]{4}(-[A-Z2-7]{4}){3,}", code.stdout.strip().splitlines()[-1])
+    assert (bundle.parent / "_internal" / "app" / "central" / "templates" / "login.html").is_file()
+    proc = subprocess.Popen(
+        [str(bundle), "central", "serve", "--db", db, "--port", "0"],
+        cwd=bundle.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        url = _listening_url(proc)
+        page = httpx.get(f"{url}/login", timeout=10, trust_env=False)
+        assert page.status_code == 200 and "<form" in page.text
+    finally:
+        proc.terminate()
+        proc.wait(15)
+    driver = _run(bundle, "central", "token", "--db", "postgresql://nobody@127.0.0.1:1/none")
+    assert driver.returncode != 0 and "cannot open the central database" in driver.stderr
+
+
+def _listening_url(proc: subprocess.Popen[str]) -> str:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "central listening on " in line:
+            return line.split("central listening on ", 1)[1].split()[0]
+    raise AssertionError("the frozen central did not start")
 
 
 def test_frozen_whatsapp_worker_loads_the_bundled_neonize(bundle: Path, tmp_path: Path) -> None:
