@@ -61,7 +61,8 @@ async def list_tickets(
 ) -> TicketPageOut:
     """Visible tickets, most recent activity first (tabs: status=pending|open|closed)."""
     p = params
-    filters = TicketFilters(p.status, p.queue, p.channel, p.tag, p.mine, p.cursor, p.limit)
+    ids = tuple(p.ids) if p.ids else None
+    filters = TicketFilters(p.status, p.queue, p.channel, p.tag, p.mine, p.cursor, p.limit, ids)
     page = await tickets.list(actor, filters)
     return TicketPageOut(items=[_out(t) for t in page.items], next_cursor=page.next_cursor)
 

@@ -42,6 +42,9 @@ class TicketListQuery(BaseModel):
     mine: bool = False
     cursor: str | None = Field(default=None, max_length=64)
     limit: int = Field(default=50, ge=1, le=200)
+    # these tickets only (those the caller may see, in any status): the desk re-reads the rows
+    # that changed in one call instead of one audited GET each
+    ids: list[int] | None = Field(default=None, min_length=1, max_length=200)
 
 
 class TicketPageOut(BaseModel):

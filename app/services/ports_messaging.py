@@ -163,6 +163,7 @@ class TicketQuery:
     assignee_id: int | None = None
     after: tuple[datetime, int] | None = None
     limit: int = 50
+    ids: tuple[int, ...] | None = None  # only these tickets
 
 
 class MessagingRepo(MediaRepo, Protocol):

@@ -94,6 +94,7 @@ class TicketFilters:
     mine: bool = False
     cursor: str | None = None
     limit: int = 50
+    ids: tuple[int, ...] | None = None  # only these (at most 200), whatever their status
 
 
 def view_of(tx: Tx, ticket: TicketRecord) -> TicketView:
@@ -136,12 +137,14 @@ class TicketService(TicketExtras):
         if filters.status is not None and filters.status not in STATUSES:
             raise ClinicDeskError(ErrorCode.INVALID_INPUT, field="status")
         limit, after = clamp_limit(filters.limit), decode_cursor(filters.cursor)
+        if filters.ids is not None:  # a set of rows, not a page: all of them fit
+            limit = clamp_limit(max(limit, len(filters.ids)))
 
         def work(tx: Tx) -> TicketPage:
             mine = require_user(actor) if filters.mine else None
             query = TicketQuery(
                 scope_for(tx, actor), filters.status, filters.queue_id, filters.channel_id,
-                filters.tag, mine, after, limit + 1,
+                filters.tag, mine, after, limit + 1, filters.ids,
             )  # fmt: skip
             rows = tx.messaging.list_tickets(query)
             cursor = _next(rows, limit, lambda t: (t.last_activity_at, t.id))

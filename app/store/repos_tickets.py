@@ -221,6 +221,8 @@ def _filters(query: TicketQuery) -> list[ColumnElement[bool]]:
     ):
         if value is not None:
             found.append(column == value)
+    if query.ids is not None:
+        found.append(t.id.in_(query.ids))
     if query.tag is not None:
         join = ticket_tags.join(tags, tags.c.id == ticket_tags.c.tag_id)
         tagged = select(ticket_tags.c.ticket_id).select_from(join).where(tags.c.name == query.tag)

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.domain.errors import ClinicDeskError, ErrorCode
+from app.domain.errors import ClinicDeskError
 from app.ui.bridge import EventBridge
 from app.ui.client import DeskClient, Ticket
 from app.ui.contact_panel import ContactPanel
@@ -52,7 +52,8 @@ ROW_HEIGHT = 56
 SELECTED = "#E8F0FE"
 
 
-TOUCH_GATHER_MS = 150  # how long ticket changes are gathered before one re-read each
+TOUCH_GATHER_MS = 150  # how long ticket changes are gathered before they are re-read
+REREAD_BATCH = 200  # tickets per re-read call (the API's limit)
 
 
 class TicketDelegate(QStyledItemDelegate):
@@ -280,20 +281,25 @@ class InboxPage(QWidget):
                 self._touch_timer.start()
 
     def _refresh_dirty(self) -> None:
-        dirty, self._dirty = self._dirty, set()
-        for ticket_id in sorted(dirty):
-            self._spawn(self._refresh(ticket_id))
+        dirty, self._dirty = sorted(self._dirty), set()
+        for first in range(0, len(dirty), REREAD_BATCH):
+            self._spawn(self._refresh(dirty[first : first + REREAD_BATCH]))
 
-    async def _refresh(self, ticket_id: int) -> None:
+    async def _refresh(self, ticket_ids: list[int]) -> None:
+        """Re-read these rows in one call (``GET /tickets?ids=``); a ticket missing from the
+        answer is no longer visible to this user and leaves every tab."""
         try:
-            ticket = await self.client.ticket(ticket_id)
-        except ClinicDeskError as exc:
-            if exc.code is ErrorCode.NOT_FOUND:  # no longer visible to this user
-                for model in self.models.values():
+            page = await self.client.tickets(None, limit=len(ticket_ids), ids=ticket_ids)
+        except ClinicDeskError:
+            return  # the link is down: the resync after it comes back reloads every tab
+        found = {t.id: t for t in page.items}
+        for ticket_id in ticket_ids:
+            ticket = found.get(ticket_id)
+            for model in self.models.values():
+                if ticket is None:
                     model.forget(ticket_id)
-            return
-        for model in self.models.values():
-            model.place(ticket)
+                else:
+                    model.place(ticket)
 
     def _spawn(self, coro: Any) -> None:
         self._tasks.spawn(coro)

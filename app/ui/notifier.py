@@ -88,11 +88,16 @@ class Notifier(QObject):
             self._spawn(self._reload(ticket_id))
 
     async def _fetch(self, ticket_id: int) -> Ticket | None:
+        """The ticket's row (``GET /tickets?ids=``: the listing read, not the audited detail
+        read), or None when it is not ours (another queue) or the engine is away."""
         try:
-            ticket = await self.client.ticket(ticket_id)
-        except ClinicDeskError as exc:  # not ours (other queue) or the engine is away
+            page = await self.client.tickets(None, limit=1, ids=[ticket_id])
+        except ClinicDeskError as exc:
             log.info("notify lookup failed", extra={"code": exc.code.value})
             return None
+        if not page.items:
+            return None
+        ticket = page.items[0]
         self.unread[ticket_id] = ticket.unread_count if ticket.status != "closed" else 0
         self._unread_updated()
         return ticket

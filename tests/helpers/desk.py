@@ -41,6 +41,9 @@ class FakeTickets:
     async def tickets(
         self, status: str | None, cursor: str | None = None, limit: int = 50, **_f: Any
     ) -> TicketPage:
+        if _f.get("ids") is not None:  # a re-read of changed rows: those still visible
+            self.row_calls.extend(_f["ids"])
+            return TicketPage(tuple(self.rows[i] for i in _f["ids"] if i in self.rows), None)
         self.page_calls.append(cursor)
         start = int(cursor or 0)
         ids = sorted(i for i, t in self.rows.items() if t.status == status)

@@ -74,6 +74,8 @@ class FakeDesk:
         self, status: str | None, cursor: str | None = None, limit: int = 50, **filters: Any
     ) -> TicketPage:
         self.calls.append(("tickets", (status, cursor, dict(filters))))
+        if filters.get("ids") is not None:  # a re-read of changed rows: those still visible
+            return TicketPage(tuple(self.rows[i] for i in filters["ids"] if i in self.rows), None)
         rows = [t for t in self.rows.values() if t.status == status]
         return TicketPage(tuple(sorted(rows, key=lambda t: t.id)), None)
 

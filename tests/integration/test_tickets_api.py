@@ -50,6 +50,22 @@ async def test_pages_follow_the_cursor(api: httpx.AsyncClient, api_world: World)
     assert sorted(seen) == sorted(api_world.ticket_ids.values())
 
 
+async def test_rows_by_id_are_only_those_the_caller_may_see(
+    api: httpx.AsyncClient, api_world: World
+) -> None:
+    ids = api_world.ticket_ids
+    asked = [ids["A"], ids["B"], ids["sul"], ids["unqueued"], 999_999]
+    params = {"ids": asked, "limit": len(asked)}
+    body = (await api.get("/tickets", params=params, headers=auth(api_world, "rec.a"))).json()
+    assert {t["id"] for t in body["items"]} == {ids["A"], ids["unqueued"]}
+    assert body["next_cursor"] is None
+    everyone = (await api.get("/tickets", params=params, headers=auth(api_world, "root"))).json()
+    assert {t["id"] for t in everyone["items"]} == set(asked[:4])
+    too_many = {"ids": list(range(1, 202))}
+    response = await api.get("/tickets", params=too_many, headers=auth(api_world, "root"))
+    assert response.status_code == 400
+
+
 async def test_refusals(api: httpx.AsyncClient, api_world: World) -> None:
     rec, ids = auth(api_world, "rec.a"), api_world.ticket_ids
     assert (await api.get(f"/tickets/{ids['B']}", headers=rec)).status_code == 403

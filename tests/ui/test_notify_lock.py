@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QWidget
 
 from app.domain.errors import ClinicDeskError, ErrorCode
 from app.ui.bridge import EventBridge
-from app.ui.client import Ticket
+from app.ui.client import Ticket, TicketPage
 from app.ui.desk_settings import DeskSettings
 from app.ui.idle_lock import IdleLock
 from app.ui.notifier import Notifier
@@ -29,9 +29,9 @@ class FakeClient:
         self._ticket, self._password = ticket, password
         self.token = "old"
 
-    async def ticket(self, ticket_id: int) -> Ticket:
-        assert self._ticket is not None
-        return self._ticket
+    async def tickets(self, status: str | None, limit: int = 50, **filters: Any) -> TicketPage:
+        assert self._ticket is not None and filters["ids"] == [self._ticket.id]
+        return TicketPage((self._ticket,), None)
 
     async def login(self, username: str, password: str) -> None:
         if password != self._password:
