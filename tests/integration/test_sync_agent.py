@@ -250,11 +250,14 @@ async def test_stale_timestamp_corrects_the_offset_and_succeeds_on_the_second_at
 
 async def test_unenrolled_appliance_cannot_push(fresh: Installation, clock: FakeClock) -> None:
     agent = make_agent(fresh, clock)
-    for call in (agent.push_now, agent.make_report, agent.preview):
+    for call in (agent.push_now, agent.make_report):
         with pytest.raises(ClinicDeskError) as excinfo:
             await call()
         assert excinfo.value.code is ErrorCode.SYNC_NOT_ENROLLED
     assert (await agent.status())["enrolled"] is False
+    # the preview is allowed before enrolment (IT reads it before agreeing); nothing is queued
+    assert json.loads(await agent.preview())["seq"] == 1
+    assert await _queued(agent) == []
 
 
 async def test_unknown_appliance_is_rejected_and_reports_are_kept(
