@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QMenu, QStyle, QSystemTrayIcon
 
@@ -25,6 +25,8 @@ from app.ui.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 BALLOON_MS = 6_000
+GATHER_MS = 150  # as the inbox's re-reads
+REREAD_BATCH = 200  # tickets per read (the API's limit)
 
 
 class Notifier(QObject):
@@ -42,6 +44,12 @@ class Notifier(QObject):
         self.client, self.settings, self._focused = client, settings, focused
         self.unread: dict[int, int] = {}
         self._tasks = TaskSet()
+        # Events are gathered for a moment, as the inbox does: a burst (1,000 a second) becomes
+        # one read per 200 tickets and one notice, not a request and a balloon per message.
+        self._arrived: dict[int, None] = {}
+        self._changed: set[int] = set()
+        self._gather = QTimer(self, singleShot=True, interval=GATHER_MS)
+        self._gather.timeout.connect(self._flush)
         self.tray = self._make_tray()
         bridge.inboundReceived.connect(self.on_inbound)
         bridge.ticketChanged.connect(self.on_ticket_changed)
@@ -81,34 +89,43 @@ class Notifier(QObject):
 
     def on_inbound(self, ticket_id: int, _channel_id: int) -> None:
         if ticket_id:
-            self._spawn(self._inbound(ticket_id))
+            self._arrived[ticket_id] = None  # ordered: the newest last
+            self._gather.start()
 
     def on_ticket_changed(self, ticket_id: int, _status: str, _action: str) -> None:
         if ticket_id in self.unread:
-            self._spawn(self._reload(ticket_id))
+            self._changed.add(ticket_id)
+            self._gather.start()
 
-    async def _fetch(self, ticket_id: int) -> Ticket | None:
-        """The ticket's row (``GET /tickets?ids=``: the listing read, not the audited detail
-        read), or None when it is not ours (another queue) or the engine is away."""
+    def _flush(self) -> None:
+        arrived, self._arrived = list(self._arrived), {}
+        changed, self._changed = self._changed, set()
+        if arrived or changed:
+            self._spawn(self._read(arrived, sorted(changed.difference(arrived))))
+
+    async def _read(self, arrived: list[int], changed: list[int]) -> None:
+        """Re-read the gathered tickets (one call per 200), update the unread total, and show
+        one notice: for the newest ticket that got a message (when unfocused)."""
+        ids = arrived + changed
+        found: dict[int, Ticket] = {}
+        for first in range(0, len(ids), REREAD_BATCH):
+            found |= await self._fetch(ids[first : first + REREAD_BATCH])
+        self._unread_updated()
+        newest = next((found[i] for i in reversed(arrived) if i in found), None)
+        if newest is not None and not self._focused():
+            self.notify(newest)
+
+    async def _fetch(self, ticket_ids: list[int]) -> dict[int, Ticket]:
+        """The tickets' rows (``GET /tickets?ids=``: the listing read, not the audited detail
+        read); those not ours (another queue) are absent. Empty if the engine is away."""
         try:
-            page = await self.client.tickets(None, limit=1, ids=[ticket_id])
+            page = await self.client.tickets(None, limit=len(ticket_ids), ids=ticket_ids)
         except ClinicDeskError as exc:
             log.info("notify lookup failed", extra={"code": exc.code.value})
-            return None
-        if not page.items:
-            return None
-        ticket = page.items[0]
-        self.unread[ticket_id] = ticket.unread_count if ticket.status != "closed" else 0
-        self._unread_updated()
-        return ticket
-
-    async def _reload(self, ticket_id: int) -> None:
-        await self._fetch(ticket_id)
-
-    async def _inbound(self, ticket_id: int) -> None:
-        ticket = await self._fetch(ticket_id)
-        if ticket is not None and not self._focused():
-            self.notify(ticket)
+            return {}
+        for ticket in page.items:
+            self.unread[ticket.id] = ticket.unread_count if ticket.status != "closed" else 0
+        return {t.id: t for t in page.items}
 
     def notify(self, ticket: Ticket) -> None:
         """Tell the receptionist about a new message on ``ticket`` (settings permitting)."""
@@ -134,4 +151,7 @@ class Notifier(QObject):
         self._tasks.spawn(coro)
 
     async def settle(self) -> None:
+        if self._gather.isActive():  # gathered events are due now
+            self._gather.stop()
+            self._flush()
         await self._tasks.settle()

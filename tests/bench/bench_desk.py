@@ -238,7 +238,9 @@ async def stall_burst(window: Any, desk: Any, engine: Any, sim: Any, burst: int
     """A simulator burst through a real worker and the engine; the desk's loop lateness."""
     from tests.helpers.e2e import sim_account
 
-    channel = await asyncio.to_thread(engine.linked_channel, "Centro", "rajada", sim)
+    # a new channel each run: a reused --data-dir keeps the previous run's one
+    name = f"rajada-{os.getpid()}"
+    channel = await asyncio.to_thread(engine.linked_channel, "Centro", name, sim)
     account = sim_account(sim, channel)
     seen = {"n": 0}
     desk.bridge.inboundReceived.connect(lambda *_a: seen.__setitem__("n", seen["n"] + 1))

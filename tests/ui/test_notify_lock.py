@@ -28,10 +28,14 @@ class FakeClient:
     def __init__(self, ticket: Ticket | None = None, password: str = "certa") -> None:
         self._ticket, self._password = ticket, password
         self.token = "old"
+        self.reads: list[list[int]] = []
 
     async def tickets(self, status: str | None, limit: int = 50, **filters: Any) -> TicketPage:
-        assert self._ticket is not None and filters["ids"] == [self._ticket.id]
-        return TicketPage((self._ticket,), None)
+        """Only ticket 7 is ours; others (another queue) are absent from the answer."""
+        assert self._ticket is not None
+        self.reads.append(list(filters["ids"]))
+        ours = [self._ticket] if self._ticket.id in filters["ids"] else []
+        return TicketPage(tuple(ours), None)
 
     async def login(self, username: str, password: str) -> None:
         if password != self._password:
@@ -66,6 +70,16 @@ async def test_no_notification_while_the_window_is_focused(settings: DeskSetting
     bridge.inboundReceived.emit(7, 1)
     await notifier.settle()
     assert shown == [("Nova mensagem de paciente", "Maria Souza")]
+
+
+async def test_a_burst_is_one_read_and_one_notice(settings: DeskSettings) -> None:
+    notifier, bridge, shown = _notifier(settings, [False])
+    for ticket_id in (7, 8, 7, 9) * 50:  # 200 messages at once; 8 and 9 are not ours
+        bridge.inboundReceived.emit(ticket_id, 1)
+    await notifier.settle()
+    assert [sorted(ids) for ids in notifier.client.reads] == [[7, 8, 9]]  # one read, each once
+    assert shown == [("Nova mensagem de paciente", "Maria Souza")]  # the newest that is ours
+    assert notifier.total_unread == 2
 
 
 async def test_privacy_hides_the_text_and_can_be_turned_off(settings: DeskSettings) -> None:
