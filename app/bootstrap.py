@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy.exc import OperationalError
+
 from app.backup.jobs import BackupJobs, JobHost
 from app.backup.service import BackupService
 from app.channels.deafwatch import DeafWatch
@@ -160,7 +162,8 @@ def _sync_status(core: Core) -> dict[str, object] | None:
         return None
     try:
         return asyncio.run(core.sync.status())  # core_report runs in a thread, off any loop
-    except Exception:
+    except OperationalError:  # no sync_outbox table: an older store opened without migrating
+        log.info("sync status unavailable", extra={"code": "sync.status_unavailable"})
         return None
 
 
