@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -338,3 +339,20 @@ def engine_and_simulator(base: Path, *sim_args: str) -> Iterator[tuple[Engine, S
         finally:
             engine.stop_or_kill(timeout=10)
             sim.stop()
+
+
+@dataclass
+class LinkedRig:
+    """An engine with one branch and one channel paired on an auto-pairing simulator."""
+
+    engine: Engine
+    sim: Simulator
+    account: str  # the simulator account of the channel (patients write to it)
+
+
+@contextlib.contextmanager
+def linked_rig(base: Path, branch: str, channel: str) -> Iterator[LinkedRig]:
+    """:func:`engine_and_simulator` with ``branch`` and a CONNECTED ``channel`` in it."""
+    with engine_and_simulator(base, "--auto-pair", "--receipt-delay", "0.05") as (engine, sim):
+        engine.call("POST", "/branches", json={"name": branch})
+        yield LinkedRig(engine, sim, sim_account(sim, engine.linked_channel(branch, channel, sim)))

@@ -13,7 +13,7 @@ import re
 import sys
 import unicodedata
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,30 +25,20 @@ from app.ui.desk import Desk, DeskOptions
 from app.ui.login import LoginResult
 from app.ui.main_window import MainWindow
 from app.ui.reminders_page import RemindersModel, can_schedule
-from tests.helpers.channels import Simulator
 from tests.helpers.cli import PASSWORD
 from tests.helpers.desk import until
-from tests.helpers.e2e import Engine, engine_and_simulator, sim_account
+from tests.helpers.e2e import LinkedRig as Rig
+from tests.helpers.e2e import linked_rig
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="worker processes: POSIX here")
 PATIENT = 23
 
 
-@dataclass
-class Rig:
-    engine: Engine
-    sim: Simulator
-    account: str
-
-
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
-    base = tmp_path_factory.mktemp("contacts")
-    with engine_and_simulator(base, "--auto-pair", "--receipt-delay", "0.05") as (engine, sim):
-        engine.call("POST", "/branches", json={"name": "Clínica Contatos"})
-        account = sim_account(sim, engine.linked_channel("Clínica Contatos", "ct-1", sim))
-        sim.post("/control/inbound", channel=account, text="Olá, bom dia", patient=PATIENT)
-        yield Rig(engine, sim, account)
+    with linked_rig(tmp_path_factory.mktemp("contacts"), "Clínica Contatos", "ct-1") as found:
+        found.sim.post("/control/inbound", channel=found.account, text="Olá", patient=PATIENT)
+        yield found
 
 
 @contextlib.asynccontextmanager

@@ -9,7 +9,6 @@ from __future__ import annotations
 import socket
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -23,29 +22,19 @@ from app.ui.login import LoginDialog, LoginResult
 from app.ui.messages_view import MESSAGE_ROLE
 from app.ui.texts import error_text
 from app.ui.ticket_model import PREVIEW_ROLE
-from tests.helpers.channels import Simulator
 from tests.helpers.cli import PASSWORD
 from tests.helpers.desk import until
-from tests.helpers.e2e import Engine, engine_and_simulator, sim_account
+from tests.helpers.e2e import LinkedRig as Rig
+from tests.helpers.e2e import linked_rig
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="worker processes: POSIX here")
 BRANCH = "Clínica Desk"
 
 
-@dataclass
-class Rig:
-    engine: Engine
-    sim: Simulator
-    account: str
-
-
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
-    base = tmp_path_factory.mktemp("desk")
-    with engine_and_simulator(base, "--auto-pair", "--receipt-delay", "0.05") as (engine, sim):
-        engine.call("POST", "/branches", json={"name": BRANCH})
-        account = sim_account(sim, engine.linked_channel(BRANCH, "desk-1", sim))
-        yield Rig(engine, sim, account)
+    with linked_rig(tmp_path_factory.mktemp("desk"), BRANCH, "desk-1") as found:
+        yield found
 
 
 async def test_a_wrong_password_is_explained_in_portuguese(qtbot: Any, rig: Rig) -> None:
