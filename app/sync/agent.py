@@ -20,7 +20,6 @@ class SyncAgent:
 
     def __init__(self, service: SyncService, host: JobHost) -> None:
         self._service, self._host = service, host
-        self.active = False
 
     async def start(self) -> None:
         """Hook enrolment, and start at once when already enrolled."""
@@ -37,7 +36,6 @@ class SyncAgent:
         interval = await self._service.interval_s()
         self._host.add_job(REPORT_JOB, self.report, IntervalTrigger(seconds=interval))
         await self._service.sender.start()
-        self.active = True
         log.info("sync agent active", extra={"code": "sync.active"})
 
     async def report(self) -> None:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
+from app.services.ports import Clock
 from app.services.ports_sync import QueuedReport, SyncRepo
 from app.store.store import Store
 from app.sync.schema import Figures, Report, SyncFigures
@@ -22,10 +23,6 @@ STATE_KEY = "sync.state"
 IDENTITY_KEY = "sync.identity"
 MAX_AGE = timedelta(days=7)
 MAX_BYTES = 50 * 1024 * 1024
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
 
 
 @dataclass(frozen=True, slots=True)

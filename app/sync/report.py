@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from app import __version__
+from app.services.ports import Clock
 from app.services.ports_sync import ChannelRow, SyncRepo, Transition
 from app.store.store import Store
-from app.sync.outbox import Clock
 from app.sync.schema import (
     AuditFigures,
     BackupFigures,

@@ -29,10 +29,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
 from app.domain.errors import ClinicDeskError
+from app.services.ports import Clock
 from app.services.ports_sync import QueuedReport
 from app.sync import protocol as p
 from app.sync import transport
-from app.sync.outbox import Clock, SyncOutbox
+from app.sync.outbox import SyncOutbox
 from app.sync.schema import IngestAnswer, Rejection
 
 log = logging.getLogger(__name__)

@@ -24,10 +24,11 @@ from app import __version__
 from app.domain.errors import ClinicDeskError, ErrorCode
 from app.domain.roles import Actor
 from app.services.audit import Auditor, AuditTarget
+from app.services.ports import Clock
 from app.store.store import Store
 from app.sync import protocol as p
 from app.sync import transport
-from app.sync.outbox import IDENTITY_KEY, Clock, SyncOutbox, load_state, next_seq, save_state
+from app.sync.outbox import IDENTITY_KEY, SyncOutbox, load_state, next_seq, save_state
 from app.sync.report import Environment, ReportBuilder
 from app.sync.schema import EnrollAnswer, EnrollRequest, Report, SyncFigures
 from app.sync.sender import Identity, Sleep, SyncSender
