@@ -59,6 +59,9 @@ class _Watched:
     attempt: int = 0  # deaf reconnects during the current suspicion
     next_reconnect_at: float = 0.0  # monotonic time before which no deaf reconnect happens
     wants_reconnect: bool = False  # still deaf on a new connection; reconnect when allowed
+    # The wall time announced with the warning: the clearing repeats it exactly rather than
+    # converting the monotonic start again (the two conversions can differ by a microsecond).
+    announced_since: datetime | None = None
 
 
 class DeafWatch:
@@ -144,7 +147,7 @@ class DeafWatch:
 
     async def _raise(self, channel_id: int, watched: _Watched, evidence: Suspicion) -> None:
         """Warn everywhere a person looks, record it, then ask for a fresh session."""
-        since = self._as_datetime(evidence.since)
+        since = watched.announced_since = self._as_datetime(evidence.since)
         self._actions.set_warning(channel_id, WARNING, since)
         self._bus.publish(
             ChannelDeafSuspected(
@@ -176,7 +179,8 @@ class DeafWatch:
         """Inbound flows again: drop the warning, say so once, forget the reconnect backoff."""
         watched.attempt, watched.next_reconnect_at, watched.wants_reconnect = 0, 0.0, False
         self._actions.set_warning(channel_id, None, None)
-        started = self._as_datetime(since).isoformat()
+        started = (watched.announced_since or self._as_datetime(since)).isoformat()
+        watched.announced_since = None
         self._bus.publish(ChannelDeafCleared(watched.branch_id, channel_id, started))
         log.info("channel %s receives again", channel_id, extra={"channel_id": channel_id})
         await self._audit(channel_id, watched, "channel.deaf_cleared", {"since": started})

@@ -314,3 +314,31 @@ async def test_reconcile_is_a_no_op_for_transports_that_cannot_do_it() -> None:
     assert await reconcile(cast(Any, plain), 1.7e9) is False
     assert await reconcile(cast(Any, syncing), 1.7e9) is True
     assert syncing.asked == [1.7e9]
+
+
+async def test_the_clearing_names_the_very_start_the_warning_announced() -> None:
+    # The wall clock moves a little between the two conversions of the monotonic start (it
+    # does on a real PC: both clocks tick independently); the clearing must still repeat the
+    # warning's own timestamp, or the desk and the CLI cannot match the two.
+    bus, sup, store, clock = EventBus(), FakeSupervisor(), FakeStore(), Clock()
+    seen: list[Event] = []
+    bus.subscribe(seen.append, None)
+    ticks = iter(1.7e9 + n * 1.3e-6 for n in range(10_000))
+    watch = DeafWatch(
+        store, bus, Auditor(clock), sup, SMALL, monotonic=lambda: clock.t, wall=lambda: next(ticks)
+    )  # type: ignore[arg-type]
+    watch.start()
+    try:
+        bus.publish(ChannelStateChanged(7, 1, "CONNECTED", "x"))
+        clock.t += 120.0
+        for wa_id in ("a", "b", "c"):
+            bus.publish(ReceiptReceived(7, 1, wa_id, "delivered"))
+        await settle()
+        bus.publish(InboundReceived(7, 1, "late-1"))
+        await settle()
+    finally:
+        await watch.stop()
+    [raised] = [e for e in seen if isinstance(e, ChannelDeafSuspected)]
+    [cleared] = [e for e in seen if isinstance(e, ChannelDeafCleared)]
+    assert isinstance(raised, ChannelDeafSuspected) and isinstance(cleared, ChannelDeafCleared)
+    assert cleared.since == raised.since
