@@ -336,6 +336,8 @@ class DeskClient:
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         """One request; its JSON (None when empty); ClinicDeskError on failure."""
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        if self._http.is_closed:  # the desk is closing: a late refresh fails like any other call
+            raise ClinicDeskError(ErrorCode.ENGINE_UNREACHABLE)
         try:
             response = await self._http.request(method, path, headers=headers, **kwargs)
         except httpx.HTTPError:
