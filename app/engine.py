@@ -35,6 +35,7 @@ from app.bootstrap import (
 )
 from app.config import DataDir
 from app.infra.atomic import atomic_write_text
+from app.infra.listen import listening_socket
 from app.infra.lock import SingleInstanceLock
 from app.store.types import utcnow
 
@@ -54,13 +55,7 @@ class EngineOptions:
 
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening TCP socket (port 0 picks a free one); fails fast if the port is taken."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    if os.name != "nt":  # on Windows SO_REUSEADDR would let two engines share a port
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(128)
-    sock.setblocking(False)
-    return sock
+    return listening_socket(host, port, backlog=128)
 
 
 def write_engine_info(data_dir: DataDir, url: str, token: str) -> None:

@@ -23,6 +23,7 @@ from app.central.enrolment import DEFAULT_TTL_HOURS, clean_label, issue_code, re
 from app.central.settings import DEFAULT_KEEP_DAYS, CentralSettings
 from app.central.tokens import issue_token
 from app.domain.errors import ClinicDeskError, ErrorCode
+from app.infra.listen import listening_socket
 from app.infra.logging import configure_logging
 from app.security.fsperms import make_private_dir
 
@@ -171,7 +172,7 @@ def _load_tls(config: uvicorn.Config) -> None:
 
 def _bind(host: str, port: int) -> socket.socket:
     try:
-        sock = socket.create_server((host, port), backlog=1024)
+        sock = listening_socket(host, port, backlog=1024)
     except OSError as exc:
         raise ClinicDeskError(ErrorCode.INVALID_INPUT, field="--host/--port") from exc
     sock.set_inheritable(True)

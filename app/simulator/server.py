@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from app.infra.listen import listening_socket
 from app.simulator import patients, protocol
 from app.simulator.connection import Connection
 from app.simulator.hub import Hub, HubOptions
@@ -247,10 +248,7 @@ async def _reset(hub: Hub, body: dict[str, Any]) -> dict[str, Any]:
 
 def bind(host: str, port: int) -> socket.socket:
     """A listening TCP socket (port 0 picks a free one); large backlog for connect storms."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(4096)
+    sock = listening_socket(host, port, backlog=4096)
     sock.set_inheritable(True)
     return sock
 
