@@ -6,6 +6,7 @@ is the sort key of the last row seen, so pages stay stable and cheap however dee
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -136,6 +137,17 @@ class BranchRouting:
 
 
 @dataclass(frozen=True, slots=True)
+class ListingExtras:
+    """What an inbox row shows beyond the ticket row: contact name, tags, newest message."""
+
+    contact_name: str | None = None
+    tags: tuple[str, ...] = ()
+    last_direction: str | None = None
+    last_kind: str | None = None
+    last_body: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TicketScope:
     """Which tickets a reader may see, as data the SQL applies (None: every branch).
 
@@ -186,7 +198,6 @@ class MessagingRepo(MediaRepo, Protocol):
     # messages
     def insert_message(self, new: NewMessage) -> int | None: ...
     def set_message_links(self, message_id: int, contact_id: int, ticket_id: int) -> None: ...
-    def last_message(self, ticket_id: int) -> MessageRecord | None: ...
     def list_messages(
         self, ticket_id: int, before: tuple[datetime, int] | None, limit: int
     ) -> list[MessageRecord]: ...
@@ -208,6 +219,7 @@ class MessagingRepo(MediaRepo, Protocol):
     def update_ticket(self, ticket_id: int, **values: object) -> None: ...
     def list_tickets(self, query: TicketQuery) -> list[TicketRecord]: ...
     def ticket_visible(self, ticket_id: int, scope: TicketScope) -> bool: ...
+    def listing_extras(self, rows: Sequence[TicketRecord]) -> dict[int, ListingExtras]: ...
     # queues
     def add_queue(
         self, branch_id: int, name: str, greeting: str | None, menu_order: int, color: str | None

@@ -20,6 +20,7 @@ from app.services.audit import Auditor, AuditTarget
 from app.services.events import EventBus
 from app.services.ports import Clock, Store, Tx
 from app.services.ports_messaging import (
+    ListingExtras,
     MessageRecord,
     NoteRecord,
     TicketQuery,
@@ -98,16 +99,22 @@ class TicketFilters:
 
 
 def view_of(tx: Tx, ticket: TicketRecord) -> TicketView:
-    """The listing view of ``ticket`` (contact name and tags looked up)."""
-    contact = tx.messaging.get_contact(ticket.contact_id)
-    last = tx.messaging.last_message(ticket.id)
+    """The listing view of ``ticket`` (contact name, tags and newest message looked up)."""
+    return views_of(tx, [ticket])[0]
+
+
+def views_of(tx: Tx, rows: Sequence[TicketRecord]) -> list[TicketView]:
+    """The listing views of ``rows``, in order; their extras come in three reads, not 3 × N."""
+    extras = tx.messaging.listing_extras(rows)
+    return [_view(t, extras.get(t.id, ListingExtras())) for t in rows]
+
+
+def _view(ticket: TicketRecord, x: ListingExtras) -> TicketView:
     return TicketView(
-        ticket.id, ticket.branch_id, ticket.channel_id, ticket.contact_id,
-        contact.display_name if contact else None, ticket.queue_id, ticket.assignee_id,
-        ticket.status, ticket.unread_count, ticket.last_activity_at, ticket.created_at,
-        ticket.accepted_at, ticket.closed_at, tuple(tx.messaging.tags_of(ticket.id)),
-        last.direction if last else None, last.kind if last else None,
-        _preview(last.body) if last else None,
+        ticket.id, ticket.branch_id, ticket.channel_id, ticket.contact_id, x.contact_name,
+        ticket.queue_id, ticket.assignee_id, ticket.status, ticket.unread_count,
+        ticket.last_activity_at, ticket.created_at, ticket.accepted_at, ticket.closed_at,
+        x.tags, x.last_direction, x.last_kind, _preview(x.last_body),
     )  # fmt: skip
 
 
@@ -148,7 +155,7 @@ class TicketService(TicketExtras):
             )  # fmt: skip
             rows = tx.messaging.list_tickets(query)
             cursor = _next(rows, limit, lambda t: (t.last_activity_at, t.id))
-            return TicketPage([view_of(tx, t) for t in rows[:limit]], cursor)
+            return TicketPage(views_of(tx, rows[:limit]), cursor)
 
         return await self._store.read(work)
 

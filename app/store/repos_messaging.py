@@ -145,11 +145,6 @@ class MessagingRepository(TicketSql, MediaSql):
         query = query.order_by(m.sent_at.desc(), m.id.desc()).limit(limit)
         return [_message(r) for r in self._c.execute(query)]
 
-    def last_message(self, ticket_id: int) -> MessageRecord | None:
-        """The ticket's newest message (for the inbox row's preview)."""
-        found = self.list_messages(ticket_id, None, 1)
-        return found[0] if found else None
-
     def move_ticket_messages(self, from_ticket: int, to_ticket: int) -> None:
         where = messages.c.ticket_id == from_ticket
         self._c.execute(update(messages).where(where).values(ticket_id=to_ticket))

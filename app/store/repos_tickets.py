@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.services.ports_messaging import (
+    ListingExtras,
     NoteRecord,
     QueueRecord,
     QuickReplyRecord,
@@ -28,7 +30,17 @@ from app.services.ports_messaging import (
     TicketRecord,
     TicketScope,
 )
-from app.store.schema import notes, queue_members, queues, quick_replies, tags, ticket_tags, tickets
+from app.store.schema import (
+    contacts,
+    messages,
+    notes,
+    queue_members,
+    queues,
+    quick_replies,
+    tags,
+    ticket_tags,
+    tickets,
+)
 
 t = tickets.c
 ACTIVE = ("pending", "open")
@@ -50,6 +62,30 @@ _LATEST_CLOSED = (
     .limit(1)
 )
 _INSERT_TICKET = insert(tickets)
+
+# An inbox page's extras, three reads for the whole page (they were three per row, and the
+# per-row reads were most of the listing's time at 100,000 tickets: docs/PERFORMANCE.md).
+_m = messages.c
+_NEWEST_ID = (
+    select(_m.id)
+    .where(_m.ticket_id == t.id)
+    .order_by(_m.sent_at.desc(), _m.id.desc())
+    .limit(1)
+    .correlate(tickets)
+    .scalar_subquery()
+)
+_NEWEST_MESSAGES = select(_m.ticket_id, _m.direction, _m.kind, _m.body).where(
+    _m.id.in_(select(_NEWEST_ID).where(t.id.in_(bindparam("b_ids", expanding=True))))
+)
+_CONTACT_NAMES = select(contacts.c.id, contacts.c.display_name).where(
+    contacts.c.id.in_(bindparam("b_ids", expanding=True))
+)
+_TAGS_OF_MANY = (
+    select(ticket_tags.c.ticket_id, tags.c.name)
+    .select_from(ticket_tags.join(tags, tags.c.id == ticket_tags.c.tag_id))
+    .where(ticket_tags.c.ticket_id.in_(bindparam("b_ids", expanding=True)))
+    .order_by(tags.c.name)
+)
 
 
 def _of_values(branch_id: int, contact_id: int, channel_id: int) -> dict[str, object]:
@@ -107,6 +143,24 @@ class TicketSql:
     def ticket_visible(self, ticket_id: int, scope: TicketScope) -> bool:
         query = select(t.id).where(t.id == ticket_id, _visible(scope))
         return self._c.execute(query).first() is not None
+
+    def listing_extras(self, rows: Sequence[TicketRecord]) -> dict[int, ListingExtras]:
+        """Contact name, tags and newest message of each ticket in ``rows`` (by ticket id)."""
+        ids = [r.id for r in rows]
+        if not ids:
+            return {}
+        contact_ids = {r.contact_id for r in rows}
+        found = self._c.execute(_CONTACT_NAMES, {"b_ids": list(contact_ids)}).all()
+        names = dict(found)  # of the rows: dict() of the result itself would call its keys()
+        labels: dict[int, list[str]] = {}
+        for ticket_id, name in self._c.execute(_TAGS_OF_MANY, {"b_ids": ids}):
+            labels.setdefault(ticket_id, []).append(name)
+        newest = {r[0]: r[1:] for r in self._c.execute(_NEWEST_MESSAGES, {"b_ids": ids})}
+        return {
+            r.id: ListingExtras(names.get(r.contact_id), tuple(labels.get(r.id, ())),
+                                *newest.get(r.id, (None, None, None)))
+            for r in rows
+        }  # fmt: skip
 
     def _one(self, query: Any, values: dict[str, object] | None = None) -> TicketRecord | None:
         row = self._c.execute(query, values).first()

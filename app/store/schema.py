@@ -189,6 +189,9 @@ tickets = Table(
     CheckConstraint(_in("status", TICKET_STATUSES), name="status"),
     # the inbox: a branch's tickets by status (and queue), most recent activity first
     Index("ix_tickets_inbox", "branch_id", "status", "queue_id", "last_activity_at"),
+    # ... and without a queue filter: walked in order, no sort (migration 0005)
+    Index("ix_tickets_status_activity", "status", "last_activity_at", "id"),
+    Index("ix_tickets_branch_activity", "branch_id", "status", "last_activity_at", "id"),
     Index("ix_tickets_assignee", "assignee_id", "status", "last_activity_at"),
     Index(None, "contact_id"),
 )
