@@ -13,11 +13,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from app.config import DataDir
 from app.domain.errors import ClinicDeskError, ErrorCode
 from app.store import migrate as migrations
+from app.store.checkpoint import INTERVAL_S, WRITER_PRAGMA, Checkpointer
 from app.store.db import connect_like, create_database, open_database, verify_connection
 from app.store.repositories import SqlTx
 from app.store.writer import DbWriter
@@ -30,14 +31,23 @@ READER_THREADS = 2
 class Store:
     """An open encrypted store (from :meth:`create` or :meth:`open`; end with :meth:`close`)."""
 
-    def __init__(self, engine: Engine, data_dir: DataDir) -> None:
-        """Wrap an engine that is already open and at the wanted revision (use the classmethods)."""
+    def __init__(
+        self, engine: Engine, data_dir: DataDir, *, checkpoint_every: float = INTERVAL_S
+    ) -> None:
+        """Wrap an engine that is already open and at the wanted revision (use the classmethods).
+
+        The writer never checkpoints the WAL in a commit; a thread of the store does, every
+        ``checkpoint_every`` seconds (:mod:`app.store.checkpoint`)."""
         self._engine = engine
         self._data_dir = data_dir
-        self._writer = DbWriter(engine, SqlTx)
+        self._writer = DbWriter(engine, SqlTx, setup=_writer_setup)
         self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="clinicdesk-db-read")
+        self._checkpointer = Checkpointer(
+            lambda: connect_like(engine, data_dir.db), checkpoint_every
+        )
         self._closed = False
         self._writer.start()
+        self._checkpointer.start()
 
     @classmethod
     def create(cls, data_dir: DataDir, key: bytes) -> Store:
@@ -118,6 +128,7 @@ class Store:
             return
         self._closed = True
         self._writer.stop()
+        self._checkpointer.stop()
         self._readers.shutdown(wait=True)
         self._engine.dispose()
 
@@ -137,6 +148,11 @@ class Store:
     def _check_open(self) -> None:
         if self._closed:
             raise ClinicDeskError(ErrorCode.STORE_CLOSED)
+
+
+def _writer_setup(conn: Connection) -> None:
+    conn.exec_driver_sql(WRITER_PRAGMA)  # the checkpointer thread does it, off the commit path
+    conn.commit()  # end SQLAlchemy's autobegun transaction: each batch begins its own
 
 
 def _connection_facts(tx: SqlTx) -> dict[str, object]:

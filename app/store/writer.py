@@ -57,8 +57,10 @@ class DbWriter:
         *,
         max_batch: int = 64,
         max_backlog: int = 100_000,
+        setup: Callable[[Connection], None] | None = None,
     ) -> None:
         self._engine = engine
+        self._setup = setup  # run once on the writer's connection before the first job
         self._tx_factory = tx_factory
         self._max_batch = max_batch
         self._max_backlog = max_backlog
@@ -124,6 +126,8 @@ class DbWriter:
 
     def _serve(self) -> None:
         with self._engine.connect() as conn:
+            if self._setup is not None:
+                self._setup(conn)
             stopping = False
             while not stopping:
                 jobs, stopping = self._next_batch()
