@@ -172,15 +172,11 @@ class MessagingRepository(TicketSql, MediaSql):
 
     def setting(self, branch_id: int, key: str) -> object | None:
         """The branch's value for ``key``, else the global one (branch 0), else None."""
-        raw = self._c.execute(_SETTING, {"b_key": key, "b_branch": branch_id}).scalar()
-        return None if raw is None else json.loads(raw)
+        return read_setting(self._c, branch_id, key)
 
     def set_setting(self, branch_id: int, key: str, value: object, at: datetime) -> None:
         """Store ``value`` (JSON) for ``key`` (branch 0: global), replacing any earlier one."""
-        values = {"branch_id": branch_id, "key": key, "value": json.dumps(value)}
-        stmt = sqlite_insert(settings).values(**values, updated_at=at)
-        fresh = {"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at}
-        self._c.execute(stmt.on_conflict_do_update(index_elements=["branch_id", "key"], set_=fresh))
+        write_setting(self._c, branch_id, key, value, at)
 
     def quarantine(self, channel_id: int, reason: str, payload: str, at: datetime) -> bool:
         """Keep a rejected event; False when the same one is already kept (a redelivery)."""
@@ -209,3 +205,17 @@ def _message(row: Any) -> MessageRecord:
         getattr(row, "outbox_id", None), getattr(row, "outbox_status", None),
         getattr(row, "outbox_error", None),
     )  # fmt: skip
+
+
+def read_setting(conn: Connection, branch_id: int, key: str) -> object | None:
+    """The branch's value for ``key``, else the global one (branch 0), else None."""
+    raw = conn.execute(_SETTING, {"b_key": key, "b_branch": branch_id}).scalar()
+    return None if raw is None else json.loads(raw)
+
+
+def write_setting(conn: Connection, branch_id: int, key: str, value: object, at: datetime) -> None:
+    """Store ``value`` (JSON) for ``key`` (branch 0: global), replacing any earlier one."""
+    values = {"branch_id": branch_id, "key": key, "value": json.dumps(value, sort_keys=True)}
+    stmt = sqlite_insert(settings).values(**values, updated_at=at)
+    fresh = {"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at}
+    conn.execute(stmt.on_conflict_do_update(index_elements=["branch_id", "key"], set_=fresh))

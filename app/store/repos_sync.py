@@ -6,22 +6,20 @@ Counts only: nothing here selects a message body, a contact, a name or a phone n
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Connection, func, insert, select, type_coerce
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.services.ports_sync import BranchCounts, ChannelRow, QueuedReport, Transition
+from app.store.repos_messaging import read_setting, write_setting
 from app.store.schema import (
     channel_state_history,
     channels,
     inbound_quarantine,
     messages,
     outbox,
-    settings,
     sync_outbox,
     tickets,
 )
@@ -44,17 +42,11 @@ class SyncRepository:
     # ---- identity and state (global settings) -------------------------------------------
 
     def load(self, key: str) -> dict[str, object] | None:
-        s = settings.c
-        where = (s.branch_id == GLOBAL) & (s.key == key)
-        raw = self._c.execute(select(s.value).where(where)).scalar()
-        value = json.loads(raw) if raw is not None else None
+        value = read_setting(self._c, GLOBAL, key)
         return value if isinstance(value, dict) else None
 
     def save(self, key: str, value: dict[str, object], at: datetime) -> None:
-        values = {"branch_id": GLOBAL, "key": key, "value": json.dumps(value, sort_keys=True)}
-        stmt = sqlite_insert(settings).values(**values, updated_at=at)
-        fresh = {"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at}
-        self._c.execute(stmt.on_conflict_do_update(index_elements=["branch_id", "key"], set_=fresh))
+        write_setting(self._c, GLOBAL, key, value, at)
 
     # ---- the outbox ---------------------------------------------------------------------
 

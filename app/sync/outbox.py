@@ -90,10 +90,12 @@ class SyncOutbox:
         state = load_state(repo)
         dropped = repo.drop_older_than(now - self.max_age)
         seq = next_seq(repo, state)
-        body = self._body(repo, seq, now, figures, state.dropped_total + dropped)
-        while repo.totals()[0] and repo.totals()[1] + len(body.encode()) > self.max_bytes:
+        queued, size = repo.totals()
+        body = self._body(seq, now, figures, (state.dropped_total + dropped, queued))
+        while queued and size + len(body.encode()) > self.max_bytes:
             dropped += int(repo.drop_oldest())
-            body = self._body(repo, seq, now, figures, state.dropped_total + dropped)
+            queued, size = repo.totals()
+            body = self._body(seq, now, figures, (state.dropped_total + dropped, queued))
         repo.add(seq, now, body)
         end = figures.period_end.isoformat()
         fresh = dataclasses.replace(
@@ -103,8 +105,9 @@ class SyncOutbox:
         return seq
 
     @staticmethod
-    def _body(repo: SyncRepo, seq: int, now: datetime, figures: Figures, dropped: int) -> str:
-        sync = SyncFigures(dropped_total=dropped, queued=repo.totals()[0])
+    def _body(seq: int, now: datetime, figures: Figures, counts: tuple[int, int]) -> str:
+        """The report's JSON; ``counts`` are the drops so far and the reports queued now."""
+        sync = SyncFigures(dropped_total=counts[0], queued=counts[1])
         report = Report(seq=seq, created_at=now, figures=figures.model_copy(update={"sync": sync}))
         return report.model_dump_json()
 
