@@ -65,6 +65,15 @@ def with_seq(body: str, seq: int) -> str:
     return Report.model_validate_json(body).model_copy(update={"seq": seq}).model_dump_json()
 
 
+def report_json(
+    seq: int, now: datetime, figures: Figures, counts: tuple[int, int], indent: int | None = None
+) -> str:
+    """A report's JSON; ``counts`` are the reports dropped so far and those queued now."""
+    sync = SyncFigures(dropped_total=counts[0], queued=counts[1])
+    report = Report(seq=seq, created_at=now, figures=figures.model_copy(update={"sync": sync}))
+    return report.model_dump_json(indent=indent)
+
+
 class SyncOutbox:
     """Enqueue, read, remove and renumber reports; limits are settings so tests use tiny caps."""
 
@@ -91,11 +100,11 @@ class SyncOutbox:
         dropped = repo.drop_older_than(now - self.max_age)
         seq = next_seq(repo, state)
         queued, size = repo.totals()
-        body = self._body(seq, now, figures, (state.dropped_total + dropped, queued))
+        body = report_json(seq, now, figures, (state.dropped_total + dropped, queued))
         while queued and size + len(body.encode()) > self.max_bytes:
             dropped += int(repo.drop_oldest())
             queued, size = repo.totals()
-            body = self._body(seq, now, figures, (state.dropped_total + dropped, queued))
+            body = report_json(seq, now, figures, (state.dropped_total + dropped, queued))
         repo.add(seq, now, body)
         end = figures.period_end.isoformat()
         fresh = dataclasses.replace(
@@ -103,13 +112,6 @@ class SyncOutbox:
         )
         save_state(repo, fresh, now)
         return seq
-
-    @staticmethod
-    def _body(seq: int, now: datetime, figures: Figures, counts: tuple[int, int]) -> str:
-        """The report's JSON; ``counts`` are the drops so far and the reports queued now."""
-        sync = SyncFigures(dropped_total=counts[0], queued=counts[1])
-        report = Report(seq=seq, created_at=now, figures=figures.model_copy(update={"sync": sync}))
-        return report.model_dump_json()
 
     async def batch(self, max_reports: int, max_bytes: int) -> list[QueuedReport]:
         """The oldest reports, at most ``max_reports`` and ``max_bytes`` of JSON (always at

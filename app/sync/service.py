@@ -28,9 +28,16 @@ from app.services.ports import Clock
 from app.store.store import Store
 from app.sync import protocol as p
 from app.sync import transport
-from app.sync.outbox import IDENTITY_KEY, SyncOutbox, load_state, next_seq, save_state
+from app.sync.outbox import (
+    IDENTITY_KEY,
+    SyncOutbox,
+    load_state,
+    next_seq,
+    report_json,
+    save_state,
+)
 from app.sync.report import Environment, ReportBuilder
-from app.sync.schema import EnrollAnswer, EnrollRequest, Report, SyncFigures
+from app.sync.schema import EnrollAnswer, EnrollRequest
 from app.sync.sender import Identity, Sleep, SyncSender
 
 INTERVAL_KEY = "sync.interval_s"
@@ -180,9 +187,7 @@ class SyncService:
             return next_seq(tx.sync, state), state.dropped_total, tx.sync.totals()[0]
 
         seq, dropped, queued = await self._store.read(work)
-        sync = SyncFigures(dropped_total=dropped, queued=queued)
-        report = Report(seq=seq, created_at=now, figures=figures.model_copy(update={"sync": sync}))
-        return report.model_dump_json(indent=2)
+        return report_json(seq, now, figures, (dropped, queued), indent=2)
 
     async def _period_start(self, identity: dict[str, object]) -> datetime:
         state = await self.outbox.state()
