@@ -53,7 +53,6 @@ SELECTED = "#E8F0FE"
 
 
 TOUCH_GATHER_MS = 150  # how long ticket changes are gathered before they are re-read
-REREAD_BATCH = 200  # tickets per re-read call (the API's limit)
 
 
 class TicketDelegate(QStyledItemDelegate):
@@ -282,17 +281,16 @@ class InboxPage(QWidget):
 
     def _refresh_dirty(self) -> None:
         dirty, self._dirty = sorted(self._dirty), set()
-        for first in range(0, len(dirty), REREAD_BATCH):
-            self._spawn(self._refresh(dirty[first : first + REREAD_BATCH]))
+        if dirty:
+            self._spawn(self._refresh(dirty))
 
     async def _refresh(self, ticket_ids: list[int]) -> None:
-        """Re-read these rows in one call (``GET /tickets?ids=``); a ticket missing from the
-        answer is no longer visible to this user and leaves every tab."""
+        """Re-read these rows (batched listing reads); a ticket missing from the answer is no
+        longer visible to this user and leaves every tab."""
         try:
-            page = await self.client.tickets(None, limit=len(ticket_ids), ids=ticket_ids)
+            found = await self.client.tickets_by_id(ticket_ids)
         except ClinicDeskError:
             return  # the link is down: the resync after it comes back reloads every tab
-        found = {t.id: t for t in page.items}
         for ticket_id in ticket_ids:
             ticket = found.get(ticket_id)
             for model in self.models.values():

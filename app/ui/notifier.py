@@ -26,7 +26,6 @@ from app.ui.tasks import TaskSet
 log = logging.getLogger(__name__)
 BALLOON_MS = 6_000
 GATHER_MS = 150  # as the inbox's re-reads
-REREAD_BATCH = 200  # tickets per read (the API's limit)
 
 
 class Notifier(QObject):
@@ -106,10 +105,7 @@ class Notifier(QObject):
     async def _read(self, arrived: list[int], changed: list[int]) -> None:
         """Re-read the gathered tickets (one call per 200), update the unread total, and show
         one notice: for the newest ticket that got a message (when unfocused)."""
-        ids = arrived + changed
-        found: dict[int, Ticket] = {}
-        for first in range(0, len(ids), REREAD_BATCH):
-            found |= await self._fetch(ids[first : first + REREAD_BATCH])
+        found = await self._fetch(arrived + changed)
         self._unread_updated()
         newest = next((found[i] for i in reversed(arrived) if i in found), None)
         if newest is not None and not self._focused():
@@ -119,13 +115,13 @@ class Notifier(QObject):
         """The tickets' rows (``GET /tickets?ids=``: the listing read, not the audited detail
         read); those not ours (another queue) are absent. Empty if the engine is away."""
         try:
-            page = await self.client.tickets(None, limit=len(ticket_ids), ids=ticket_ids)
+            found = await self.client.tickets_by_id(ticket_ids)
         except ClinicDeskError as exc:
             log.info("notify lookup failed", extra={"code": exc.code.value})
             return {}
-        for ticket in page.items:
+        for ticket in found.values():
             self.unread[ticket.id] = ticket.unread_count if ticket.status != "closed" else 0
-        return {t.id: t for t in page.items}
+        return found
 
     def notify(self, ticket: Ticket) -> None:
         """Tell the receptionist about a new message on ``ticket`` (settings permitting)."""

@@ -16,6 +16,7 @@ from PySide6.QtGui import QImage
 from app.domain.errors import ClinicDeskError, ErrorCode
 from app.ui.client import (
     ContactHit,
+    DeskClient,
     Message,
     MessageHit,
     MessagePage,
@@ -69,6 +70,9 @@ class FakeDesk:
         return [args for n, args in self.calls if n == name]
 
     # ---- tickets ------------------------------------------------------------------------------
+
+    # the real batching over the fake ``tickets`` read (it only calls self.tickets)
+    tickets_by_id = DeskClient.tickets_by_id
 
     async def tickets(
         self, status: str | None, cursor: str | None = None, limit: int = 50, **filters: Any

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QWidget
 
 from app.domain.errors import ClinicDeskError, ErrorCode
 from app.ui.bridge import EventBridge
-from app.ui.client import Ticket, TicketPage
+from app.ui.client import DeskClient, Ticket, TicketPage
 from app.ui.desk_settings import DeskSettings
 from app.ui.idle_lock import IdleLock
 from app.ui.notifier import Notifier
@@ -29,6 +29,8 @@ class FakeClient:
         self._ticket, self._password = ticket, password
         self.token = "old"
         self.reads: list[list[int]] = []
+
+    tickets_by_id = DeskClient.tickets_by_id  # the real batching over the fake read below
 
     async def tickets(self, status: str | None, limit: int = 50, **filters: Any) -> TicketPage:
         """Only ticket 7 is ours; others (another queue) are absent from the answer."""
