@@ -20,6 +20,7 @@ from app.domain.errors import ClinicDeskError, ErrorCode
 from app.store import migrate as migrations
 from app.store.checkpoint import INTERVAL_S, WRITER_PRAGMA, Checkpointer
 from app.store.db import connect_like, create_database, open_database, verify_connection
+from app.store.fts import FtsUpkeep
 from app.store.repositories import SqlTx
 from app.store.writer import DbWriter
 
@@ -40,7 +41,7 @@ class Store:
         ``checkpoint_every`` seconds (:mod:`app.store.checkpoint`)."""
         self._engine = engine
         self._data_dir = data_dir
-        self._writer = DbWriter(engine, SqlTx, setup=_writer_setup)
+        self._writer = DbWriter(engine, SqlTx, setup=_writer_setup, before_commit=FtsUpkeep())
         self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="clinicdesk-db-read")
         self._checkpointer = Checkpointer(
             lambda: connect_like(engine, data_dir.db), checkpoint_every

@@ -58,9 +58,11 @@ class DbWriter:
         max_batch: int = 64,
         max_backlog: int = 100_000,
         setup: Callable[[Connection], None] | None = None,
+        before_commit: Callable[[Connection], None] | None = None,
     ) -> None:
         self._engine = engine
         self._setup = setup  # run once on the writer's connection before the first job
+        self._before_commit = before_commit  # run in every batch's transaction, after its jobs
         self._tx_factory = tx_factory
         self._max_batch = max_batch
         self._max_backlog = max_backlog
@@ -151,6 +153,9 @@ class DbWriter:
         try:
             with conn.begin():
                 outcomes = [self._run_job(conn, job) for job in live]
+                if self._before_commit is not None:
+                    _require_open_transaction(conn)
+                    self._before_commit(conn)
         except Exception as err:  # the COMMIT (or the transaction) failed: nothing is durable
             _LOG.warning("db write batch of %d failed: %s", len(live), type(err).__name__)
             for job in live:

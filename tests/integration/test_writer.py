@@ -172,6 +172,27 @@ def test_jobs_are_grouped_up_to_max_batch(engine: Engine) -> None:
     assert [sum(t is tx for t in transactions) for tx in distinct] == [4, 4, 2]
 
 
+def test_the_before_commit_hook_runs_once_per_batch_after_its_jobs_in_its_transaction(
+    engine: Engine,
+) -> None:
+    seen: list[tuple[Any, set[str]]] = []
+
+    def hook(conn: Connection) -> None:
+        names = {row[0] for row in conn.execute(text("SELECT name FROM items"))}
+        seen.append((conn.get_transaction(), names))
+        conn.execute(text("INSERT INTO items (name) VALUES (:n)"), {"n": f"hook{len(seen)}"})
+
+    writer = DbWriter(engine, lambda conn: conn, max_batch=2, before_commit=hook)
+    futures = [writer.submit(_insert(f"n{i}")) for i in range(3)]
+    futures += [writer.submit(lambda conn: conn.get_transaction())]
+    writer.start()
+    writer.stop()
+    last_batch_tx = futures[-1].result(GUARD_S)
+    assert [names for _tx, names in seen] == [{"n0", "n1"}, {"n0", "n1", "hook1", "n2"}]
+    assert seen[1][0] is last_batch_tx  # the hook ran inside the batch's own transaction
+    assert _names(engine) == {"n0", "n1", "n2", "hook1", "hook2"}
+
+
 def test_results_come_back(writer: DbWriter) -> None:
     writer.start()
     future = writer.submit(lambda conn: conn.execute(text("SELECT 40 + 2")).scalar())
