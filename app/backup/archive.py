@@ -28,7 +28,7 @@ import secrets
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -152,6 +152,12 @@ def _parse_header(body: bytes, raw: bytes) -> Header:
     return header
 
 
+class Sink(Protocol):
+    """Where sealed bytes go: a file, or anything else with ``write``."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+
 def _nonce(index: int, final: bool) -> bytes:
     return struct.pack(">QB", index, 1 if final else 0) + b"\x00\x00\x00"
 
@@ -162,7 +168,7 @@ class SealingWriter:
     :meth:`close` writes the final chunk (possibly empty); without it the archive is invalid.
     """
 
-    def __init__(self, out: IO[bytes], header: Header, backup_key: bytes) -> None:
+    def __init__(self, out: Sink, header: Header, backup_key: bytes) -> None:
         raw = header.encode()
         self._out, self._size = out, header.chunk_size
         self._aead = AESGCM(header.keys(backup_key)[0])

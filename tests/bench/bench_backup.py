@@ -121,7 +121,9 @@ class Ingest:
 
     async def until(self, done: asyncio.Future[Any]) -> list[float]:
         samples = []
+        self.started_at: list[float] = []  # perf_counter at each sample's start
         while not done.done():
+            self.started_at.append(time.perf_counter())
             samples.append(await self.one())
             await asyncio.sleep(0.01)  # ~ a busy clinic burst, not a flood
         return samples
@@ -156,7 +158,7 @@ async def measure(core: Core, workdir: Path) -> dict[str, Any]:
     baseline_late = await ticker(warmup)
     baseline = await warmup
     steps: dict[str, float] = {}
-    started = time.perf_counter()
+    started = started_at = time.perf_counter()
 
     def step(name: str) -> None:
         steps[name] = time.perf_counter() - started
@@ -184,6 +186,8 @@ async def measure(core: Core, workdir: Path) -> dict[str, Any]:
         "archive_mb": round(archive.stat().st_size / 2**20, 1),
         "ingests_during_backup": len(during),
         "ingest_max_ms_during": round(max(during, default=0) * 1000, 1),
+        "ingest_max_during_at_s": _worst_at(during, ingest.started_at, started_at),
+        "backup_steps_at_s": {name: round(at, 2) for name, at in steps.items()},
         "ingest_max_ms_before": round(max(baseline) * 1000, 1),
         "ingest_p50_ms_during": _pct(during, 0.5),
         "ingest_p50_ms_before": _pct(baseline, 0.5),
@@ -201,6 +205,14 @@ async def _baseline(ingest: Ingest, count: int) -> list[float]:
         samples.append(await ingest.one())
         await asyncio.sleep(0.01)
     return samples
+
+
+def _worst_at(samples: list[float], starts: list[float], origin: float) -> float | None:
+    """When (seconds into the backup) the slowest sample started: which step it met."""
+    if not samples:
+        return None
+    worst = max(range(len(samples)), key=samples.__getitem__)
+    return round(starts[worst] - origin, 2)
 
 
 def _pct(samples: list[float], q: float) -> float | None:
