@@ -24,8 +24,10 @@ import base64
 import binascii
 import hashlib
 import json
+import queue
 import secrets
 import struct
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -165,36 +167,119 @@ def _nonce(index: int, final: bool) -> bytes:
 class SealingWriter:
     """A write-only file object that seals what it is given into chunks on ``out``.
 
-    :meth:`close` writes the final chunk (possibly empty); without it the archive is invalid.
+    Chunks are sealed (AES-GCM) and written as they fill, in the caller's thread; after
+    :meth:`use_thread`, on a thread of their own, in order, while the caller goes on hashing
+    and framing the next data (a backup calls it when its database export has left a core
+    free; before that, a third busy thread only slowed the export). At most
+    :data:`QUEUED_CHUNKS` chunks wait for that thread, so memory stays bounded whatever the
+    size. :meth:`close` writes the final chunk (possibly empty) and waits for everything;
+    without it the archive is invalid. :meth:`abort` ends the thread after a failure (no final
+    chunk). An error of ``out`` (a full disk) comes back from the next :meth:`write` or
+    :meth:`close`.
     """
 
     def __init__(self, out: Sink, header: Header, backup_key: bytes) -> None:
         raw = header.encode()
-        self._out, self._size = out, header.chunk_size
-        self._aead = AESGCM(header.keys(backup_key)[0])
-        self._aad = hashlib.sha256(raw).digest()
-        self._buffer, self._index, self.closed = bytearray(), 0, False
+        self._size = header.chunk_size
+        self._buffer, self._index, self._written, self.closed = bytearray(), 0, 0, False
         out.write(raw)
+        aead = AESGCM(header.keys(backup_key)[0])
+        self._sealer = _Sealer(out, aead, hashlib.sha256(raw).digest())
+
+    def use_thread(self) -> None:
+        """Seal and write the chunks from now on on a thread of its own."""
+        if not self.closed and self._sealer.ident is None:
+            self._sealer.start()
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         """Buffer ``data``; seal every full chunk that has a byte after it (so the final chunk
         is never a full one that could be mistaken for a cut)."""
         self._buffer += data
-        while len(self._buffer) > self._size:
-            self._emit(bytes(self._buffer[: self._size]), final=False)
-            del self._buffer[: self._size]
+        self._written += len(data)
+        if len(self._buffer) > self._size:
+            self._emit_full_chunks()
         return len(data)
 
+    def tell(self) -> int:
+        """Bytes written so far (tarfile asks)."""
+        return self._written
+
+    def _emit_full_chunks(self) -> None:
+        # Sealed straight from the buffer (no copy) when sealing inline; the thread gets a copy.
+        start, view = 0, memoryview(self._buffer)
+        try:
+            while len(self._buffer) - start > self._size:
+                self._emit(view[start : start + self._size], final=False)
+                start += self._size
+        finally:
+            view.release()
+        del self._buffer[:start]
+
     def close(self) -> None:
-        """Seal the rest as the final chunk."""
+        """Seal the rest as the final chunk; return when every chunk is written."""
         if not self.closed:
             self._emit(bytes(self._buffer), final=True)
             self._buffer.clear()
             self.closed = True
+            if self._sealer.is_alive():
+                self._sealer.finish()
 
-    def _emit(self, chunk: bytes, *, final: bool) -> None:
-        self._out.write(self._aead.encrypt(_nonce(self._index, final), chunk, self._aad))
+    def abort(self) -> None:
+        """End the sealing thread without a final chunk (after a failure; no-op after close)."""
+        if not self.closed:
+            self.closed = True
+            if self._sealer.is_alive():
+                self._sealer.finish(raise_error=False)
+
+    def _emit(self, chunk: bytes | memoryview, *, final: bool) -> None:
+        nonce = _nonce(self._index, final)
+        if self._sealer.is_alive():
+            self._sealer.put((nonce, bytes(chunk)))
+        else:
+            self._sealer.seal((nonce, chunk))
         self._index += 1
+
+
+QUEUED_CHUNKS = 4
+
+
+class _Sealer(threading.Thread):
+    """Seals and writes queued chunks in order; after an error it only drains the queue (so a
+    caller never blocks on a full one) and keeps the error for the caller."""
+
+    def __init__(self, out: Sink, aead: AESGCM, aad: bytes) -> None:
+        super().__init__(name="clinicdesk-backup-seal", daemon=True)
+        self._out, self._aead, self._aad = out, aead, aad
+        self._queue: queue.Queue[tuple[bytes, bytes] | None] = queue.Queue(QUEUED_CHUNKS)
+        self.error: BaseException | None = None
+
+    def put(self, item: tuple[bytes, bytes]) -> None:
+        """Queue one (nonce, chunk); raises the writing error if there was one."""
+        self._raise()
+        self._queue.put(item)
+
+    def finish(self, *, raise_error: bool = True) -> None:
+        """Wait until every queued chunk is written; then raise the error if there was one."""
+        self._queue.put(None)
+        self.join()
+        if raise_error:
+            self._raise()
+
+    def seal(self, item: tuple[bytes, bytes | memoryview]) -> None:
+        """Seal and write one (nonce, chunk) in the calling thread."""
+        self._out.write(self._aead.encrypt(item[0], item[1], self._aad))
+
+    def run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self.seal(item)
+                except BaseException as exc:  # handed to the caller's thread, never lost
+                    self.error = exc
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
 
 
 class OpeningReader:

@@ -34,6 +34,7 @@ from app.security.keystore import KeyStore, open_backup_envelope
 from app.security.protectors import MachineProtector, RecoveryProtector
 from app.security.recovery_key import RecoveryKey
 from app.security.sealing import DeviceStoreKeys
+from app.store.db import STORE_CIPHER
 from app.store.media import MediaStore
 from app.store.store import Store
 
@@ -138,18 +139,25 @@ def _forget_backup_status(data_dir: DataDir, dek: bytes) -> None:
 
 
 def _rekey_into(opened: Opened, data_dir: DataDir, dek: bytes) -> None:
-    """Re-key the verified copy from the archive's database key to the new data key, then move
-    it into the new data directory (never over an existing file)."""
+    """Copy the verified database into a new file under the new data key and the store's own
+    SQLCipher settings (the archive's copy may use others: SNAPSHOT_CIPHER), then move it into
+    the new data directory (never over an existing file)."""
+    staged = opened.folder / "restored.db"
     conn = sqlcipher3.connect(str(opened.db))
     try:
         conn.execute(f"PRAGMA key = \"x'{opened.db_key.hex()}'\"")
-        conn.execute("PRAGMA journal_mode = DELETE").fetchall()
-        conn.execute(f"PRAGMA rekey = \"x'{dek.hex()}'\"")
+        for name, value in opened.cipher:  # checked against known settings by verify
+            conn.execute(f"PRAGMA {name} = {value}")
+        conn.execute("ATTACH DATABASE ? AS restored KEY ?", (str(staged), f"x'{dek.hex()}'"))
+        for name, value in STORE_CIPHER:  # not inherited from the snapshot's settings
+            conn.execute(f"PRAGMA restored.{name} = {value}")
+        conn.execute("SELECT sqlcipher_export('restored')").fetchall()
+        conn.execute("DETACH DATABASE restored")
     finally:
         conn.close()
     if data_dir.db.exists():
         raise ClinicDeskError(ErrorCode.DATA_DIR_ALREADY_INITIALISED, path=str(data_dir.db))
-    shutil.move(opened.db, data_dir.db)
+    shutil.move(staged, data_dir.db)
     data_dir.db.chmod(0o600)
 
 

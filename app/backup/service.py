@@ -17,6 +17,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,8 +33,11 @@ from app.backup.snapshot import (
     DEVICE_ROOT,
     MANIFEST_FORMAT,
     MEDIA_KEY,
+    SNAPSHOT_CIPHER,
+    DatabasePart,
     Progress,
     export_database,
+    file_sha256,
     write_content,
 )
 from app.backup.targets import (
@@ -61,6 +65,15 @@ STATUS_KEY = "backup.status"  # a global setting (branch 0) in the encrypted sto
 
 def _quiet(_step: str) -> None:
     return None
+
+
+def _wait_read_open(read_open: threading.Event, export: Future[Any]) -> None:
+    """Until the export's read transaction is open; raises the export's error if it failed
+    before that."""
+    while not read_open.wait(0.05):
+        if export.done():
+            export.result()
+            return
 
 
 @dataclass(frozen=True)
@@ -205,14 +218,29 @@ class BackupService:
             backup_key, self._keystore.backup_recovery_envelope(), now_iso(), __version__
         )
         name = archive_name(datetime.now(UTC), secrets.token_hex(4))
-        with self._staging() as staging:
+        with self._staging() as staging, ThreadPoolExecutor(1, "clinicdesk-backup") as pool:
             progress("snapshot")
-            snap_file = staging / "snap.db"
-            manifest = self._snapshot(snap_file, header.keys(backup_key)[1], header)
+            snap_file, read_open = staging / "snap.db", threading.Event()
+            export = pool.submit(
+                self._snapshot, snap_file, header.keys(backup_key)[1], header, read_open.set
+            )
+            _wait_read_open(read_open, export)
             with partial_file(targets[0], name, self.opener) as out:
                 writer = SealingWriter(out, header, backup_key)
-                write_content(writer, self.data_dir, snap_file, self._keys, manifest, progress)
-                writer.close()
+
+                def database() -> DatabasePart:
+                    manifest = export.result()
+                    # The export's core is free: hash the file and seal the archive's chunks on
+                    # threads of their own while this one copies the file into the tar.
+                    digest = pool.submit(file_sha256, snap_file)
+                    writer.use_thread()
+                    return DatabasePart(snap_file, manifest, digest.result)
+
+                try:
+                    write_content(writer, self.data_dir, self._keys, database, progress)
+                    writer.close()
+                finally:
+                    writer.abort()
         paths = [targets[0] / name]
         for folder in targets[1:]:
             progress(f"copying to {folder}")
@@ -230,10 +258,12 @@ class BackupService:
                     path.rename(path.with_name(path.name + ".failed"))
             raise
 
-    def _snapshot(self, snap_file: Path, db_key: bytes, header: Header) -> dict[str, object]:
+    def _snapshot(
+        self, snap_file: Path, db_key: bytes, header: Header, read_open: Callable[[], None]
+    ) -> dict[str, object]:
         conn = self._store.dedicated_connection()
         try:
-            snap = export_database(conn, snap_file, db_key)
+            snap = export_database(conn, snap_file, db_key, read_open)
         except (OSError, sqlcipher3.Error) as exc:  # staging full or unwritable
             raise ClinicDeskError(
                 ErrorCode.BACKUP_TARGET_FAILED, path=str(snap_file.parent), error=str(exc)
@@ -248,6 +278,7 @@ class BackupService:
             "counts": snap.counts,
             "audit_head": snap.audit_head,
             "backup_key_id": header.backup_key_id,
+            "snapshot_cipher": dict(SNAPSHOT_CIPHER),
             # Issue 6 will seal the device stores; until then they are copied as they are
             # (inside this encrypted archive).
             "channel_stores_sealed": False,

@@ -25,10 +25,12 @@ from app.backup.snapshot import (
     MEDIA_KEY,
     Progress,
     count_rows,
+    snapshot_cipher,
+    user_tables,
 )
 from app.domain.audit import Anchor, verify_chain
 from app.domain.errors import ClinicDeskError, ErrorCode
-from app.store.db import open_database
+from app.store.db import Cipher, open_database
 from app.store.repositories import AuditRepository
 
 COPY_BUFFER = 1 << 20
@@ -46,6 +48,11 @@ class Opened:
     @property
     def db(self) -> Path:
         return self.folder / DB_PART
+
+    @property
+    def cipher(self) -> Cipher:
+        """The SQLCipher settings the database copy was written with (checked by verify)."""
+        return snapshot_cipher(self.manifest)
 
     def media_key(self) -> bytes:
         """The media key of the installation that made the archive (to re-encrypt blobs)."""
@@ -154,6 +161,7 @@ def _parse_manifest(raw: bytes) -> dict[str, Any]:
             raise ValueError("format")
         for key in ("counts", "audit_head", "created_at", "app_version", "schema_revision"):
             manifest[key]
+        snapshot_cipher(manifest)
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
         raise invalid("manifest") from None
     return dict(manifest)
@@ -171,20 +179,31 @@ def _check_parts(hashes: dict[str, str], manifest: dict[str, Any]) -> None:
 
 
 def _check_database(path: Path, db_key: bytes, manifest: dict[str, Any]) -> None:
-    conn = _connect(path, db_key)
+    cipher = snapshot_cipher(manifest)
+    conn = _connect(path, db_key, cipher)
     try:
         _pragma_ok(conn)
-        if count_rows(conn) != manifest["counts"]:
+        if not _counts_match(conn, manifest["counts"]):
             raise failed("counts_differ")
     finally:
         conn.close()
-    _check_audit(path, db_key, manifest["audit_head"])
+    _check_audit(path, db_key, manifest["audit_head"], cipher)
 
 
-def _connect(path: Path, db_key: bytes) -> Any:
+def _counts_match(conn: Any, expected: dict[str, int]) -> bool:
+    """The copy has the manifest's row counts: every table it names (older archives also
+    named the FTS tables themselves) and no counted table it does not name."""
+    if not set(user_tables(conn)) <= set(expected) <= set(user_tables(conn, virtual=True)):
+        return False
+    return count_rows(conn, expected) == expected
+
+
+def _connect(path: Path, db_key: bytes, cipher: Cipher) -> Any:
     conn = sqlcipher3.connect(f"file:{path.as_posix()}?mode=ro", uri=True)
     conn.execute(f"PRAGMA key = \"x'{db_key.hex()}'\"")
     conn.execute("PRAGMA cipher_log_level = NONE")
+    for name, value in cipher:  # checked against known settings by snapshot_cipher
+        conn.execute(f"PRAGMA {name} = {value}")
     try:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
     except sqlcipher3.DatabaseError:
@@ -202,9 +221,9 @@ def _pragma_ok(conn: Any) -> None:
         raise failed("integrity")
 
 
-def _check_audit(path: Path, db_key: bytes, head: dict[str, Any]) -> None:
+def _check_audit(path: Path, db_key: bytes, head: dict[str, Any], cipher: Cipher) -> None:
     """The chain verifies, and ends exactly at the manifest's head."""
-    engine = open_database(path, db_key)
+    engine = open_database(path, db_key, cipher=cipher)
     try:
         with engine.connect() as conn:
             anchor = Anchor(int(head["seq"]), str(head["hash"])) if head["seq"] else None

@@ -35,6 +35,12 @@ _SETTINGS = (
     ("busy_timeout", str(BUSY_TIMEOUT_MS)),
 )
 
+# SQLCipher settings (pragma, value) a file was written with, where not the defaults.
+Cipher = tuple[tuple[str, str], ...]
+# The stores' own: SQLCipher 4's defaults (the connections leave them as they are). A restore
+# sets them on the file it makes from a backup's snapshot, which uses others.
+STORE_CIPHER: Cipher = (("cipher_page_size", "4096"), ("cipher_hmac_algorithm", "HMAC_SHA512"))
+
 # What `clinicdesk status` shows; each is a PRAGMA that returns one value.
 _REPORTED_PRAGMAS = (
     "cipher_version",
@@ -71,16 +77,18 @@ def create_database(path: Path, key: bytes) -> Engine:
         raise
 
 
-def open_database(path: Path, key: bytes) -> Engine:
+def open_database(path: Path, key: bytes, *, cipher: Cipher = ()) -> Engine:
     """Open an EXISTING encrypted database and return its engine; never creates a file.
 
     ``STORE_MISSING`` if the file is absent, ``STORE_NOT_ENCRYPTED`` if it is a plaintext
     SQLite file (there is no fallback to plaintext), ``STORE_WRONG_KEY`` if the key does not
     open it or it is not a database. All checks happen before anything is written.
+    ``cipher``: SQLCipher settings the file was written with, where they differ from the
+    defaults (a backup's snapshot: :data:`app.backup.snapshot.SNAPSHOT_CIPHER`).
     """
     _check_key(key)
     _check_existing_file(path)
-    return _probed_engine(path, key, mode="rw")
+    return _probed_engine(path, key, mode="rw", cipher=cipher)
 
 
 def verify_connection(conn: Connection) -> dict[str, str]:
@@ -143,9 +151,9 @@ def _check_existing_file(path: Path) -> None:
         raise ClinicDeskError(ErrorCode.STORE_WRONG_KEY, path=str(path), reason="too_short")
 
 
-def _probed_engine(path: Path, key: bytes, *, mode: str) -> Engine:
+def _probed_engine(path: Path, key: bytes, *, mode: str, cipher: Cipher = ()) -> Engine:
     """An engine whose first connection has been made (so key and settings are checked)."""
-    engine = make_engine(path, key, mode=mode)
+    engine = make_engine(path, key, mode=mode, cipher=cipher)
     try:
         with _wrong_key_as_error(path), engine.connect() as conn:
             verify_connection(conn)
@@ -167,7 +175,7 @@ def _wrong_key_as_error(path: Path) -> Iterator[None]:
         raise ClinicDeskError(ErrorCode.STORE_WRONG_KEY, path=str(path)) from None
 
 
-def make_engine(path: Path, key: bytes, *, mode: str = "rw") -> Engine:
+def make_engine(path: Path, key: bytes, *, mode: str = "rw", cipher: Cipher = ()) -> Engine:
     """An engine on ``path`` (SQLite URI ``mode``) whose every connection is keyed and set up.
 
     The pysqlite dialect with the sqlcipher3 DBAPI gives a QueuePool, and the key stays out of
@@ -178,7 +186,7 @@ def make_engine(path: Path, key: bytes, *, mode: str = "rw") -> Engine:
     hex_key = bytes(key).hex()  # built from bytes, never from user text
 
     def keying(dbapi_conn: Any) -> None:
-        _configure_connection(dbapi_conn, hex_key)
+        _configure_connection(dbapi_conn, hex_key, cipher)
 
     # insert=True: keying must precede the dialect's own connect handlers (they run SQL).
     @event.listens_for(engine, "connect", insert=True)
@@ -223,13 +231,15 @@ def _sqlite_uri(path: Path, mode: str | None) -> str:
     return f"file:{text}" + (f"?mode={mode}" if mode else "")
 
 
-def _configure_connection(dbapi_conn: Any, hex_key: str) -> None:
+def _configure_connection(dbapi_conn: Any, hex_key: str, cipher: Cipher = ()) -> None:
     """Key the connection, prove the key with a read, then apply the safety settings."""
     dbapi_conn.isolation_level = None  # no implicit BEGIN/COMMIT from the driver
     cursor = dbapi_conn.cursor()
     try:
         cursor.execute(f"PRAGMA key = \"x'{hex_key}'\"")
         cursor.execute("PRAGMA cipher_log_level = NONE")  # no hmac noise on stderr
+        for name, value in cipher:  # names and values are constants of this program
+            cursor.execute(f"PRAGMA {name} = {value}")
         # OFF on purpose (DECISIONS.md #22): wiping every SQLCipher allocation made indexed
         # inserts ~10x slower, while the same plaintext lives unwiped in Python objects anyway.
         # Set explicitly because SQLCipher's default changed between releases.

@@ -19,10 +19,11 @@ import sqlcipher3
 
 from app.backup import archive as archive_format
 from app.backup import service as backup_service
+from app.backup import snapshot as snapshot_module
 from app.backup.jobs import CATCH_UP, NIGHTLY, BackupJobs
 from app.backup.restore import restore_archive
 from app.backup.service import BackupSettings, _settings_or_defaults
-from app.backup.snapshot import export_database
+from app.backup.snapshot import SNAPSHOT_CIPHER, export_database
 from app.backup.verify import open_file
 from app.bootstrap import Core, FirstAdmin, init_installation, open_core, recover_installation
 from app.channels.transports import wa_store
@@ -35,7 +36,7 @@ from app.security.keystore import KeyStore
 from app.security.protectors import FileMachineProtector
 from app.security.recovery_key import RecoveryKey
 from app.security.sealing import DeviceStoreKeys, seal_to, unseal_from
-from app.store.db import PLAINTEXT_HEADER
+from app.store.db import PLAINTEXT_HEADER, Cipher
 from tests.helpers.messaging import Desk, make_desk, patient
 from tests.integration.conftest import (
     BRANCHES,
@@ -179,6 +180,35 @@ async def test_round_trip_restores_identical_data(clinic: Clinic, tmp_path: Path
         fresh.close()
 
 
+async def test_an_archive_made_before_the_snapshot_settings_restores_identical_data(
+    clinic: Clinic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As archives were made before: the snapshot under SQLCipher's defaults (4 KiB pages,
+    # HMAC-SHA512), and the FTS tables themselves counted in the manifest.
+    monkeypatch.setattr(snapshot_module, "SNAPSHOT_CIPHER", ())
+    monkeypatch.setattr(backup_service, "SNAPSHOT_CIPHER", ())
+    count = snapshot_module.count_rows
+    monkeypatch.setattr(
+        snapshot_module,
+        "count_rows",
+        lambda conn: count(conn, snapshot_module.user_tables(conn, virtual=True)),
+    )
+    archive = await asyncio.to_thread(clinic.backup)
+    opened = await asyncio.to_thread(
+        open_file, archive, clinic.backup_key(), tmp_path / "check", lambda _s: None
+    )
+    assert opened.cipher == () and opened.manifest["counts"]["messages_fts"] > 0
+    new_root, new_keys = tmp_path / "new-pc" / "data", tmp_path / "new-pc" / "keys"
+    await asyncio.to_thread(
+        restore_archive, archive, new_root, clinic.rk, FileMachineProtector(new_keys)
+    )
+    restored = open_core(new_root, machine=FileMachineProtector(new_keys))
+    try:
+        assert table_rows(restored) == table_rows(clinic.core)
+    finally:
+        restored.close()
+
+
 async def test_restored_data_key_is_new_and_old_archives_still_open(
     clinic: Clinic, tmp_path: Path
 ) -> None:
@@ -219,16 +249,22 @@ async def test_snapshot_is_encrypted_opens_with_backup_key_not_live_key(
     finally:
         conn.close()
     assert target.read_bytes()[:16] != PLAINTEXT_HEADER
+    # an FTS table's rows are its content table's: counted there, its index via shadow tables
+    assert "messages_fts" not in snap.counts and snap.counts["messages_fts_docsize"] > 0
     live_dek = KeyStore(DataDir(clinic.root), FileMachineProtector(clinic.key_dir)).unlock().dek
-    assert _opens(target, db_key) == snap.counts["messages"] > 0
+    assert _opens(target, db_key, SNAPSHOT_CIPHER) == snap.counts["messages"] > 0
+    assert _opens(target, live_dek, SNAPSHOT_CIPHER) is None
     assert _opens(target, live_dek) is None
+    assert _opens(target, db_key) is None  # only with its recorded settings (the manifest's)
 
 
-def _opens(path: Path, key: bytes) -> int | None:
+def _opens(path: Path, key: bytes, cipher: Cipher = ()) -> int | None:
     conn = sqlcipher3.connect(str(path))
     try:
         conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
         conn.execute("PRAGMA cipher_log_level = NONE")
+        for name, value in cipher:
+            conn.execute(f"PRAGMA {name} = {value}")
         return int(conn.execute("SELECT count(*) FROM messages").fetchone()[0])
     except sqlcipher3.DatabaseError:
         return None

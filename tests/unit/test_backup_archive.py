@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import secrets
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -52,12 +53,57 @@ def test_a_full_last_chunk_is_still_followed_by_the_final_marker() -> None:
     assert caught.value.params["reason"] in {"truncated", "chunk_tampered"}
 
 
+@pytest.mark.parametrize("switch_at", [0, 5, 10_000])
+def test_the_same_archive_comes_out_inline_threaded_or_switched(switch_at: int) -> None:
+    data = secrets.token_bytes(20 * 1000)
+    header = Header.new(KEY, ENVELOPE, "2026-01-01T00:00:00+00:00", "test")
+    header = Header(header.backup_key_id, header.salt, header.created_at, ENVELOPE, 1000, "t")
+    outputs = []
+    for switch in (None, switch_at):
+        out = io.BytesIO()
+        writer = SealingWriter(out, header, KEY)
+        for index, start in enumerate(range(0, len(data), 700)):
+            if index == switch:
+                writer.use_thread()
+            writer.write(data[start : start + 700])
+        writer.close()
+        outputs.append(out.getvalue())
+    assert outputs[0] == outputs[1]
+    assert unseal(outputs[1]) == data
+
+
 def test_writer_buffers_at_most_one_chunk() -> None:
     header = Header.new(KEY, ENVELOPE, "x", "t")
     writer = SealingWriter(io.BytesIO(), header, KEY)
+    writer.use_thread()
     for _ in range(50):
         writer.write(b"x" * (archive.CHUNK_SIZE // 3))
         assert len(writer._buffer) <= archive.CHUNK_SIZE
+        assert writer._sealer._queue.qsize() <= archive.QUEUED_CHUNKS
+    writer.close()
+
+
+class _FullDisk(io.BytesIO):
+    def __init__(self, room: int) -> None:
+        super().__init__()
+        self.room = room
+
+    def write(self, data: Any) -> int:
+        if self.tell() + len(data) > self.room:
+            raise OSError(28, "No space left on device")
+        return super().write(data)
+
+
+def test_a_write_error_comes_back_to_the_writer_and_never_blocks_it() -> None:
+    header = Header.new(KEY, ENVELOPE, "x", "t")
+    writer = SealingWriter(_FullDisk(3 * archive.CHUNK_SIZE), header, KEY)
+    writer.use_thread()
+    with pytest.raises(OSError, match="No space"):
+        for _ in range(40):  # far more than the queue holds: must raise, not hang
+            writer.write(b"x" * archive.CHUNK_SIZE)
+        writer.close()
+    writer.abort()
+    assert not writer._sealer.is_alive()
 
 
 @settings(max_examples=80, deadline=None)
