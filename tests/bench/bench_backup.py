@@ -9,14 +9,19 @@ benchmark (``seed_search``: contacts, tickets, FTS index) plus B = 100 media blo
 1. copy — the floor, in the same run: ``shutil.copy2`` of the database file set and every media
    blob into a new folder on the same disk, then fsync. Run before and after the backup; the
    mean is the floor (both see the same page cache).
-2. backup — ``BackupService.run(verify=False)``: export under the backup key, tar, seal
-   (AES-256-GCM chunks), write ``.partial``, fsync, rename. Figure: backup s / copy s (goal ≤ 2).
+2. backup — ``BackupService.run(verify=False)`` on the idle store, as the nightly job runs:
+   export under the backup key (on its own thread, while the media go into the archive), tar,
+   seal (AES-256-GCM chunks), write ``.partial``, fsync, rename. Figure: backup s / copy s
+   (goal ≤ 2): the copy also runs on the idle store. A second backup then runs while messages
+   are ingested (step 4); its time over the copy is reported too, without a goal (the two
+   share the machine's cores with the ingest, which the copy did not).
 3. verify — ``BackupService.verify``: decrypt to a staging folder, hashes, both integrity
    checks, counts, audit chain. Reported in seconds and as a ratio to the copy (no goal).
-4. stall — while the backup runs, an ingest loop pushes inbound messages through the real
-   ``InboundPipeline`` (single writer); the longest single ingest (event → committed) during the
-   backup, against the longest over the same number of ingests before it (goal ≤ 100 ms), and
-   the event loop's longest lateness (10 ms ticker).
+4. stall — while that second backup runs, an ingest loop pushes inbound messages through the
+   real ``InboundPipeline`` (single writer); the longest single ingest (event → committed)
+   during the backup, against the longest over the same number of ingests before it (goal
+   ≤ 100 ms), when (seconds into the backup) it started, and the event loop's longest
+   lateness (10 ms ticker).
 """
 
 from __future__ import annotations
@@ -157,18 +162,11 @@ async def measure(core: Core, workdir: Path) -> dict[str, Any]:
     warmup = asyncio.ensure_future(_baseline(ingest, 200))
     baseline_late = await ticker(warmup)
     baseline = await warmup
-    steps: dict[str, float] = {}
-    started = started_at = time.perf_counter()
-
-    def step(name: str) -> None:
-        steps[name] = time.perf_counter() - started
-
-    job = asyncio.ensure_future(
-        asyncio.to_thread(core.backups.run, workdir / "target", step, verify=False)
-    )
+    _idle, backup_s, steps = await _backup(core, workdir / "target-idle")
+    job = asyncio.ensure_future(_backup(core, workdir / "target"))
+    started_at = time.perf_counter()
     during, loop_late = await asyncio.gather(ingest.until(job), ticker(job))
-    archive = await job
-    backup_s = time.perf_counter() - started
+    archive, busy_s, busy_steps = await job
     started = time.perf_counter()
     await asyncio.to_thread(core.backups.verify, archive)
     verify_s = time.perf_counter() - started
@@ -178,16 +176,18 @@ async def measure(core: Core, workdir: Path) -> dict[str, Any]:
         "copy_s": round(copy_s, 2),
         "copy_runs_s": [round(copy_before, 2), round(copy_after, 2)],
         "backup_s": round(backup_s, 2),
-        "backup_export_s": round(steps["database"] - steps["snapshot"], 2),
-        "backup_seal_and_write_s": round(backup_s - steps["database"], 2),
+        "backup_steps_at_s": steps,
+        "backup_tail_s": round(backup_s - steps["database"], 2),
         "backup_over_copy": round(backup_s / copy_s, 2),
+        "backup_during_ingest_s": round(busy_s, 2),
+        "backup_during_ingest_over_copy": round(busy_s / copy_s, 2),
         "verify_s": round(verify_s, 2),
         "verify_over_copy": round(verify_s / copy_s, 2),
         "archive_mb": round(archive.stat().st_size / 2**20, 1),
         "ingests_during_backup": len(during),
         "ingest_max_ms_during": round(max(during, default=0) * 1000, 1),
         "ingest_max_during_at_s": _worst_at(during, ingest.started_at, started_at),
-        "backup_steps_at_s": {name: round(at, 2) for name, at in steps.items()},
+        "backup_during_ingest_steps_at_s": busy_steps,
         "ingest_max_ms_before": round(max(baseline) * 1000, 1),
         "ingest_p50_ms_during": _pct(during, 0.5),
         "ingest_p50_ms_before": _pct(baseline, 0.5),
@@ -196,6 +196,20 @@ async def measure(core: Core, workdir: Path) -> dict[str, Any]:
         "loop_late_max_ms_during": round(loop_late * 1000, 1),
         "loop_late_max_ms_before": round(baseline_late * 1000, 1),
     }
+
+
+async def _backup(core: Core, target: Path) -> tuple[Path, float, dict[str, float]]:
+    """One ``BackupService.run`` into ``target``: the archive, seconds, and when (seconds in)
+    each of its progress steps began."""
+    assert core.backups is not None
+    steps: dict[str, float] = {}
+    started = time.perf_counter()
+
+    def step(name: str) -> None:
+        steps[name] = round(time.perf_counter() - started, 2)
+
+    archive = await asyncio.to_thread(core.backups.run, target, step, verify=False)
+    return archive, time.perf_counter() - started, steps
 
 
 async def _baseline(ingest: Ingest, count: int) -> list[float]:
