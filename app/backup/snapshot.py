@@ -3,8 +3,9 @@ blobs, the channels' private folders and a manifest, streamed as a tar into a se
 
 The database copy is ``ATTACH … KEY`` + ``sqlcipher_export`` on a connection of its own (not a
 reader of the store's pool, never the writer), inside ONE read transaction that also counts the
-rows of every table and reads the audit-chain head: in WAL mode the writer keeps committing while
-this transaction sees one fixed state, so counts, head and copy agree with each other.
+rows of every table (virtual tables excepted) and reads the audit-chain head: in WAL mode the
+writer keeps committing while this transaction sees one fixed state, so counts, head and copy
+agree with each other.
 Everything here blocks: callers run it in a thread. The backup runs the export on a thread of
 its own while it writes the media into the archive (two cores: the export is SQLite and
 SQLCipher in C, the archive hashing, sealing and writing), then adds the database last.

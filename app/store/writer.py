@@ -2,8 +2,10 @@
 
 Callers hand in a function through :meth:`DbWriter.submit` and get a future. The thread takes up
 to ``max_batch`` queued jobs, runs them in ONE transaction (each job inside its own SAVEPOINT, so
-a failing job undoes only itself), commits, and only then resolves the futures: a result or an
-acknowledgement is never given for work that is not durable (RELIABILITY_SECURITY §3).
+a failing job undoes only itself), runs the optional ``before_commit`` hook in the same
+transaction (the store's: small full-text index merges, app/store/fts.py), commits, and only
+then resolves the futures: a result or an acknowledgement is never given for work that is not
+durable (RELIABILITY_SECURITY §3).
 """
 
 from __future__ import annotations
