@@ -1,11 +1,17 @@
 """Where archives go: local folders, network shares, USB paths. Written atomically: an archive
 is streamed to ``<name>.partial``, fsynced, then renamed; only ``*.cdbk`` names are archives,
 so a partial (a failed or interrupted write) is never listed or taken for a good one.
+
+Where the file system allows it (Linux, ``O_DIRECT``), an archive bypasses the page cache
+(:class:`DirectWrites`); elsewhere it is written through the cache and written back as it goes
+(:class:`WritingBack`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
+import mmap
 import os
 import re
 import shutil
@@ -13,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from app.backup.archive import SUFFIX, read_header
 from app.domain.errors import ClinicDeskError, ErrorCode
@@ -24,6 +30,20 @@ _NAME = re.compile(r"clinicdesk-(\d{8}T\d{6}Z)-[0-9a-f]{8}\.cdbk")
 Opener = Callable[[Path], IO[bytes]]
 WRITEBACK_BYTES = 8 << 20
 _DONTNEED = getattr(os, "POSIX_FADV_DONTNEED", 4)
+# Bytes per direct write: a multiple of any device's block size (offsets and lengths of
+# O_DIRECT writes must be), from a page-aligned buffer (so must the memory).
+DIRECT_BLOCK = 4 << 20
+_O_DIRECT = getattr(os, "O_DIRECT", 0)  # Linux; 0 elsewhere (Windows, macOS)
+
+
+class ArchiveSink(Protocol):
+    """What an archive is written to: :class:`DirectWrites` or :class:`WritingBack`."""
+
+    def write(self, data: bytes | bytearray | memoryview) -> int: ...
+
+    def finish(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 def archive_name(created: datetime, token: str) -> str:
@@ -52,7 +72,7 @@ def target_error(folder: Path, exc: OSError) -> ClinicDeskError:
 
 
 @contextlib.contextmanager
-def partial_file(folder: Path, name: str, opener: Opener = exclusive_open) -> Iterator[WritingBack]:
+def partial_file(folder: Path, name: str, opener: Opener = exclusive_open) -> Iterator[ArchiveSink]:
     """A ``name.partial`` file in ``folder`` to write; on success it is fsynced and renamed to
     ``name``, on any failure removed (BACKUP_TARGET_FAILED for an OS error)."""
     partial = folder / (name + PARTIAL)
@@ -63,7 +83,12 @@ def partial_file(folder: Path, name: str, opener: Opener = exclusive_open) -> It
         raise target_error(folder, exc) from exc
     try:
         with fh:
-            yield WritingBack(fh)
+            sink = archive_sink(fh)
+            try:
+                yield sink
+                sink.finish()
+            finally:
+                sink.close()
             fh.flush()
             os.fsync(fh.fileno())
         partial.replace(folder / name)
@@ -74,6 +99,85 @@ def partial_file(folder: Path, name: str, opener: Opener = exclusive_open) -> It
         if isinstance(exc, OSError):
             raise target_error(folder, exc) from exc
         raise
+
+
+def archive_sink(fh: IO[bytes]) -> DirectWrites | WritingBack:
+    """Direct writes to ``fh`` where its file system takes them, else :class:`WritingBack`.
+
+    Only a plain file qualifies (an opener may hand back a wrapper that must see every
+    write)."""
+    if _O_DIRECT and isinstance(fh, io.BufferedWriter) and set_direct(fh.fileno(), on=True):
+        return DirectWrites(fh)
+    return WritingBack(fh)
+
+
+def set_direct(fd: int, *, on: bool) -> bool:
+    """Turn ``O_DIRECT`` on or off for ``fd``; False where the file system refuses it."""
+    import fcntl
+
+    try:
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+        fcntl.fcntl(fd, fcntl.F_SETFL, flags | _O_DIRECT if on else flags & ~_O_DIRECT)
+    except OSError:  # EINVAL: tmpfs and some network file systems
+        return False
+    return True
+
+
+class DirectWrites:
+    """A write-only file whose data goes from a page-aligned buffer straight to the disk
+    (``O_DIRECT``, whole :data:`DIRECT_BLOCK` blocks; :meth:`finish` pads the tail to a page
+    and cuts the file back; after a short write the rest goes through the cache). The caller
+    fsyncs after :meth:`finish`: the device's own cache is flushed then.
+
+    Why: through the page cache an archive cost a copy of every byte into the cache (on the
+    test VM the most expensive step of a backup: 1.6-2.2 s of CPU for 575 MB when the cache's
+    pages were new, against 0.13 s direct), pushed the live store's pages out of memory, and
+    left dirty pages for the fsync. Nothing reads an archive back soon but its verify.
+    """
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self._fd, self._fill, self._size, self._direct = fh.fileno(), 0, 0, True
+        self._block = mmap.mmap(-1, DIRECT_BLOCK)  # anonymous mappings are page-aligned
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        """Copy ``data`` into the block; write every block that fills."""
+        with memoryview(data) as view, view.cast("B") as source:
+            taken = 0
+            while taken < len(source):
+                n = min(DIRECT_BLOCK - self._fill, len(source) - taken)
+                self._block[self._fill : self._fill + n] = source[taken : taken + n]
+                self._fill, taken = self._fill + n, taken + n
+                if self._fill == DIRECT_BLOCK:
+                    self._write_block(DIRECT_BLOCK)
+            self._size += taken
+            return taken
+
+    def _write_block(self, length: int) -> None:
+        offset = 0
+        with memoryview(self._block) as block:  # released even on an error (close() needs it)
+            while offset < length:
+                with block[offset:length] as piece:
+                    offset += os.write(self._fd, piece)
+                if offset < length and self._direct:  # a short write: maybe unaligned now
+                    self._direct = not set_direct(self._fd, on=False)
+        self._fill = 0
+
+    def finish(self) -> None:
+        """Write the last, partial block: zero-padded to a whole page, then the file cut back
+        to the bytes written."""
+        if self._fill:
+            padded = -(-self._fill // mmap.PAGESIZE) * mmap.PAGESIZE
+            self._block[self._fill : padded] = bytes(padded - self._fill)
+            self._write_block(padded)
+            os.ftruncate(self._fd, self._size)
+
+    def close(self) -> None:
+        """Free the block (the file is the caller's)."""
+        self._block.close()
+
+    def fileno(self) -> int:
+        """The file's descriptor."""
+        return self._fd
 
 
 class WritingBack:
@@ -102,6 +206,13 @@ class WritingBack:
     def fileno(self) -> int:
         """The file's descriptor (for callers that fsync it themselves)."""
         return self._fh.fileno()
+
+    def finish(self) -> None:
+        """Hand what is buffered to the OS (the caller fsyncs)."""
+        self._fh.flush()
+
+    def close(self) -> None:
+        """Nothing to free (the file is the caller's)."""
 
     def _write_back(self) -> None:
         self._fh.flush()
