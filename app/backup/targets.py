@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +34,10 @@ _DONTNEED = getattr(os, "POSIX_FADV_DONTNEED", 4)
 # Bytes per direct write: a multiple of any device's block size (offsets and lengths of
 # O_DIRECT writes must be), from a page-aligned buffer (so must the memory).
 DIRECT_BLOCK = 4 << 20
+# Direct writes reach the (virtual) disk's own write cache; every this many bytes a flush of it
+# starts on a thread of its own, so the live store's next commit (an fsync, which flushes the
+# same cache) never finds hundreds of MB there to wait for.
+FLUSH_BYTES = 32 << 20
 _O_DIRECT = getattr(os, "O_DIRECT", 0)  # Linux; 0 elsewhere (Windows, macOS)
 
 
@@ -138,6 +143,7 @@ class DirectWrites:
     def __init__(self, fh: IO[bytes]) -> None:
         self._fd, self._fill, self._size, self._direct = fh.fileno(), 0, 0, True
         self._block = mmap.mmap(-1, DIRECT_BLOCK)  # anonymous mappings are page-aligned
+        self._flushes = Flushes(self._fd)
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         """Copy ``data`` into the block; write every block that fills."""
@@ -161,6 +167,7 @@ class DirectWrites:
                 if offset < length and self._direct:  # a short write: maybe unaligned now
                     self._direct = not set_direct(self._fd, on=False)
         self._fill = 0
+        self._flushes.wrote(length)
 
     def finish(self) -> None:
         """Write the last, partial block: zero-padded to a whole page, then the file cut back
@@ -170,14 +177,48 @@ class DirectWrites:
             self._block[self._fill : padded] = bytes(padded - self._fill)
             self._write_block(padded)
             os.ftruncate(self._fd, self._size)
+        self._flushes.wait()
 
     def close(self) -> None:
-        """Free the block (the file is the caller's)."""
+        """Free the block and the flushing thread (the file is the caller's)."""
+        self._flushes.close()
         self._block.close()
 
     def fileno(self) -> int:
         """The file's descriptor."""
         return self._fd
+
+
+class Flushes:
+    """``fdatasync`` of a file every :data:`FLUSH_BYTES` written, on a thread of its own, one at
+    a time (a step reached while one runs waits for the next). An error of a flush comes back
+    from the next :meth:`wrote` or from :meth:`wait`."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd, self._since = fd, 0
+        self._running: Future[None] | None = None
+        self._pool = ThreadPoolExecutor(1, "clinicdesk-archive-flush")
+
+    def wrote(self, count: int) -> None:
+        """Count ``count`` bytes written; start a flush when a step is full and none runs."""
+        self._since += count
+        if self._since >= FLUSH_BYTES and (self._running is None or self._running.done()):
+            self.wait()
+            self._running, self._since = self._pool.submit(_datasync, self._fd), 0
+
+    def wait(self) -> None:
+        """Wait for the running flush; raise its error."""
+        if self._running is not None:
+            running, self._running = self._running, None
+            running.result()
+
+    def close(self) -> None:
+        """Wait for the running flush (its error ignored: the caller is failing already, or
+        has had it from :meth:`wait`) and end the thread."""
+        self._pool.shutdown(wait=True)
+
+
+_datasync = getattr(os, "fdatasync", os.fsync)
 
 
 class WritingBack:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -159,4 +160,43 @@ def test_a_full_disk_under_direct_writes_fails_cleanly(
         _write_pieces(tmp_path, [3 * DIRECT_BLOCK])
     assert caught.value.code is ErrorCode.BACKUP_TARGET_FAILED
     assert caught.value.params["error"] == os.strerror(errno.ENOSPC)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_flush_starts_for_each_full_step_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    started, release = [], threading.Event()
+
+    def slow_datasync(fd: int) -> None:
+        started.append(fd)
+        release.wait(5)
+
+    monkeypatch.setattr(targets, "_datasync", slow_datasync)
+    flushes = targets.Flushes(7)
+    try:
+        flushes.wrote(targets.FLUSH_BYTES - 1)
+        assert started == []
+        flushes.wrote(1)  # a full step: one flush starts
+        flushes.wrote(3 * targets.FLUSH_BYTES)  # while it runs: none more
+        release.set()
+        flushes.wait()
+        assert started == [7]
+        flushes.wrote(1)  # the bytes counted while it ran make the next step full
+        flushes.wait()
+        assert started == [7, 7]
+    finally:
+        release.set()
+        flushes.close()
+
+
+@needs_direct
+def test_a_failing_flush_fails_the_archive_cleanly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(_fd: int) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(targets, "_datasync", broken)
+    with pytest.raises(ClinicDeskError) as caught:
+        _write_pieces(tmp_path, [targets.FLUSH_BYTES + 5])
+    assert caught.value.params["error"] == os.strerror(errno.EIO)
     assert list(tmp_path.iterdir()) == []
