@@ -112,7 +112,10 @@ def restore_archive(
 def restore_opened(
     opened: Opened, root: Path, rk: RecoveryKey, backup_key: bytes, machine: MachineProtector
 ) -> RestoreReport:
-    """Build a new installation in the NEW folder ``root`` from a verified archive."""
+    """Build a new installation in the NEW folder ``root`` from a verified archive (opened
+    with its media)."""
+    if not opened.media_kept:
+        raise ValueError("restore needs the archive's media")  # a programming error
     data_dir = DataDir(root)
     make_private_dir(root)
     dek = KeyStore(data_dir, machine).create_restored(rk, backup_key)

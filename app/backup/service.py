@@ -300,17 +300,20 @@ class BackupService:
         return self._verify_recorded(archive, progress)
 
     def _verify_recorded(self, archive: Path, progress: Progress = _quiet) -> dict[str, object]:
-        with self.opened(archive, progress) as opened:
+        with self.opened(archive, progress, keep_media=False) as opened:
             report = opened.report()
         self.status_file.update(last_verify={"at": now_iso(), "archive": str(archive)})
         return report
 
     @contextlib.contextmanager
-    def opened(self, archive: Path, progress: Progress = _quiet) -> Iterator[Opened]:
-        """The archive decrypted and verified in a private temporary folder (wiped after)."""
+    def opened(
+        self, archive: Path, progress: Progress = _quiet, *, keep_media: bool = True
+    ) -> Iterator[Opened]:
+        """The archive decrypted and verified in a private temporary folder (wiped after);
+        without ``keep_media`` the media are only hashed (a verify)."""
         key = self._keystore.unlock_backup_key()
         with self._staging() as folder:
-            yield open_file(archive, key, folder, progress)
+            yield open_file(archive, key, folder, progress, keep_media=keep_media)
 
     def archives(self) -> list[dict[str, object]]:
         """Every archive in the targets (partials are never listed), oldest first."""

@@ -34,7 +34,11 @@ from app.store.db import Cipher, open_database
 from app.store.repositories import AuditRepository
 
 COPY_BUFFER = 1 << 20
-VERIFY_CACHE_KIB = 64 << 10
+# integrity_check looks every index entry up in its table: each page SQLite's cache drops is
+# decrypted again. The cache is sized to hold the whole copy, up to this (a nightly job's
+# memory for a few seconds): at 1 GB (350 MB database) 64 MiB took 16.9 s, 512 MiB 6.1 s.
+VERIFY_CACHE_MAX_KIB = 512 << 10
+MEDIA_PREFIX = "media/"
 
 
 @dataclass
@@ -45,6 +49,7 @@ class Opened:
     header: Header
     manifest: dict[str, Any]
     db_key: bytes
+    media_kept: bool = True  # False: the media were hashed, not written (a verify only)
 
     @property
     def db(self) -> Path:
@@ -91,29 +96,37 @@ def failed(reason: str, **params: object) -> ClinicDeskError:
 
 
 def open_archive(
-    fh: IO[bytes], header: Header, backup_key: bytes, folder: Path, progress: Progress
-) -> Opened:
+    fh: IO[bytes], header: Header, backup_key: bytes, folder: Path, progress: Progress,
+    *, keep_media: bool = True,
+) -> Opened:  # fmt: skip
     """Decrypt the archive ``fh`` (its header already read) into the empty private ``folder``
-    and verify everything; raises BACKUP_ARCHIVE_INVALID / BACKUP_VERIFY_FAILED with a reason."""
+    and verify everything; raises BACKUP_ARCHIVE_INVALID / BACKUP_VERIFY_FAILED with a reason.
+    Without ``keep_media`` the media are hashed but not written (a verify needs no more)."""
     stream_key_check, db_key = header.keys(backup_key)
     del stream_key_check
     reader = OpeningReader(fh, header, backup_key)
     progress("decrypting")
-    hashes, manifest = _extract(reader, folder)
+    hashes, manifest = _extract(reader, folder, keep_media)
     reader.drain()
     _check_parts(hashes, manifest)
     progress("checking database")
     _check_database(folder / DB_PART, db_key, manifest)
-    return Opened(folder, header, manifest, db_key)
+    return Opened(folder, header, manifest, db_key, keep_media)
 
 
-def open_file(path: Path, backup_key: bytes, folder: Path, progress: Progress) -> Opened:
+def open_file(
+    path: Path, backup_key: bytes, folder: Path, progress: Progress, *, keep_media: bool = True
+) -> Opened:
     """:func:`open_archive` on the file at ``path``."""
     with path.open("rb") as fh:
-        return open_archive(fh, read_header(fh), backup_key, folder, progress)
+        return open_archive(
+            fh, read_header(fh), backup_key, folder, progress, keep_media=keep_media
+        )
 
 
-def _extract(reader: OpeningReader, folder: Path) -> tuple[dict[str, str], dict[str, Any]]:
+def _extract(
+    reader: OpeningReader, folder: Path, keep_media: bool
+) -> tuple[dict[str, str], dict[str, Any]]:
     hashes: dict[str, str] = {}
     manifest: dict[str, Any] | None = None
     try:
@@ -124,10 +137,14 @@ def _extract(reader: OpeningReader, folder: Path) -> tuple[dict[str, str], dict[
                 data = tar.extractfile(member) if member.isfile() else None
                 if data is None:
                     raise invalid("bad_member")
+                if member.name in hashes:
+                    raise invalid("bad_member")  # the same part twice
                 if member.name == MANIFEST:
                     manifest = _parse_manifest(data.read())
-                else:
+                elif keep_media or not member.name.startswith(MEDIA_PREFIX):
                     hashes[member.name] = _write_member(data, folder, member.name)
+                else:
+                    hashes[member.name] = _hash_member(data, folder, member.name)
     except tarfile.TarError:
         raise invalid("bad_tar") from None
     if manifest is None:
@@ -152,6 +169,14 @@ def _write_member(data: IO[bytes], folder: Path, name: str) -> str:
             sha.update(chunk)
             out.write(chunk)
     target.chmod(0o600)
+    return sha.hexdigest()
+
+
+def _hash_member(data: IO[bytes], folder: Path, name: str) -> str:
+    _safe_path(folder, name)  # the same names are refused as when written
+    sha = hashlib.sha256()
+    while chunk := data.read(COPY_BUFFER):
+        sha.update(chunk)
     return sha.hexdigest()
 
 
@@ -199,15 +224,19 @@ def _counts_match(conn: Any, expected: dict[str, int]) -> bool:
     return count_rows(conn, expected) == expected
 
 
+def verify_cache_kib(path: Path) -> int:
+    """SQLite cache for checking the copy at ``path``: the whole file (and a margin), at most
+    :data:`VERIFY_CACHE_MAX_KIB`, at least SQLite's default 2 MiB."""
+    return max(2 << 10, min(VERIFY_CACHE_MAX_KIB, (path.stat().st_size >> 10) * 9 // 8))
+
+
 def _connect(path: Path, db_key: bytes, cipher: Cipher) -> Any:
     conn = sqlcipher3.connect(f"file:{path.as_posix()}?mode=ro", uri=True)
     conn.execute(f"PRAGMA key = \"x'{db_key.hex()}'\"")
     conn.execute("PRAGMA cipher_log_level = NONE")
     for name, value in cipher:  # checked against known settings by snapshot_cipher
         conn.execute(f"PRAGMA {name} = {value}")
-    # integrity_check looks every index entry up in its table: with SQLite's 2 MB cache it
-    # decrypted the same pages again and again (70% of a verify).
-    conn.execute(f"PRAGMA cache_size = -{VERIFY_CACHE_KIB}")
+    conn.execute(f"PRAGMA cache_size = -{verify_cache_kib(path)}")
     try:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
     except sqlcipher3.DatabaseError:

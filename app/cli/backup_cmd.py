@@ -149,7 +149,8 @@ def _verify(args: argparse.Namespace) -> int:
             raise ClinicDeskError(ErrorCode.DATA_DIR_NOT_INITIALISED, path=str(data_dir.root))
         key = KeyStore(data_dir, default_machine_protector()).unlock_backup_key()
     with tempfile.TemporaryDirectory(prefix="clinicdesk-verify-") as folder:
-        report = open_file(archive, key, Path(folder) / "archive", progress).report()
+        opened = open_file(archive, key, Path(folder) / "archive", progress, keep_media=False)
+        report = opened.report()
     if args.json:
         print_json(report)
     else:

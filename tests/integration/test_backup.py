@@ -21,7 +21,7 @@ from app.backup import archive as archive_format
 from app.backup import service as backup_service
 from app.backup import snapshot as snapshot_module
 from app.backup.jobs import CATCH_UP, NIGHTLY, BackupJobs
-from app.backup.restore import restore_archive
+from app.backup.restore import restore_archive, restore_opened
 from app.backup.service import BackupSettings, _settings_or_defaults
 from app.backup.snapshot import SNAPSHOT_CIPHER, export_database
 from app.backup.verify import open_file
@@ -319,9 +319,10 @@ def _swap(data: bytearray, start: int, i: int, j: int) -> bytes:
     return bytes(data)
 
 
+@pytest.mark.parametrize("keep_media", [True, False], ids=["restore", "verify"])
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_damaged_archive_is_refused_with_a_reason(
-    sealed: tuple[Clinic, Path], tmp_path: Path, case: str
+    sealed: tuple[Clinic, Path], tmp_path: Path, case: str, keep_media: bool
 ) -> None:
     made, archive = sealed
     start, size = _layout(archive)
@@ -329,7 +330,9 @@ def test_damaged_archive_is_refused_with_a_reason(
     damaged = tmp_path / "damaged.cdbk"
     damaged.write_bytes(CASES[case](bytearray(archive.read_bytes()), start, size))
     with pytest.raises(ClinicDeskError) as caught:
-        open_file(damaged, made.backup_key(), tmp_path / "out", lambda _s: None)
+        open_file(
+            damaged, made.backup_key(), tmp_path / "out", lambda _s: None, keep_media=keep_media
+        )
     assert caught.value.code in BAD
     assert caught.value.params.get("reason")
 
@@ -338,6 +341,43 @@ def test_intact_archive_verifies(sealed: tuple[Clinic, Path], tmp_path: Path) ->
     made, archive = sealed
     report = open_file(archive, made.backup_key(), tmp_path / "out", lambda _s: None).report()
     assert report["ok"] and report["rows"] > 0
+    assert [p for p in (tmp_path / "out" / "media").rglob("*") if p.is_file()]  # kept
+
+
+def test_a_verify_hashes_the_media_without_writing_them(
+    sealed: tuple[Clinic, Path], tmp_path: Path
+) -> None:
+    made, archive = sealed
+    opened = open_file(
+        archive, made.backup_key(), tmp_path / "out", lambda _s: None, keep_media=False
+    )
+    assert opened.report()["ok"] and not opened.media_kept
+    assert not (tmp_path / "out" / "media").exists() and opened.db.is_file()
+    assert any(name.startswith("media/") for name in opened.manifest["parts"])
+    with pytest.raises(ValueError, match="media"):  # such an opening cannot be restored
+        restore_opened(
+            opened, tmp_path / "r", made.rk, made.backup_key(), FileMachineProtector(tmp_path / "k")
+        )
+
+
+async def test_a_media_part_whose_hash_differs_fails_a_verify(
+    clinic: Clinic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Misrecorded(snapshot_module._Hashing):  # the manifest records another hash
+        def read(self, size: int = -1) -> bytes:
+            data = super().read(size)
+            self.sha.update(b"x" if data else b"")
+            return data
+
+    archive = await asyncio.to_thread(clinic.backup, tmp_path / "usb")  # a good one first
+    monkeypatch.setattr(snapshot_module, "_Hashing", Misrecorded)
+    assert clinic.core.backups is not None
+    bad = await asyncio.to_thread(clinic.core.backups.run, tmp_path / "usb2", verify=False)
+    with pytest.raises(ClinicDeskError) as caught:
+        await asyncio.to_thread(clinic.core.backups.verify, bad)
+    assert caught.value.params["reason"] == "hash_mismatch"
+    assert str(caught.value.params["part"]).startswith("media/")
+    assert (await asyncio.to_thread(clinic.core.backups.verify, archive))["ok"]
 
 
 def test_wrong_recovery_key_and_wrong_backup_key_are_refused(
@@ -555,7 +595,7 @@ async def test_recover_rewraps_the_backup_key_and_init_key_serves_older_keystore
 async def test_an_archive_that_fails_verification_is_never_listed(
     clinic: Clinic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def failing(*_args: object) -> None:
+    def failing(*_args: object, **_kw: object) -> None:
         raise ClinicDeskError(ErrorCode.BACKUP_VERIFY_FAILED, reason="counts_differ")
 
     monkeypatch.setattr(backup_service, "open_file", failing)
