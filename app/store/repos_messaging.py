@@ -19,7 +19,7 @@ from app.services.ports_messaging import (
 )
 from app.store.repos_media import MediaSql
 from app.store.repos_tickets import TicketSql
-from app.store.rows import new_id
+from app.store.rows import by_id_params, new_id, update_by_id
 from app.store.schema import (
     branches,
     contact_identities,
@@ -40,6 +40,15 @@ ci = contact_identities
 # The inbound pipeline's statements, built once with bind parameters (docs/PERFORMANCE.md:
 # building a statement and its cache key on every call cost more than running it).
 _ADD_IDENTITY = sqlite_insert(ci).on_conflict_do_nothing()
+_FIND_IDENTITIES = select(ci.c.contact_id).where(
+    (ci.c.branch_id == bindparam("b_branch"))
+    & tuple_(ci.c.kind, ci.c.value).in_(bindparam("b_pairs", expanding=True))
+)
+# A NULL phone or LID compares as unknown: that half of the OR finds nothing, as if left out.
+_FIND_CONTACTS = select(contacts.c.id).where(
+    (contacts.c.branch_id == bindparam("b_branch"))
+    & ((contacts.c.phone_e164 == bindparam("b_phone")) | (contacts.c.wa_lid == bindparam("b_lid")))
+)
 _CONTACT = select(contacts).where(contacts.c.id == bindparam("b_id"))
 _INSERT_CONTACT = insert(contacts)
 _INSERT_MESSAGE = sqlite_insert(messages).on_conflict_do_nothing().returning(messages.c.id)
@@ -68,8 +77,8 @@ class MessagingRepository(TicketSql, MediaSql):
         """Contacts holding any of the ``(kind, value)`` identities in the branch."""
         if not pairs:
             return set()
-        where = (ci.c.branch_id == branch_id) & tuple_(ci.c.kind, ci.c.value).in_(pairs)
-        return {int(r[0]) for r in self._c.execute(select(ci.c.contact_id).where(where))}
+        params = {"b_branch": branch_id, "b_pairs": pairs}
+        return {int(r[0]) for r in self._c.execute(_FIND_IDENTITIES, params)}
 
     def add_identity(
         self, branch_id: int, contact_id: int, kind: str, value: str, at: datetime
@@ -92,13 +101,10 @@ class MessagingRepository(TicketSql, MediaSql):
 
     def find_contacts(self, branch_id: int, phone: str | None, lid: str | None) -> set[int]:
         """Contacts with this phone or LID in their own columns (e.g. added by hand)."""
-        either = [
-            c == v for c, v in ((contacts.c.phone_e164, phone), (contacts.c.wa_lid, lid)) if v
-        ]
-        if not either:
+        if not phone and not lid:
             return set()
-        where = (contacts.c.branch_id == branch_id) & or_(*either)
-        return {int(r[0]) for r in self._c.execute(select(contacts.c.id).where(where))}
+        params = {"b_branch": branch_id, "b_phone": phone or None, "b_lid": lid or None}
+        return {int(r[0]) for r in self._c.execute(_FIND_CONTACTS, params)}
 
     def add_contact(
         self, branch_id: int, phone: str | None, lid: str | None, name: str | None, at: datetime
@@ -108,7 +114,7 @@ class MessagingRepository(TicketSql, MediaSql):
         return new_id(self._c.execute(_INSERT_CONTACT, values))
 
     def update_contact(self, contact_id: int, **values: object) -> None:
-        self._c.execute(update(contacts).where(contacts.c.id == contact_id).values(**values))
+        self._c.execute(update_by_id(contacts, frozenset(values)), by_id_params(contact_id, values))
 
     def move_contact_rows(self, drop_id: int, keep_id: int) -> None:
         """Point everything that names ``drop_id`` (tickets, messages, reminders…) at keep."""

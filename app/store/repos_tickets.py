@@ -17,7 +17,6 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    update,
 )
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -30,6 +29,7 @@ from app.services.ports_messaging import (
     TicketRecord,
     TicketScope,
 )
+from app.store.rows import by_id_params, update_by_id
 from app.store.schema import (
     contacts,
     messages,
@@ -62,6 +62,12 @@ _LATEST_CLOSED = (
     .limit(1)
 )
 _INSERT_TICKET = insert(tickets)
+_QUEUE_BY_ID = select(queues).where(queues.c.id == bindparam("b_id"))
+_QUEUES_OF_BRANCH = (
+    select(queues)
+    .where(queues.c.branch_id == bindparam("b_branch"))
+    .order_by(queues.c.menu_order, queues.c.id)
+)
 
 # An inbox page's extras, three reads for the whole page (they were three per row, and the
 # per-row reads were most of the listing's time at 100,000 tickets: docs/PERFORMANCE.md).
@@ -127,7 +133,7 @@ class TicketSql:
         return self._one(_TICKET_BY_ID, {"b_id": ticket_id})
 
     def update_ticket(self, ticket_id: int, **values: object) -> None:
-        self._c.execute(update(tickets).where(t.id == ticket_id).values(**values))
+        self._c.execute(update_by_id(tickets, frozenset(values)), by_id_params(ticket_id, values))
 
     def list_tickets(self, query: TicketQuery) -> list[TicketRecord]:
         """Visible tickets matching ``query``, most recent activity first (keyset cursor)."""
@@ -178,14 +184,12 @@ class TicketSql:
         return int(self._c.execute(insert(queues).values(**values)).lastrowid or 0)
 
     def get_queue(self, queue_id: int) -> QueueRecord | None:
-        row = self._c.execute(select(queues).where(queues.c.id == queue_id)).first()
+        row = self._c.execute(_QUEUE_BY_ID, {"b_id": queue_id}).first()
         return _queue(row) if row else None
 
     def queues(self, branch_id: int) -> list[QueueRecord]:
         """A branch's queues in menu order (ties by id): option 1 is the first."""
-        q = queues.c
-        query = select(queues).where(q.branch_id == branch_id).order_by(q.menu_order, q.id)
-        return [_queue(r) for r in self._c.execute(query)]
+        return [_queue(r) for r in self._c.execute(_QUEUES_OF_BRANCH, {"b_branch": branch_id})]
 
     def add_queue_member(self, queue_id: int, user_id: int) -> None:
         stmt = sqlite_insert(queue_members).values(queue_id=queue_id, user_id=user_id)
