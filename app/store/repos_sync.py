@@ -6,12 +6,12 @@ Counts only: nothing here selects a message body, a contact, a name or a phone n
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Connection, func, insert, select, type_coerce
 
+from app.domain.codes import as_code
 from app.services.ports_sync import BranchCounts, ChannelRow, QueuedReport, Transition
 from app.store.repos_messaging import read_setting, write_setting
 from app.store.schema import (
@@ -25,12 +25,8 @@ from app.store.schema import (
 )
 
 GLOBAL = 0
-_CODE = re.compile(r"^[A-Za-z0-9_.:-]{1,40}$")
-
-
-def _code(text: str) -> str:
-    """A stored reason as a report code; anything that does not look like one is "other"."""
-    return text if _CODE.match(text) else "other"
+# "inbound.quarantined:<reason>" stays within a report code's 64 characters.
+_REASON_MAX = 40
 
 
 class SyncRepository:
@@ -143,7 +139,7 @@ class SyncRepository:
         for reason, n in self._c.execute(
             select(q.reason, func.count()).where(where).group_by(q.reason)
         ):
-            key = f"inbound.quarantined:{_code(str(reason))}"
+            key = f"inbound.quarantined:{as_code(str(reason), _REASON_MAX)}"
             found[key] = found.get(key, 0) + int(n)
         where = _within(o.updated_at, start, end) & o.status.in_(["failed", "needs_review"])
         for status, n in self._c.execute(

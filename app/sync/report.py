@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import re
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from app import __version__
+from app.domain.codes import as_code
 from app.services.ports import Clock
 from app.services.ports_sync import ChannelRow, SyncRepo, Transition
 from app.store.store import Store
@@ -31,15 +31,12 @@ from app.sync.schema import (
     SystemFigures,
 )
 
-_CODE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 WarningOf = Callable[[int], str | None]
 
 
 def code_or_other(text: str | None) -> str | None:
     """A stored reason or state as a report code ("other" when it does not look like one)."""
-    if text is None:
-        return None
-    return text if _CODE.match(text) else "other"
+    return None if text is None else as_code(text)
 
 
 def percentile(values: Sequence[float], fraction: float) -> float | None:
