@@ -19,7 +19,7 @@ from app.services.ports_messaging import (
 )
 from app.store.repos_media import MediaSql
 from app.store.repos_tickets import TicketSql
-from app.store.rows import by_id_params, new_id, update_by_id
+from app.store.rows import new_id
 from app.store.schema import (
     branches,
     contact_identities,
@@ -50,6 +50,8 @@ _FIND_CONTACTS = select(contacts.c.id).where(
     & ((contacts.c.phone_e164 == bindparam("b_phone")) | (contacts.c.wa_lid == bindparam("b_lid")))
 )
 _CONTACT = select(contacts).where(contacts.c.id == bindparam("b_id"))
+# SET names the columns given as parameters (SQLAlchemy compiles, and caches, one per set).
+_UPDATE_CONTACT = update(contacts).where(contacts.c.id == bindparam("b_id"))
 _INSERT_CONTACT = insert(contacts)
 _INSERT_MESSAGE = sqlite_insert(messages).on_conflict_do_nothing().returning(messages.c.id)
 _MESSAGE_LINKS = update(messages).where(messages.c.id == bindparam("b_id"))
@@ -114,7 +116,7 @@ class MessagingRepository(TicketSql, MediaSql):
         return new_id(self._c.execute(_INSERT_CONTACT, values))
 
     def update_contact(self, contact_id: int, **values: object) -> None:
-        self._c.execute(update_by_id(contacts, frozenset(values)), by_id_params(contact_id, values))
+        self._c.execute(_UPDATE_CONTACT, {"b_id": contact_id, **values})
 
     def move_contact_rows(self, drop_id: int, keep_id: int) -> None:
         """Point everything that names ``drop_id`` (tickets, messages, reminders…) at keep."""

@@ -17,6 +17,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    update,
 )
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -29,7 +30,6 @@ from app.services.ports_messaging import (
     TicketRecord,
     TicketScope,
 )
-from app.store.rows import by_id_params, update_by_id
 from app.store.schema import (
     contacts,
     messages,
@@ -62,6 +62,8 @@ _LATEST_CLOSED = (
     .limit(1)
 )
 _INSERT_TICKET = insert(tickets)
+# SET names the columns given as parameters (SQLAlchemy compiles, and caches, one per set).
+_UPDATE_TICKET = update(tickets).where(t.id == bindparam("b_id"))
 _QUEUE_BY_ID = select(queues).where(queues.c.id == bindparam("b_id"))
 _QUEUES_OF_BRANCH = (
     select(queues)
@@ -133,7 +135,7 @@ class TicketSql:
         return self._one(_TICKET_BY_ID, {"b_id": ticket_id})
 
     def update_ticket(self, ticket_id: int, **values: object) -> None:
-        self._c.execute(update_by_id(tickets, frozenset(values)), by_id_params(ticket_id, values))
+        self._c.execute(_UPDATE_TICKET, {"b_id": ticket_id, **values})
 
     def list_tickets(self, query: TicketQuery) -> list[TicketRecord]:
         """Visible tickets matching ``query``, most recent activity first (keyset cursor)."""
