@@ -35,6 +35,7 @@ KEYS_PART = "keys.json"
 MEDIA_KEY = "media_key"  # names inside keys.json
 DEVICE_ROOT = "device_root"
 MANIFEST = "manifest.json"
+MEDIA_DIR = "media/"  # every media part's name starts so
 MANIFEST_FORMAT = "clinicdesk-backup-manifest"
 COPY_BUFFER = 1 << 20
 Progress = Callable[[str], None]
@@ -234,7 +235,7 @@ def media_files(data_dir: DataDir) -> Iterator[tuple[str, Path]]:
         return
     for path in sorted(root.glob("*/*")):
         if path.is_file() and not path.name.startswith("."):
-            yield f"media/{path.parent.name}/{path.name}", path
+            yield f"{MEDIA_DIR}{path.parent.name}/{path.name}", path
 
 
 def channel_files(data_dir: DataDir) -> Iterator[tuple[str, Path]]:

@@ -184,10 +184,6 @@ class DirectWrites:
         self._flushes.close()
         self._block.close()
 
-    def fileno(self) -> int:
-        """The file's descriptor."""
-        return self._fd
-
 
 class Flushes:
     """``fdatasync`` of a file every :data:`FLUSH_BYTES` written, on a thread of its own, one at

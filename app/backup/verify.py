@@ -22,6 +22,7 @@ from app.backup.snapshot import (
     KEYS_PART,
     MANIFEST,
     MANIFEST_FORMAT,
+    MEDIA_DIR,
     MEDIA_KEY,
     Progress,
     count_rows,
@@ -38,7 +39,6 @@ COPY_BUFFER = 1 << 20
 # decrypted again. The cache is sized to hold the whole copy, up to this (a nightly job's
 # memory for a few seconds): at 1 GB (350 MB database) 64 MiB took 16.9 s, 512 MiB 6.1 s.
 VERIFY_CACHE_MAX_KIB = 512 << 10
-MEDIA_PREFIX = "media/"
 
 
 @dataclass
@@ -141,10 +141,9 @@ def _extract(
                     raise invalid("bad_member")  # the same part twice
                 if member.name == MANIFEST:
                     manifest = _parse_manifest(data.read())
-                elif keep_media or not member.name.startswith(MEDIA_PREFIX):
-                    hashes[member.name] = _write_member(data, folder, member.name)
                 else:
-                    hashes[member.name] = _hash_member(data, folder, member.name)
+                    keep = keep_media or not member.name.startswith(MEDIA_DIR)
+                    hashes[member.name] = _take_member(data, folder, member.name, keep=keep)
     except tarfile.TarError:
         raise invalid("bad_tar") from None
     if manifest is None:
@@ -160,23 +159,25 @@ def _safe_path(folder: Path, name: str) -> Path:
     return folder.joinpath(*pure.parts)
 
 
-def _write_member(data: IO[bytes], folder: Path, name: str) -> str:
+def _take_member(data: IO[bytes], folder: Path, name: str, *, keep: bool) -> str:
+    """Hash member ``name`` and, if ``keep``, write it under ``folder`` (a new file: a
+    duplicate name fails); its name is checked either way."""
     target = _safe_path(folder, name)
+    if not keep:
+        return _copy_hashing(data, None)
     target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    sha = hashlib.sha256()
     with open(target, "xb") as out:  # noqa: PTH123 - exclusive create: a duplicate name fails
-        while chunk := data.read(COPY_BUFFER):
-            sha.update(chunk)
-            out.write(chunk)
+        digest = _copy_hashing(data, out)
     target.chmod(0o600)
-    return sha.hexdigest()
+    return digest
 
 
-def _hash_member(data: IO[bytes], folder: Path, name: str) -> str:
-    _safe_path(folder, name)  # the same names are refused as when written
+def _copy_hashing(data: IO[bytes], out: IO[bytes] | None) -> str:
     sha = hashlib.sha256()
     while chunk := data.read(COPY_BUFFER):
         sha.update(chunk)
+        if out is not None:
+            out.write(chunk)
     return sha.hexdigest()
 
 
