@@ -209,6 +209,30 @@ async def test_an_archive_made_before_the_snapshot_settings_restores_identical_d
         restored.close()
 
 
+async def test_an_archive_with_16_kib_snapshot_pages_restores_identical_data(
+    clinic: Clinic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Archives made between the snapshot settings and the 64 KiB pages used 16 KiB pages.
+    cipher: Cipher = (("cipher_page_size", "16384"), ("cipher_hmac_algorithm", "HMAC_SHA256"))
+    monkeypatch.setattr(snapshot_module, "SNAPSHOT_CIPHER", cipher)
+    monkeypatch.setattr(backup_service, "SNAPSHOT_CIPHER", cipher)
+    archive = await asyncio.to_thread(clinic.backup)
+    monkeypatch.undo()
+    opened = await asyncio.to_thread(
+        open_file, archive, clinic.backup_key(), tmp_path / "check", lambda _s: None
+    )
+    assert dict(opened.cipher) == dict(cipher) != dict(SNAPSHOT_CIPHER)
+    new_root, new_keys = tmp_path / "new-pc" / "data", tmp_path / "new-pc" / "keys"
+    await asyncio.to_thread(
+        restore_archive, archive, new_root, clinic.rk, FileMachineProtector(new_keys)
+    )
+    restored = open_core(new_root, machine=FileMachineProtector(new_keys))
+    try:
+        assert table_rows(restored) == table_rows(clinic.core)
+    finally:
+        restored.close()
+
+
 async def test_restored_data_key_is_new_and_old_archives_still_open(
     clinic: Clinic, tmp_path: Path
 ) -> None:

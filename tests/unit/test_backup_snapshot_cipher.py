@@ -19,7 +19,7 @@ def test_the_settings_a_backup_records_come_back() -> None:
     recorded = {"snapshot_cipher": dict(SNAPSHOT_CIPHER)}
     assert dict(snapshot_cipher(recorded)) == dict(SNAPSHOT_CIPHER)
     assert dict(SNAPSHOT_CIPHER) == {
-        "cipher_page_size": "16384",
+        "cipher_page_size": "65536",
         "cipher_hmac_algorithm": "HMAC_SHA256",
     }
 
