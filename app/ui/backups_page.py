@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.errors import ClinicDeskError, ErrorCode
-from app.ui.client import BackupStatus, DeskClient
+from app.ui.client import DeskClient
+from app.ui.client_types import BackupStatus
 from app.ui.qtutil import named
 from app.ui.tasks import TaskSet
 from app.ui.texts import error_text

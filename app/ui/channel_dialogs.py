@@ -23,8 +23,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.errors import ClinicDeskError, ErrorCode
-from app.ui.client import Channel, DeskClient
+from app.ui.client import DeskClient
 from app.ui.client_contact import StateChange
+from app.ui.client_types import Channel
 from app.ui.qtutil import named
 from app.ui.texts import error_text, reason_text, state_text
 

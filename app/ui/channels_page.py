@@ -32,7 +32,8 @@ from PySide6.QtWidgets import (
 from app.domain.errors import ClinicDeskError
 from app.ui.bridge import EventBridge
 from app.ui.channel_dialogs import HistoryDialog, PairCodeDialog, ask_logout, channel_error_text
-from app.ui.client import Channel, DeskClient, Me
+from app.ui.client import DeskClient
+from app.ui.client_types import Channel, Me
 from app.ui.qtutil import named
 from app.ui.tasks import TaskSet
 from app.ui.texts import deaf_warning_text, error_text, phone_text, reason_text, state_text

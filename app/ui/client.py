@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -25,284 +24,36 @@ import httpx
 
 from app.domain.errors import ClinicDeskError, ErrorCode
 from app.ui.client_contact import ContactProfile, StateChange, contact_of, state_change_of
+from app.ui.client_types import (
+    BackupStatus,
+    Branch,
+    BranchRole,
+    Channel,
+    Dashboard,
+    Json,
+    Me,
+    MessagePage,
+    Note,
+    Outbound,
+    Queue,
+    QuickReply,
+    SearchPage,
+    Ticket,
+    TicketPage,
+    User,
+    backup_status_of,
+    channel_of,
+    message_of,
+    outbound_of,
+    search_of,
+    ticket_of,
+    when,
+)
 
 log = logging.getLogger(__name__)
-Json = dict[str, Any]
 IDS_PER_READ = 200  # the API's limit on GET /tickets?ids=
 REFRESH_FLOOR_S = 5.0  # never hammer the engine with refreshes, even for very short tokens
 RUN_READ_TIMEOUT_S = 3600.0  # POST /backups/run answers when the archive is verified
-
-
-@dataclass(frozen=True, slots=True)
-class BranchRole:
-    branch_id: int
-    branch_name: str
-    role: str
-
-
-@dataclass(frozen=True, slots=True)
-class Me:
-    """Who is logged in, and where they may work."""
-
-    id: int | None
-    username: str
-    display_name: str
-    super_admin: bool
-    branches: tuple[BranchRole, ...]
-
-    @property
-    def is_admin(self) -> bool:
-        """Super admins and branch admins see Configurações."""
-        return self.super_admin or any(b.role in ("admin", "super_admin") for b in self.branches)
-
-    def manages_channels(self, branch_id: int) -> bool:
-        """Admins of the branch (and super admins) pair, pause and log out its numbers."""
-        admin = ("admin", "super_admin")
-        return self.super_admin or any(
-            b.branch_id == branch_id and b.role in admin for b in self.branches
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Branch:
-    id: int
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Ticket:
-    """One inbox row; ``preview`` is the start of the newest message's text (None for media
-    without text: ``last_kind`` says which kind)."""
-
-    id: int
-    branch_id: int
-    channel_id: int
-    contact_id: int
-    contact_name: str | None
-    queue_id: int | None
-    assignee_id: int | None
-    status: str
-    unread_count: int
-    last_activity_at: datetime
-    created_at: datetime
-    tags: tuple[str, ...]
-    preview: str | None = None
-    last_kind: str | None = None
-    last_direction: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TicketPage:
-    items: tuple[Ticket, ...]
-    next_cursor: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One conversation bubble. ``media_sha256`` is the hook for ``GET /media/{sha}``."""
-
-    id: int
-    direction: str
-    kind: str
-    body: str | None
-    ack: str
-    sent_at: datetime
-    automatic: bool
-    media_sha256: str | None = None
-    media_mime: str | None = None
-    media_name: str | None = None
-    has_thumbnail: bool = False
-    outbox_id: int | None = None
-    send_status: str | None = None  # outbox status of an outgoing message (queued…failed)
-    media_size: int | None = None
-    media_refused: bool = False  # the patient's file was refused (type or size)
-    send_error: str | None = None  # the last failure's code
-
-
-@dataclass(frozen=True, slots=True)
-class Note:
-    """An internal note on a ticket (never sent to the patient)."""
-
-    id: int
-    author_id: int
-    body: str
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class MessageHit:
-    message_id: int
-    ticket_id: int
-    contact_id: int | None
-    sent_at: datetime
-    snippet: str  # matches marked with U+E000 … U+E001
-
-
-@dataclass(frozen=True, slots=True)
-class ContactHit:
-    contact_id: int
-    display_name: str
-
-
-@dataclass(frozen=True, slots=True)
-class SearchPage:
-    """Newest first; a ``*_next`` cursor continues its list (None: complete)."""
-
-    messages: tuple[MessageHit, ...]
-    contacts: tuple[ContactHit, ...]
-    messages_next: int | None
-    contacts_next: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class User:
-    id: int
-    display_name: str
-
-
-@dataclass(frozen=True, slots=True)
-class MessagePage:
-    items: tuple[Message, ...]  # newest first
-    next_cursor: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Outbound:
-    """A queued reply (``POST /tickets/{id}/messages``)."""
-
-    outbox_id: int
-    message_id: int
-    ticket_id: int | None
-    status: str
-    ack: str
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Channel:
-    id: int
-    branch_id: int
-    name: str
-    display_name: str
-    kind: str
-    phone_e164: str | None
-    enabled: bool
-    state: str
-    reason: str | None
-    reconnects: int
-    warning: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Queue:
-    id: int
-    branch_id: int
-    name: str
-    color: str
-
-
-@dataclass(frozen=True, slots=True)
-class QuickReply:
-    shortcut: str
-    body: str
-
-
-@dataclass(frozen=True, slots=True)
-class Dashboard:
-    """Today's figures (``GET /stats/dashboard``); averages in seconds, None: none today."""
-
-    channels_connected: int
-    channels_total: int
-    messages_in: int
-    messages_out: int
-    waiting: int
-    avg_first_response_s: float | None
-    avg_resolution_s: float | None
-    hourly_in: tuple[int, ...]
-    hourly_out: tuple[int, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class BackupStatus:
-    """``GET /backups`` for the Backups page: times are aware datetimes (None: never), the
-    last failure's core error code, free bytes per target (None: unknown), archive count."""
-
-    last_success_at: datetime | None
-    last_archive: str | None
-    last_failure_at: datetime | None
-    last_failure_code: str | None
-    last_verify_at: datetime | None
-    last_restore_test_at: datetime | None
-    next_run: datetime | None
-    targets: tuple[tuple[str, int | None], ...]
-    archives: int
-
-
-def _moment(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
-
-
-def backup_status_of(d: Json) -> BackupStatus:
-    s = d["status"]
-    ok, failed = s.get("last_success") or {}, s.get("last_failure") or {}
-    return BackupStatus(
-        _moment(ok.get("at")), ok.get("archive"), _moment(failed.get("at")), failed.get("code"),
-        _moment((s.get("last_verify") or {}).get("at")),
-        _moment((s.get("last_restore_test") or {}).get("at")), _moment(s.get("next_run")),
-        tuple((t["path"], t.get("free_bytes")) for t in s.get("targets", [])),
-        len(d.get("archives", [])),
-    )  # fmt: skip
-
-
-def _when(value: str | None) -> datetime:
-    if not value:
-        return datetime.now(UTC)
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def ticket_of(j: Json) -> Ticket:
-    return Ticket(
-        j["id"], j["branch_id"], j["channel_id"], j["contact_id"], j.get("contact_name"),
-        j.get("queue_id"), j.get("assignee_id"), j["status"], int(j.get("unread_count", 0)),
-        _when(j.get("last_activity_at")), _when(j.get("created_at")),
-        tuple(j.get("tags") or ()), j.get("last_preview"), j.get("last_kind"),
-        j.get("last_direction"),
-    )  # fmt: skip
-
-
-def message_of(j: Json) -> Message:
-    return Message(
-        j["id"], j["direction"], j["kind"], j.get("body"), j.get("ack", "pending"),
-        _when(j.get("sent_at")), bool(j.get("automatic")), j.get("media_sha256"),
-        j.get("media_mime"), j.get("media_name"), bool(j.get("has_thumbnail")),
-        j.get("outbox_id"), j.get("outbox_status"), j.get("media_size"),
-        bool(j.get("media_refused")), j.get("outbox_error"),
-    )  # fmt: skip
-
-
-def search_of(d: Json) -> SearchPage:
-    hits = tuple(
-        MessageHit(h["message_id"], h["ticket_id"], h.get("contact_id"), _when(h["sent_at"]),
-                   h["snippet"])
-        for h in d["messages"]
-    )  # fmt: skip
-    contacts = tuple(ContactHit(c["contact_id"], c["display_name"]) for c in d["contacts"])
-    return SearchPage(hits, contacts, d.get("messages_next_before"), d.get("contacts_next_before"))
-
-
-def outbound_of(d: Json) -> Outbound:
-    return Outbound(
-        d["outbox_id"], d["message_id"], d.get("ticket_id"), d["status"], d["ack"],
-        _when(d.get("created_at")),
-    )  # fmt: skip
-
-
-def channel_of(j: Json) -> Channel:
-    return Channel(
-        j["id"], j["branch_id"], j["name"], j.get("display_name") or j["name"], j["kind"],
-        j.get("phone_e164"), bool(j.get("enabled", True)), j["state"], j.get("reason"),
-        int(j.get("reconnects", 0)), j.get("warning"),
-    )  # fmt: skip
 
 
 def error_of(response: httpx.Response) -> ClinicDeskError:
@@ -389,7 +140,7 @@ class DeskClient:
 
     def _set_token(self, data: Json) -> None:
         self.token = str(data["token"])
-        self.expires_at = _when(data["expires_at"]) if data.get("expires_at") else None
+        self.expires_at = when(data["expires_at"]) if data.get("expires_at") else None
         if self.on_token is not None:
             self.on_token(self.token)
         self._stop_refresh()
@@ -486,7 +237,7 @@ class DeskClient:
         """The ticket's internal notes (``GET /tickets/{id}``), oldest first."""
         data = await self._call("GET", f"/tickets/{ticket_id}")
         return [
-            Note(n["id"], n["author_id"], n["body"], _when(n["created_at"])) for n in data["notes"]
+            Note(n["id"], n["author_id"], n["body"], when(n["created_at"])) for n in data["notes"]
         ]
 
     async def add_note(self, ticket_id: int, body: str) -> int:

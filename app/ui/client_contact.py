@@ -7,11 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from app.ui.client_types import moment
+
 Json = dict[str, Any]
-
-
-def _moment(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
 def _moment_req(value: str) -> datetime:
@@ -53,12 +51,12 @@ class ContactProfile:
 def contact_of(d: Json) -> ContactProfile:
     rows = tuple(
         ContactTicket(t["id"], t["status"], t["channel_id"], _moment_req(t["created_at"]),
-                      _moment(t.get("closed_at")), bool(t.get("visible", True)))
+                      moment(t.get("closed_at")), bool(t.get("visible", True)))
         for t in d.get("tickets", [])
     )  # fmt: skip
     return ContactProfile(
         d["id"], d.get("display_name"), d.get("phone_e164"), tuple(d.get("identity_kinds", [])),
-        _moment(d.get("opted_out_at")), rows,
+        moment(d.get("opted_out_at")), rows,
     )  # fmt: skip
 
 

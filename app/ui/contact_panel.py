@@ -27,8 +27,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.errors import ClinicDeskError
-from app.ui.client import DeskClient, Note, Ticket
+from app.ui.client import DeskClient
 from app.ui.client_contact import ContactProfile, ContactTicket
+from app.ui.client_types import Note, Ticket
 from app.ui.qtutil import named
 from app.ui.tasks import TaskSet
 from app.ui.texts import error_text, phone_text

@@ -35,7 +35,8 @@ from PySide6.QtWidgets import (
 
 from app.domain.errors import ClinicDeskError
 from app.ui.bridge import EventBridge, OutboxUpdate
-from app.ui.client import DeskClient, Message, Ticket, User
+from app.ui.client import DeskClient
+from app.ui.client_types import Message, Ticket, User
 from app.ui.conversation_files import ConversationFiles
 from app.ui.messages_view import BubbleDelegate, MessageModel, messages_palette
 from app.ui.qtutil import named

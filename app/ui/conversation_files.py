@@ -19,7 +19,8 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from app.domain.errors import ClinicDeskError
-from app.ui.client import DeskClient, Message
+from app.ui.client import DeskClient
+from app.ui.client_types import Message
 from app.ui.media import (
     TempFiles,
     ThumbnailCache,

@@ -30,7 +30,8 @@ from PySide6.QtWidgets import (
 
 from app.domain.errors import ClinicDeskError
 from app.ui.bridge import EventBridge
-from app.ui.client import DeskClient, Ticket
+from app.ui.client import DeskClient
+from app.ui.client_types import Ticket
 from app.ui.contact_panel import ContactPanel
 from app.ui.conversation import ConversationPane
 from app.ui.inbox_tools import FilterBar, SearchResults

@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.errors import ClinicDeskError
-from app.ui.client import ContactHit, DeskClient, MessageHit, SearchPage
+from app.ui.client import DeskClient
+from app.ui.client_types import ContactHit, MessageHit, SearchPage
 from app.ui.qtutil import named
 from app.ui.tasks import TaskSet
 from app.ui.texts import error_text

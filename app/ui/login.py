@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.errors import ClinicDeskError, ErrorCode
-from app.ui.client import Branch, DeskClient, Me
+from app.ui.client import DeskClient
+from app.ui.client_types import Branch, Me
 from app.ui.qtutil import named
 from app.ui.texts import error_text
 

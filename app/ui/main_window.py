@@ -29,7 +29,8 @@ from app.domain.errors import ClinicDeskError
 from app.ui.backups_page import BackupsPage
 from app.ui.bridge import EventBridge, LinkStatus
 from app.ui.channels_page import ChannelsPage
-from app.ui.client import Channel, DeskClient
+from app.ui.client import DeskClient
+from app.ui.client_types import Channel
 from app.ui.contacts_page import ContactsPage
 from app.ui.desk_settings import DeskSettings
 from app.ui.idle_lock import IdleLock

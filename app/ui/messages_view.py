@@ -29,7 +29,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFontMetrics, QImage, QMouseEvent, QPainter, QPalette
 from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from app.ui.client import Message
+from app.ui.client_types import Message
 from app.ui.texts import kind_text, send_status_text
 
 AnyIndex = QModelIndex | QPersistentModelIndex

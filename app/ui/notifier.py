@@ -19,7 +19,8 @@ from PySide6.QtWidgets import QApplication, QMenu, QStyle, QSystemTrayIcon
 
 from app.domain.errors import ClinicDeskError
 from app.ui.bridge import EventBridge
-from app.ui.client import DeskClient, Ticket
+from app.ui.client import DeskClient
+from app.ui.client_types import Ticket
 from app.ui.desk_settings import DeskSettings
 from app.ui.tasks import TaskSet
 

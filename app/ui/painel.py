@@ -15,7 +15,8 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLay
 
 from app.domain.errors import ClinicDeskError
 from app.ui.bridge import EventBridge
-from app.ui.client import Dashboard, DeskClient
+from app.ui.client import DeskClient
+from app.ui.client_types import Dashboard
 from app.ui.qtutil import named
 from app.ui.tasks import TaskSet
 

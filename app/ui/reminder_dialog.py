@@ -27,8 +27,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.errors import ClinicDeskError
-from app.ui.client import Channel, DeskClient
+from app.ui.client import DeskClient
 from app.ui.client_reminders import NewReminder, RemindersApi
+from app.ui.client_types import Channel
 from app.ui.qtutil import named
 from app.ui.tasks import TaskSet
 from app.ui.texts import error_text

@@ -27,8 +27,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.errors import ClinicDeskError
-from app.ui.client import Channel, DeskClient, Me
+from app.ui.client import DeskClient
 from app.ui.client_reminders import Reminder, RemindersApi
+from app.ui.client_types import Channel, Me
 from app.ui.qtutil import named
 from app.ui.reminder_dialog import NewReminderDialog
 from app.ui.tasks import TaskSet

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.ui.client import User
+from app.ui.client_types import User
 from app.ui.qtutil import named
 
 EMOJI = (

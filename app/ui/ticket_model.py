@@ -30,7 +30,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor
 
 from app.domain.errors import ClinicDeskError
-from app.ui.client import Ticket, TicketPage
+from app.ui.client_types import Ticket, TicketPage
 from app.ui.tasks import TaskSet
 from app.ui.texts import kind_text
 

@@ -14,7 +14,7 @@ import qasync
 
 from app.ui.app import make_app
 from app.ui.bridge import EventBridge, LinkStatus
-from app.ui.client import BranchRole, Channel, Me
+from app.ui.client_types import BranchRole, Channel, Me
 from app.ui.desk import save
 from app.ui.login import LoginResult
 from app.ui.main_window import MainWindow

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.domain.errors import ClinicDeskError, ErrorCode
-from app.ui.client import Ticket, TicketPage
+from app.ui.client_types import Ticket, TicketPage
 
 
 async def until(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:

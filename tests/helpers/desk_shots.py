@@ -18,7 +18,7 @@ import qasync
 
 from app.ui.app import make_app
 from app.ui.bridge import EventBridge
-from app.ui.client import BranchRole, Channel, Me, Note
+from app.ui.client_types import BranchRole, Channel, Me, Note
 from app.ui.desk import save
 from app.ui.login import LoginResult
 from app.ui.main_window import MainWindow

@@ -14,9 +14,10 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice
 from PySide6.QtGui import QImage
 
 from app.domain.errors import ClinicDeskError, ErrorCode
-from app.ui.client import (
+from app.ui.client import DeskClient
+from app.ui.client_contact import ContactProfile, StateChange
+from app.ui.client_types import (
     ContactHit,
-    DeskClient,
     Message,
     MessageHit,
     MessagePage,
@@ -27,7 +28,6 @@ from app.ui.client import (
     TicketPage,
     User,
 )
-from app.ui.client_contact import ContactProfile, StateChange
 from tests.helpers.desk import make_ticket
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

@@ -13,7 +13,8 @@ from PySide6.QtWidgets import QListWidget
 from app.domain.errors import ClinicDeskError, ErrorCode
 from app.ui.backups_page import BackupsPage, relative_text
 from app.ui.bridge import EventBridge
-from app.ui.client import BackupStatus, BranchRole, DeskClient, Me, backup_status_of
+from app.ui.client import DeskClient
+from app.ui.client_types import BackupStatus, BranchRole, Me, backup_status_of
 from app.ui.login import LoginResult
 from app.ui.main_window import MainWindow
 

@@ -11,8 +11,8 @@ from PySide6.QtWidgets import QMessageBox
 from app.domain.errors import ClinicDeskError, ErrorCode
 from app.ui.bridge import EventBridge
 from app.ui.channels_page import ChannelsPage
-from app.ui.client import BranchRole, Channel, Me
 from app.ui.client_contact import ContactProfile, ContactTicket, StateChange
+from app.ui.client_types import BranchRole, Channel, Me
 from app.ui.contact_panel import TICKET_ROLE, ContactPanel
 from app.ui.texts import phone_text
 from tests.helpers.desk import make_ticket

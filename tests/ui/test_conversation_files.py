@@ -11,7 +11,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from app.ui.bridge import EventBridge
-from app.ui.client import Ticket
+from app.ui.client_types import Ticket
 from app.ui.conversation import ConversationPane
 from app.ui.media import ATTACHMENT_MAX
 from app.ui.messages_view import MESSAGE_ROLE

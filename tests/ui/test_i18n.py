@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (
 
 from app.ui.app import i18n_dir
 from app.ui.bridge import EventBridge
-from app.ui.client import BranchRole, DeskClient, Me
+from app.ui.client import DeskClient
+from app.ui.client_types import BranchRole, Me
 from app.ui.i18n_build import sources, tool
 from app.ui.login import LoginDialog, LoginResult
 from app.ui.main_window import MainWindow

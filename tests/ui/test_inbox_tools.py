@@ -8,7 +8,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 
 from app.ui.bridge import EventBridge
-from app.ui.client import SearchPage
+from app.ui.client_types import SearchPage
 from app.ui.inbox import InboxPage
 from app.ui.inbox_tools import HIT_ROLE
 from app.ui.ticket_model import PREVIEW_ROLE, TicketTableModel

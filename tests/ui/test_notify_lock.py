@@ -12,7 +12,8 @@ from PySide6.QtWidgets import QWidget
 
 from app.domain.errors import ClinicDeskError, ErrorCode
 from app.ui.bridge import EventBridge
-from app.ui.client import DeskClient, Ticket, TicketPage
+from app.ui.client import DeskClient
+from app.ui.client_types import Ticket, TicketPage
 from app.ui.desk_settings import DeskSettings
 from app.ui.idle_lock import IdleLock
 from app.ui.notifier import Notifier

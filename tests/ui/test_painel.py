@@ -8,7 +8,7 @@ from PySide6.QtCore import QPointF
 from PySide6.QtGui import QColor
 
 from app.ui.bridge import EventBridge
-from app.ui.client import Dashboard
+from app.ui.client_types import Dashboard
 from app.ui.painel import BACKGROUND, IN_COLOUR, OUT_COLOUR, HourlyChart, PainelPage
 
 

@@ -24,7 +24,7 @@ async def test_a_call_after_close_is_engine_unreachable() -> None:
 
 
 async def test_tickets_by_id_reads_at_most_200_per_call_and_leaves_out_the_unseen() -> None:
-    from app.ui.client import TicketPage
+    from app.ui.client_types import TicketPage
     from tests.helpers.desk import make_ticket
 
     asked: list[list[int]] = []
