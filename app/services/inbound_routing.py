@@ -38,6 +38,10 @@ class RoutingSettings:
     reopen_window: timedelta = DEFAULT_REOPEN_WINDOW
     out_of_hours_quiet: timedelta = timedelta(hours=4)
     menu_header: str = DEFAULT_MENU_HEADER
+    # A message that is not an option gets the menu again once, and only after a pause: the
+    # rest of a burst was written before the menu was read (docs/MESSAGING.md, "Route").
+    menu_repeats: int = 1
+    menu_repeat_after: timedelta = timedelta(minutes=2)
     opt_out_reply: str = DEFAULT_OPT_OUT_REPLY  # a branch overrides it ("opt_out_reply")
     opt_in_reply: str = DEFAULT_OPT_IN_REPLY  # after VOLTAR ("opt_in_reply")
 
@@ -92,16 +96,27 @@ def _opt_keyword(tx: Tx, arrival: Arrival, routed: Routed, cfg: RoutingSettings)
 
 def _continue(tx: Tx, ticket: TicketRecord, arrival: Arrival, cfg: RoutingSettings) -> Routed:
     routed = Routed(ticket.id)
-    if not ticket.awaiting_menu:
-        return routed
+    if not ticket.awaiting_menu or ticket.assignee_id is not None:
+        return routed  # no menu pending, or a person has the ticket: the bot stays quiet
     queues = tx.messaging.queues(arrival.branch_id)
     choice = menu_choice(arrival.text, _options(queues))
-    if choice is None:  # not an option: show the menu again rather than guess
-        routed.replies.append(("menu", _menu(tx, arrival.branch_id, queues, cfg)))
+    if choice is None:  # not an option: never guess; perhaps show the menu once more
+        if _menu_again(ticket, arrival.at, cfg):
+            tx.messaging.update_ticket(ticket.id, menu_prompts=ticket.menu_prompts + 1)
+            routed.replies.append(("menu", _menu(tx, arrival.branch_id, queues, cfg)))
         return routed
     tx.messaging.update_ticket(ticket.id, queue_id=choice.queue_id, awaiting_menu=False)
     _greet(routed, _by_id(queues, choice.queue_id))
     return routed
+
+
+def _menu_again(ticket: TicketRecord, at: datetime, cfg: RoutingSettings) -> bool:
+    """Whether a message that is not an option gets the menu again: only ``menu_repeats``
+    times per ticket, and only after ``menu_repeat_after`` without a message from the patient."""
+    if ticket.menu_prompts >= 1 + cfg.menu_repeats:  # the first menu, then the repeats
+        return False
+    previous = ticket.last_inbound_at
+    return previous is None or at - previous >= cfg.menu_repeat_after
 
 
 def _reopen_or_create(
@@ -129,7 +144,7 @@ def _create(tx: Tx, arrival: Arrival, cfg: RoutingSettings) -> Routed:
     )  # fmt: skip
     routed = Routed(ticket_id, created=True)
     if len(queues) > 1:
-        m.update_ticket(ticket_id, awaiting_menu=True)
+        m.update_ticket(ticket_id, awaiting_menu=True, menu_prompts=1)
         routed.replies.append(("menu", _menu(tx, arrival.branch_id, queues, cfg)))
     elif queue is not None:
         _greet(routed, queue)

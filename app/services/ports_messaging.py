@@ -96,6 +96,7 @@ class TicketRecord:
     closed_at: datetime | None
     last_inbound_at: datetime | None
     awaiting_menu: bool
+    menu_prompts: int = 0  # menus sent while awaiting the choice
 
 
 @dataclass(frozen=True, slots=True)

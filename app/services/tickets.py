@@ -192,7 +192,11 @@ class TicketService(TicketExtras):
         def change(tx: Tx, ticket: TicketRecord) -> dict[str, object]:
             status = next_status(TicketStatus(ticket.status), TicketAction.ACCEPT)
             now = self._clock.now()
-            return {"status": status.value, "assignee_id": user_id, "accepted_at": now}
+            # A person has it now: a pending menu choice ends (the bot never talks over them).
+            return {
+                "status": status.value, "assignee_id": user_id, "accepted_at": now,
+                "awaiting_menu": False,
+            }  # fmt: skip
 
         return await self._change(actor, ticket_id, "ticket.accept", change)
 

@@ -294,7 +294,7 @@ def _ticket(row: Any) -> TicketRecord:
     return TicketRecord(
         row.id, row.branch_id, row.contact_id, row.channel_id, row.queue_id, row.assignee_id,
         row.status, row.unread_count, row.last_activity_at, row.created_at, row.accepted_at,
-        row.closed_at, row.last_inbound_at, bool(row.awaiting_menu),
+        row.closed_at, row.last_inbound_at, bool(row.awaiting_menu), int(row.menu_prompts),
     )  # fmt: skip
 
 

@@ -186,6 +186,7 @@ tickets = Table(
     Column("closed_at", UtcDateTime, nullable=True),
     Column("last_inbound_at", UtcDateTime, nullable=True),
     Column("awaiting_menu", Boolean, nullable=False, server_default=text("0")),
+    Column("menu_prompts", Integer, nullable=False, server_default=text("0")),  # menus sent
     CheckConstraint(_in("status", TICKET_STATUSES), name="status"),
     # the inbox: a branch's tickets by status (and queue), most recent activity first
     Index("ix_tickets_inbox", "branch_id", "status", "queue_id", "last_activity_at"),

@@ -66,6 +66,59 @@ async def test_the_menu_choice_routes_to_the_queue_and_greets(desk: Desk) -> Non
     assert replies[-1] == "Olá! Setor de exames."
 
 
+async def menus(desk: Desk) -> list[str]:
+    """The automatic menus sent so far (the menu's text ends with its numbered options)."""
+    out = await desk.rows("messages", direction="out")
+    return [m.body for m in out if m.automatic and m.body.endswith("2 - Exames")]
+
+
+async def test_a_burst_written_before_the_menu_was_read_gets_one_menu(desk: Desk) -> None:
+    await desk.add_queue("Recepção", order=1)
+    await desk.add_queue("Exames", order=2)
+    for text in ("Oi", "Bom dia", "Queria marcar uma consulta"):
+        await desk.ingest(desk.event(text=text))
+        desk.clock.advance(timedelta(seconds=5))
+    assert len(await menus(desk)) == 1
+    (ticket,) = await desk.rows("tickets")
+    assert (ticket.awaiting_menu, ticket.menu_prompts) == (True, 1)
+
+
+async def test_after_a_pause_the_menu_comes_once_more_then_waits_for_a_person(
+    desk: Desk,
+) -> None:
+    await desk.add_queue("Recepção", order=1)
+    exams = await desk.add_queue("Exames", "Olá! Setor de exames.", order=2)
+    for text in ("Oi", "Queria marcar", "Alô?", "Tem alguém aí?"):
+        await desk.ingest(desk.event(text=text))
+        desk.clock.advance(timedelta(minutes=3))
+    assert len(await menus(desk)) == 2  # the first, and one repeat after a pause
+    (ticket,) = await desk.rows("tickets")
+    assert (ticket.status, ticket.queue_id, ticket.awaiting_menu) == ("pending", None, True)
+    await desk.ingest(desk.event(text="2"))  # the patient may still choose later
+    (ticket,) = await desk.rows("tickets")
+    assert (ticket.queue_id, ticket.awaiting_menu) == (exams, False)
+    replies = [m.body for m in await desk.rows("messages", direction="out")]
+    assert replies[-1] == "Olá! Setor de exames." and len(await menus(desk)) == 2
+
+
+async def test_a_ticket_a_person_has_gets_no_menu_even_if_one_was_pending(desk: Desk) -> None:
+    await desk.add_queue("Recepção", order=1)
+    await desk.add_queue("Exames", order=2)
+    await desk.ingest(desk.event(text="Oi"))
+    (ticket,) = await desk.rows("tickets")
+    person = desk.inst.super_admin.user_id
+    # As tickets accepted before accepting ended the menu may still be: assigned AND waiting.
+    await desk.inst.core.store.transaction(
+        lambda tx: tx.messaging.update_ticket(ticket.id, assignee_id=person, status="open")
+    )
+    desk.clock.advance(timedelta(minutes=10))
+    for text in ("Tudo bem?", "2"):
+        await desk.ingest(desk.event(text=text))
+    (ticket,) = await desk.rows("tickets")
+    assert (ticket.queue_id, ticket.awaiting_menu, ticket.assignee_id) == (None, True, person)
+    assert await desk.count("messages", direction="out") == 1  # the first menu only
+
+
 async def test_a_single_queue_takes_every_new_ticket(desk: Desk) -> None:
     queue = await desk.add_queue("Recepção", "Olá, {nome}")
     await desk.ingest(desk.event())

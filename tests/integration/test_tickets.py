@@ -166,6 +166,18 @@ async def test_receptionists_can_be_denied_unqueued_tickets(world: World) -> Non
 # ---- actions -----------------------------------------------------------------------------
 
 
+async def test_accepting_ends_a_pending_menu_and_the_bot_stays_quiet(world: World) -> None:
+    sup, ticket_id, centro = world.actors["sup"], world.ticket_ids["unqueued"], world.centro
+    view = await world.tickets.accept(sup, ticket_id)
+    assert (view.status, view.queue_id) == ("open", None)
+    replies = await centro.count("messages", direction="out")
+    centro.clock.advance(timedelta(minutes=10))
+    await centro.ingest(centro.event(patient(3), "2"))  # an answer to the person, not a menu
+    (ticket,) = [t for t in await centro.rows("tickets") if t.id == ticket_id]
+    assert (ticket.awaiting_menu, ticket.queue_id, ticket.status) == (False, None, "open")
+    assert await centro.count("messages", direction="out") == replies
+
+
 async def test_accept_resolve_reopen(world: World) -> None:
     rec, ticket_id = world.actors["rec.a"], world.ticket_ids["A"]
     view = await world.tickets.accept(rec, ticket_id)
