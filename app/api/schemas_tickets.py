@@ -28,6 +28,7 @@ class TicketOut(BaseModel):
     last_direction: str | None  # of the newest message: "in" or "out"
     last_kind: str | None  # text, image, document, audio...
     last_preview: str | None  # the start of its text (one line, at most 100 characters)
+    last_automatic: bool = False  # it is an automatic reply (menu, greeting, notice)
 
 
 class TicketListQuery(BaseModel):

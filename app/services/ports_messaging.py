@@ -146,6 +146,7 @@ class ListingExtras:
     last_direction: str | None = None
     last_kind: str | None = None
     last_body: str | None = None
+    last_automatic: bool = False  # the newest message is an automatic reply (menu, greeting)
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,7 @@ class TicketView:
     last_direction: str | None = None  # of the newest message: "in" or "out"
     last_kind: str | None = None  # text, image, document...: the desk words it
     last_preview: str | None = None  # the start of its text, if it has any
+    last_automatic: bool = False  # it is an automatic reply (menu, greeting), not a person's
 
 
 PREVIEW_CHARS = 100
@@ -114,7 +115,7 @@ def _view(ticket: TicketRecord, x: ListingExtras) -> TicketView:
         ticket.id, ticket.branch_id, ticket.channel_id, ticket.contact_id, x.contact_name,
         ticket.queue_id, ticket.assignee_id, ticket.status, ticket.unread_count,
         ticket.last_activity_at, ticket.created_at, ticket.accepted_at, ticket.closed_at,
-        x.tags, x.last_direction, x.last_kind, _preview(x.last_body),
+        x.tags, x.last_direction, x.last_kind, _preview(x.last_body), x.last_automatic,
     )  # fmt: skip
 
 

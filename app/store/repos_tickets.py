@@ -82,7 +82,7 @@ _NEWEST_ID = (
     .correlate(tickets)
     .scalar_subquery()
 )
-_NEWEST_MESSAGES = select(_m.ticket_id, _m.direction, _m.kind, _m.body).where(
+_NEWEST_MESSAGES = select(_m.ticket_id, _m.direction, _m.kind, _m.body, _m.automatic).where(
     _m.id.in_(select(_NEWEST_ID).where(t.id.in_(bindparam("b_ids", expanding=True))))
 )
 _CONTACT_NAMES = select(contacts.c.id, contacts.c.display_name).where(
@@ -163,10 +163,13 @@ class TicketSql:
         labels: dict[int, list[str]] = {}
         for ticket_id, name in self._c.execute(_TAGS_OF_MANY, {"b_ids": ids}):
             labels.setdefault(ticket_id, []).append(name)
-        newest = {r[0]: r[1:] for r in self._c.execute(_NEWEST_MESSAGES, {"b_ids": ids})}
+        newest = {
+            r[0]: (r[1], r[2], r[3], bool(r[4]))
+            for r in self._c.execute(_NEWEST_MESSAGES, {"b_ids": ids})
+        }
         return {
             r.id: ListingExtras(names.get(r.contact_id), tuple(labels.get(r.id, ())),
-                                *newest.get(r.id, (None, None, None)))
+                                *newest.get(r.id, (None, None, None, False)))
             for r in rows
         }  # fmt: skip
 

@@ -67,6 +67,7 @@ class Ticket:
     preview: str | None = None
     last_kind: str | None = None
     last_direction: str | None = None
+    last_automatic: bool = False  # the newest message is an automatic reply
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +247,7 @@ def ticket_of(j: Json) -> Ticket:
         j.get("queue_id"), j.get("assignee_id"), j["status"], int(j.get("unread_count", 0)),
         when(j.get("last_activity_at")), when(j.get("created_at")),
         tuple(j.get("tags") or ()), j.get("last_preview"), j.get("last_kind"),
-        j.get("last_direction"),
+        j.get("last_direction"), bool(j.get("last_automatic")),
     )  # fmt: skip
 
 

@@ -151,10 +151,13 @@ class TicketTableModel(QAbstractTableModel):
 
     def _preview(self, t: Ticket) -> str:
         """The newest message's start (its kind for media without text; "Você: " when the
-        clinic wrote it); the channel's name for a ticket without messages."""
+        clinic wrote it, "Automática: " for an automatic reply); the channel's name for a
+        ticket without messages."""
         text = t.preview or (kind_text(t.last_kind) if t.last_kind != "text" else "")
         if not text:
             return self._channel_labels.get(t.channel_id, "")
+        if t.last_direction == "out" and t.last_automatic:
+            return QCoreApplication.translate("Inbox", "Automática: %1").replace("%1", text)
         if t.last_direction == "out":
             return QCoreApplication.translate("Inbox", "Você: %1").replace("%1", text)
         return text

@@ -724,6 +724,10 @@
         <translation>Loading…</translation>
     </message>
     <message>
+        <source>Automática: %1</source>
+        <translation>Automatic: %1</translation>
+    </message>
+    <message>
         <source>Você: %1</source>
         <translation>You: %1</translation>
     </message>

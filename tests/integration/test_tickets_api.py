@@ -103,6 +103,7 @@ async def test_rows_preview_the_newest_message_and_reading_clears_unread(
     (row,) = [t for t in rows if t["id"] == ticket_id]
     preview = " ".join(newest["body"].split())[:100]
     assert (row["last_direction"], row["last_kind"]) == (newest["direction"], newest["kind"])
+    assert row["last_automatic"] is newest["automatic"] is True  # queue A's greeting
     assert row["last_preview"] is not None and preview.startswith(row["last_preview"].rstrip("…"))
     read = await api.post(f"/tickets/{ticket_id}/read", headers=rec)
     assert read.status_code == 200 and read.json()["unread_count"] == 0

@@ -25,19 +25,22 @@ def _inbox(qtbot: Any, fake: FakeDesk) -> InboxPage:
 
 
 async def test_a_row_shows_the_last_message_or_its_kind(qtbot: Any) -> None:
-    fake = FakeDesk(4)
+    fake = FakeDesk(5)
     fake.rows[1] = replace(fake.rows[1], preview="Bom dia, posso remarcar?", last_kind="text")
     fake.rows[2] = replace(fake.rows[2], preview=None, last_kind="image", last_direction="in")
     fake.rows[3] = replace(fake.rows[3], preview="Confirmado!", last_direction="out")
+    fake.rows[5] = replace(fake.rows[5], preview="Olá! Escolha:", last_direction="out",
+                           last_automatic=True)  # fmt: skip
     model = TicketTableModel(fake, "pending")  # type: ignore[arg-type]
     model.set_channel_labels({1: "Recepção"})
     model.fetchMore()
     await model.settle()
-    shown = {model.ticket_id(r): model.index(r, 0).data(PREVIEW_ROLE) for r in range(4)}
+    shown = {model.ticket_id(r): model.index(r, 0).data(PREVIEW_ROLE) for r in range(5)}
     assert shown[1] == "Bom dia, posso remarcar?"
     assert shown[2] == "📷 Foto"
     assert shown[3] == "Você: Confirmado!"
     assert shown[4] == "Recepção"  # no message yet: the number it came in on
+    assert shown[5] == "Automática: Olá! Escolha:"  # the menu, not a person
 
 
 async def test_filters_become_the_query_of_every_tab(qtbot: Any) -> None:
