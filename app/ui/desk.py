@@ -132,7 +132,7 @@ class Desk:
             model.fetchMore()
         with contextlib.suppress(ClinicDeskError):
             branches = await branch_choices(self.client, login.me)
-            window.channels_page.branch_names = {b.id: b.name for b in branches}
+            window.set_branch_names({b.id: b.name for b in branches})
         if login.branch is not None:
             await self._load_branch_data(window, login.branch.id)
         return window

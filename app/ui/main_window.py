@@ -176,6 +176,12 @@ class MainWindow(QMainWindow):
 
     # ---- channels -----------------------------------------------------------------------------
 
+    def set_branch_names(self, names: dict[int, str]) -> None:
+        """Branch names by id, for the pages that name a number's branch."""
+        self.channels_page.branch_names = dict(names)
+        self.reminders_page.branch_names = dict(names)
+        self.reminders_page.model.layoutChanged.emit()
+
     def refresh_channels(self) -> None:
         self._spawn(self._load_channels())
 

@@ -50,14 +50,23 @@ def when_text(when: datetime | None) -> str:
     return when.astimezone().strftime("%d/%m %H:%M") if when else "—"
 
 
-class RemindersModel(QAbstractTableModel):
-    """Reminders as rows (a few pages at most: the list is read page by page)."""
+COL_PATIENT, COL_CHANNEL, COL_WHEN, COL_REPEAT, COL_TEXT, COL_STATUS = range(6)
 
-    def __init__(self, parent: QObject | None = None) -> None:
+
+class RemindersModel(QAbstractTableModel):
+    """Reminders as rows (a few pages at most: the list is read page by page).
+
+    ``channel_label`` names the number a reminder goes out on (two branches may remind the
+    same patient of the same thing: the number tells the rows apart)."""
+
+    def __init__(
+        self, channel_label: Callable[[int], str] = str, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.rows: list[Reminder] = []
+        self._channel_label = channel_label
         self._headers = (
-            self.tr("Paciente"), self.tr("Quando"), self.tr("Repetição"),
+            self.tr("Paciente"), self.tr("Número"), self.tr("Quando"), self.tr("Repetição"),
             self.tr("Mensagem"), self.tr("Situação"),
         )  # fmt: skip
 
@@ -81,14 +90,16 @@ class RemindersModel(QAbstractTableModel):
         return self._cell(self.rows[index.row()], index.column())
 
     def _cell(self, r: Reminder, column: int) -> str:
-        if column == 0:
+        if column == COL_PATIENT:
             unnamed = self.tr("Paciente nº %1").replace("%1", str(r.contact_id))
             return r.contact_name or unnamed
-        if column == 1:
+        if column == COL_CHANNEL:
+            return self._channel_label(r.channel_id)
+        if column == COL_WHEN:
             return when_text(r.next_run_at if r.cancellable else r.last_sent_at)
-        if column == 2:
+        if column == COL_REPEAT:
             return self._repeat(r)
-        if column == 3:
+        if column == COL_TEXT:
             return r.body if len(r.body) <= 60 else r.body[:59] + "…"
         return self._situation(r.status)
 
@@ -144,11 +155,22 @@ class RemindersPage(QWidget):
         super().__init__(parent)
         self.client, self.api, self.me = client, RemindersApi(client), me
         self._channels = channels
+        self.branch_names: dict[int, str] = {}  # set once the desk has read them
         self._cursor: str | None = None
         self._tasks = TaskSet()
-        self.model = RemindersModel(self)
+        self.model = RemindersModel(self.channel_label, self)
         self.dialog: NewReminderDialog | None = None
         self._build()
+
+    def channel_label(self, channel_id: int) -> str:
+        """The number's name, and its branch's when the list spans several branches."""
+        channels = self._channels()
+        channel = next((c for c in channels if c.id == channel_id), None)
+        if channel is None:
+            return "—"
+        branch = self.branch_names.get(channel.branch_id, "")
+        several = len({c.branch_id for c in channels}) > 1
+        return f"{channel.display_name} · {branch}" if several and branch else channel.display_name
 
     def _build(self) -> None:
         title = QLabel(self.tr("Lembretes"))
@@ -198,7 +220,8 @@ class RemindersPage(QWidget):
         table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         table.verticalHeader().hide()
         header = table.horizontalHeader()
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COL_TEXT, QHeaderView.ResizeMode.Stretch)
         table.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
         return table
 

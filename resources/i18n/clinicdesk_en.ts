@@ -1104,6 +1104,10 @@
         <translation>Repeats</translation>
     </message>
     <message>
+        <source>Número</source>
+        <translation>Number</translation>
+    </message>
+    <message>
         <source>Mensagem</source>
         <translation>Message</translation>
     </message>

@@ -24,7 +24,14 @@ from app.ui.client_reminders import Reminder
 from app.ui.desk import Desk, DeskOptions
 from app.ui.login import LoginResult
 from app.ui.main_window import MainWindow
-from app.ui.reminders_page import RemindersModel, can_schedule
+from app.ui.reminders_page import (
+    COL_CHANNEL,
+    COL_PATIENT,
+    COL_REPEAT,
+    COL_STATUS,
+    RemindersModel,
+    can_schedule,
+)
 from tests.helpers.cli import PASSWORD
 from tests.helpers.desk import until
 from tests.helpers.e2e import LinkedRig as Rig
@@ -115,14 +122,17 @@ async def _schedule_and_cancel(window: MainWindow, rig: Rig) -> None:
     dialog.submit()
     await until(lambda: not dialog.isVisible(), "the dialog closed once scheduled")
     await until(lambda: page.model.rowCount() == 1, "the new reminder listed")
-    assert page.model.index(0, 0).data() == name
-    assert page.model.index(0, 2).data() == "Toda semana"
-    assert page.model.index(0, 4).data() == "Agendado"
+    assert page.model.index(0, COL_PATIENT).data() == name
+    (listed,) = rig.engine.call("GET", "/reminders")["items"]
+    number = window.channels[listed["channel_id"]].display_name  # one branch: no branch name
+    assert page.model.index(0, COL_CHANNEL).data() == number
+    assert page.model.index(0, COL_REPEAT).data() == "Toda semana"
+    assert page.model.index(0, COL_STATUS).data() == "Agendado"
     assert page.notice.text() == "Lembrete agendado."
     page.table.selectRow(0)
     assert page.cancel_button.isEnabled()
     page.cancel_selected()
-    await until(lambda: page.model.index(0, 4).data() == "Cancelado", "cancelled on screen")
+    await until(lambda: page.model.index(0, COL_STATUS).data() == "Cancelado", "cancelled")
     stored = rig.engine.call("GET", "/reminders")["items"]
     assert [(r["status"], r["every_days"]) for r in stored] == [("cancelled", 7)]
     assert not page.cancel_button.isEnabled()
@@ -134,15 +144,17 @@ def _reminder(n: int, status: str = "scheduled", every: int | None = None) -> Re
 
 
 def test_the_reminders_model_passes_qtmodeltester(qtmodeltester: Any) -> None:
-    model = RemindersModel()
+    model = RemindersModel(lambda channel_id: f"número {channel_id}")
     model.replace_rows([replace(_reminder(1), contact_name="Ana"), _reminder(2, "done", 1)])
     model.append_rows([_reminder(3, "skipped_opt_out", 30)])
     model.update_row(_reminder(1, "cancelled"))  # an action's answer: no name in it
     qtmodeltester.check(model)
-    assert [model.index(r, 4).data() for r in range(3)] == [
+    assert [model.index(r, COL_STATUS).data() for r in range(3)] == [
         "Cancelado",
         "Enviado",
         "Não enviado: o paciente pediu para não receber",
     ]
-    assert [model.index(r, 2).data() for r in range(3)] == ["Uma vez", "Todo dia", "A cada 30 dias"]
-    assert [model.index(r, 0).data() for r in range(2)] == ["Ana", "Paciente nº 102"]
+    repeats = [model.index(r, COL_REPEAT).data() for r in range(3)]
+    assert repeats == ["Uma vez", "Todo dia", "A cada 30 dias"]
+    assert [model.index(r, COL_PATIENT).data() for r in range(2)] == ["Ana", "Paciente nº 102"]
+    assert model.index(0, COL_CHANNEL).data() == "número 1"
