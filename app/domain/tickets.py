@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -16,7 +17,9 @@ from app.domain.errors import ClinicDeskError, ErrorCode
 
 DEFAULT_REOPEN_WINDOW = timedelta(hours=2)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_MENU_RE = re.compile(r"^\s*(\d{1,2})\s*[.)-]?\s*$")
+# A folded reply (see _fold): an optional "opção"/"opcao"/"op"/"numero"/"nº", the number,
+# an optional separator, and perhaps the option's name after it (a copied menu line).
+_MENU_RE = re.compile(r"^(?:(?:opcao|opc|op|numero|n[o.º°]?)\s*:?\s*)?(\d{1,2})\s*[.)\-:]?\s*(.*)$")
 _PLACEHOLDER_RE = re.compile(r"\{([a-z_]+)\}")
 
 
@@ -138,12 +141,34 @@ class MenuOption:
 
 
 def menu_choice(text: str | None, options: Sequence[MenuOption]) -> MenuOption | None:
-    """The option a reply such as ``"2"`` or ``"2)"`` picks, or None."""
-    match = _MENU_RE.match(text or "")
-    if match is None:
+    """The option a reply picks, or None: its number (``"2"``, ``"2)"``, ``"2️⃣"``,
+    ``"opção 2"``), its name (``"exames"``: case, accents and a plural ``s`` aside), or a
+    copied menu line (``"2 - Exames"``). Anything else ("2 pessoas", "exames de sangue")
+    picks nothing: a guess would move the patient to the wrong queue."""
+    if not text or len(text) > 80:
         return None
+    folded = _fold(text)
+    match = _MENU_RE.match(folded)
+    if match is None:
+        return next((o for o in options if _same_name(folded, o.name)), None)
     index = int(match.group(1)) - 1
-    return options[index] if 0 <= index < len(options) else None
+    if not 0 <= index < len(options):
+        return None
+    rest = match.group(2)
+    return options[index] if not rest or _same_name(rest, options[index].name) else None
+
+
+def _fold(text: str) -> str:
+    """Lower case, no accents, no emoji keycap marks, single spaces, no end punctuation."""
+    decomposed = unicodedata.normalize("NFKD", text.replace("\ufe0f", "").replace("\u20e3", ""))
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    return " ".join(plain.split()).strip(" .!?")
+
+
+def _same_name(folded: str, name: str) -> bool:
+    """Whether ``folded`` names the option (a plural ``s`` on either side aside)."""
+    target = _fold(name)
+    return bool(target) and folded.removesuffix("s") == target.removesuffix("s")
 
 
 def menu_text(header: str, options: Sequence[MenuOption]) -> str:

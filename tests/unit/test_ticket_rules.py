@@ -89,9 +89,18 @@ OPTIONS = [MenuOption(7, "Recepção"), MenuOption(3, "Exames")]
 
 
 @pytest.mark.parametrize(
-    ("text", "queue"), [("1", 7), (" 2 ", 3), ("2)", 3), ("1.", 7), ("3", None), ("oi", None)]
-)
-def test_menu_choice(text: str, queue: int | None) -> None:
+    ("text", "queue"),
+    [
+        ("1", 7), (" 2 ", 3), ("2)", 3), ("1.", 7), ("3", None), ("oi", None),
+        ("2\ufe0f\u20e3", 3),  # the keycap emoji WhatsApp offers for digits
+        ("Opção 2", 3), ("opcao 1", 7), ("nº 2", 3), ("Número 1", 7),
+        ("exames", 3), ("EXAME", 3), ("recepcao!", 7), ("Recepção", 7),  # the option's name
+        ("2 - Exames", 3), ("1 - Recepção", 7),  # a copied menu line
+        ("2 pessoas", None), ("1 - Exames", None), ("exames de sangue", None),  # no guessing
+        ("12", None), ("", None), (None, None), ("2" * 100, None),
+    ],
+)  # fmt: skip
+def test_menu_choice(text: str | None, queue: int | None) -> None:
     choice = menu_choice(text, OPTIONS)
     assert (choice.queue_id if choice else None) == queue
 
