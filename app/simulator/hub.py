@@ -302,7 +302,8 @@ class Hub(FaultOps, InboundOps):
         await conn.send(protocol.RESULT, id=rid, wa_id=wa_id)
         self.spawn(self._receipts(account, wa_id))
         if self.opts.chatty and isinstance(to, str):
-            self.spawn(self._reply_later(account, to))
+            text = frame.get("text")
+            self.spawn(self._reply_later(account, to, text if isinstance(text, str) else None))
 
     def _send_error(self, conn: Connection, frame: Frame) -> str | None:
         if not conn.paired:

@@ -95,13 +95,12 @@ class InboundOps:
             wa_ids.append(str(message["wa_id"]))
         return wa_ids
 
-    async def _reply_later(self, account: Account, to: str) -> None:
+    async def _reply_later(self, account: Account, to: str, said: str | None = None) -> None:
         index = patients.index_of(to)
         if index is None:
             return
         await asyncio.sleep(self.opts.reply_delay)
-        text = self.rng.choice(patients.REPLIES)
-        self.add_inbound(account, patients.make_message(index, text))
+        self.add_inbound(account, patients.make_message(index, patients.answer(said, self.rng)))
 
     async def _chat_loop(self) -> None:
         while True:

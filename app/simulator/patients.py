@@ -7,6 +7,8 @@ patient (tests and benchmarks can predict them); none of it is real data.
 from __future__ import annotations
 
 import base64
+import random
+import re
 import secrets
 import time
 from typing import Any
@@ -45,6 +47,21 @@ REPLIES = (
     "Tem algum horário mais cedo?",
     "Certo! Preciso levar algum documento?",
 )
+
+# A line of a numbered menu as the clinic sends it ("2 - Exames").
+_MENU_LINE = re.compile(r"^(\d{1,2}) - (.+)$", re.MULTILINE)
+
+
+def answer(said: str | None, rng: random.Random) -> str:
+    """What a simulated patient writes back to the clinic's ``said``: to a numbered menu, a
+    choice the way people make it (the number, its keycap emoji, "opção N" or the option's
+    name); to anything else, one of :data:`REPLIES`."""
+    options = _MENU_LINE.findall(said or "")
+    if not options:
+        return rng.choice(REPLIES)
+    number, name = rng.choice(options)
+    return rng.choice((number, f"{number}\ufe0f\u20e3", f"opção {number}", name.lower()))
+
 
 # A 1x1 transparent PNG for simulated image messages.
 TINY_PNG = base64.b64encode(

@@ -32,6 +32,7 @@ from app.channels.transports.simulator import (
 )
 from app.domain.channels import Reason
 from app.domain.errors import ClinicDeskError, ErrorCode
+from app.domain.tickets import MenuOption, menu_choice, menu_text
 from app.services.transport import (
     EventKind,
     OutboundMedia,
@@ -40,7 +41,7 @@ from app.services.transport import (
     SendFailureKind,
     TransportEvent,
 )
-from app.simulator.patients import TINY_PNG, patient_jid
+from app.simulator.patients import REPLIES, TINY_PNG, patient_jid
 from app.simulator.protocol import ws_url
 
 DEADLINE = 20.0
@@ -341,6 +342,27 @@ async def test_auto_pair_accepts_at_once(tmp_path: Path) -> None:
         await t.pair_qr()
         await events.state(Reason.CONNECTED)
         assert len(events.of(EventKind.QR)) == 1
+        await t.stop()
+    finally:
+        server.stop()
+
+
+async def test_chatty_patients_answer_a_menu_with_a_choice_the_engine_understands(
+    tmp_path: Path,
+) -> None:
+    args = ("--auto-pair", "--chatty", "--reply-delay", "0", "--chat-interval", "3600")
+    server = Simulator(tmp_path / "sim.log", *args)
+    try:
+        events = Events()
+        t = make_simulator_transport("chat", {"simulator_url": server.url}, str(tmp_path), events)
+        await t.pair_qr()
+        await events.state(Reason.CONNECTED)
+        options = [MenuOption(7, "Recepção"), MenuOption(9, "Exames")]
+        await t.send_text(PATIENT, menu_text("Olá! Escolha:", options), "menu-1")
+        await t.send_text(PATIENT, "Sua consulta está confirmada.", "text-1")
+        first, second = [e.message for e in await events.count(EventKind.INBOUND, 2)]
+        assert first is not None and menu_choice(first.text, options) in options
+        assert second is not None and second.text in REPLIES
         await t.stop()
     finally:
         server.stop()
