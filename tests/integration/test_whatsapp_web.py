@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -285,6 +286,12 @@ def fake_stopped(fake: FakeWorker) -> list[str]:
     return [n["uuid"] for n in fake.of("stopped")]
 
 
+def connected_since(desk: Desk, cid: int, moment: datetime) -> bool:
+    """Whether the channel became CONNECTED again after ``moment``."""
+    status = desk.sup.status(cid)
+    return status.state is S.CONNECTED and status.since > moment
+
+
 async def test_drops_reconnect_and_the_keepalive_watchdog_recreates_the_client(
     desk: Desk,
 ) -> None:
@@ -299,9 +306,11 @@ async def test_drops_reconnect_and_the_keepalive_watchdog_recreates_the_client(
     await desk.reach(cid, S.CONNECTED, "connected")
     assert (await fake.call("state"))["current"] == first
     # keep-alives fail and nothing recovers: the watchdog stops and re-creates the client
+    before = desk.sup.status(cid).since
     await fake.event("KeepAliveTimeout", ErrorCount=1, LastSuccess=1)
     await wait_for(lambda: first in fake_stopped(fake), "old client stopped")
-    await desk.reach(cid, S.CONNECTED, "connected")
+    # CONNECTED again, not the CONNECTED from before the drop (its report may still be on its way)
+    await wait_for(lambda: connected_since(desk, cid, before), "connected again", 30)
     second = (await fake.call("state"))["current"]
     assert second != first and second.split("#")[0] == first.split("#")[0]
     # the finalizer trap: collecting the old client must not stop the new one
