@@ -180,7 +180,7 @@ class MainWindow(QMainWindow):
         """Branch names by id, for the pages that name a number's branch."""
         self.channels_page.branch_names = dict(names)
         self.reminders_page.branch_names = dict(names)
-        self.reminders_page.model.layoutChanged.emit()
+        self.reminders_page.model.relabel()
 
     def refresh_channels(self) -> None:
         self._spawn(self._load_channels())

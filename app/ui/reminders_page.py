@@ -59,9 +59,7 @@ class RemindersModel(QAbstractTableModel):
     ``channel_label`` names the number a reminder goes out on (two branches may remind the
     same patient of the same thing: the number tells the rows apart)."""
 
-    def __init__(
-        self, channel_label: Callable[[int], str] = str, parent: QObject | None = None
-    ) -> None:
+    def __init__(self, channel_label: Callable[[int], str], parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.rows: list[Reminder] = []
         self._channel_label = channel_label
@@ -121,6 +119,12 @@ class RemindersModel(QAbstractTableModel):
             "cancelled": self.tr("Cancelado"),
             "skipped_opt_out": self.tr("Não enviado: o paciente pediu para não receber"),
         }.get(status, status)
+
+    def relabel(self) -> None:
+        """Repaint the Número column (its labels changed, e.g. the branch names arrived)."""
+        if self.rows:
+            last = len(self.rows) - 1
+            self.dataChanged.emit(self.index(0, COL_CHANNEL), self.index(last, COL_CHANNEL))
 
     def replace_rows(self, rows: list[Reminder]) -> None:
         self.beginResetModel()

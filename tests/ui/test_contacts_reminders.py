@@ -158,3 +158,9 @@ def test_the_reminders_model_passes_qtmodeltester(qtmodeltester: Any) -> None:
     assert repeats == ["Uma vez", "Todo dia", "A cada 30 dias"]
     assert [model.index(r, COL_PATIENT).data() for r in range(2)] == ["Ana", "Paciente nº 102"]
     assert model.index(0, COL_CHANNEL).data() == "número 1"
+    changed: list[tuple[int, int, int, int]] = []
+    model.dataChanged.connect(
+        lambda a, b, *_: changed.append((a.row(), a.column(), b.row(), b.column()))
+    )
+    model.relabel()
+    assert changed == [(0, COL_CHANNEL, 2, COL_CHANNEL)]
