@@ -24,13 +24,23 @@ from PySide6.QtWidgets import QApplication
 QT_LOG_IGNORE = ["This plugin does not support propagateSizeHints"]
 
 
-def _qasync_loop() -> asyncio.AbstractEventLoop:
+# Every qasync loop a test made, kept for the whole session: a closed loop only marks its
+# timer object stopped, and Qt still holds that object's pending timers (a "call_later" not yet
+# due). Freed with the loop, the next test's event processing delivered a timer event to freed
+# memory (a segfault when an async test that is not a desk test ran after a desk test). Alive,
+# the object receives each late timer and kills it.
+_LOOPS = pytest.StashKey[list[asyncio.AbstractEventLoop]]()
+
+
+def _qasync_loop(config: pytest.Config) -> asyncio.AbstractEventLoop:
     app = QApplication.instance() or QApplication([])
-    return qasync.QEventLoop(app)
+    loop = qasync.QEventLoop(app)
+    config.stash.setdefault(_LOOPS, []).append(loop)
+    return loop
 
 
 def pytest_asyncio_loop_factories(config: Any, item: Any) -> dict[str, Callable[[], Any]]:
-    return {"qasync": _qasync_loop}
+    return {"qasync": lambda: _qasync_loop(config)}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
