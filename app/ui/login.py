@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -109,10 +110,21 @@ class LoginDialog(QDialog):
         else:
             self._unreachable()
 
+    def hideEvent(self, event: QHideEvent) -> None:
+        """A dialog no one sees stops asking the engine."""
+        self._timer.stop()
+        super().hideEvent(event)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Shown again while the engine was unreachable: ask again at once."""
+        super().showEvent(event)
+        if self.message.text() == error_text(ErrorCode.ENGINE_UNREACHABLE):
+            self.check_engine()
+
     def _unreachable(self) -> None:
         self.message.setText(error_text(ErrorCode.ENGINE_UNREACHABLE))
         self.button.setEnabled(False)
-        if not self._timer.isActive():
+        if self.isVisible() and not self._timer.isActive():
             self._timer.start()
 
     # ---- submitting ---------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 The figures come from ``GET /stats/dashboard`` (counts only). The page reloads on bridge
 events, at most once every DEBOUNCE_MS (a busy clinic produces many events a minute and the
-figures need not be that fresh), and every REFRESH_MS regardless.
+figures need not be that fresh), and every REFRESH_MS, but only while it is on screen: the
+main window reloads it whenever it is shown again, so a hidden page never asks the engine.
 """
 
 from __future__ import annotations
@@ -131,9 +132,9 @@ class PainelPage(QWidget):
         self._tasks = TaskSet()
         self._build()
         self.debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
-        self.debounce.timeout.connect(self.refresh)
+        self.debounce.timeout.connect(self._due)
         self.periodic = QTimer(self, interval=REFRESH_MS)
-        self.periodic.timeout.connect(self.refresh)
+        self.periodic.timeout.connect(self._due)
         self.periodic.start()
         for signal in (bridge.ticketChanged, bridge.inboundReceived, bridge.outboxChanged):
             signal.connect(self.schedule)
@@ -182,7 +183,13 @@ class PainelPage(QWidget):
         if not self.debounce.isActive():
             self.debounce.start()
 
+    def _due(self) -> None:
+        """A timer's reload: only while the page is on screen (showing it reloads it)."""
+        if self.isVisible():
+            self.refresh()
+
     def refresh(self) -> None:
+        """Load the figures in the background."""
         self._tasks.spawn(self._load())
 
     async def _load(self) -> None:

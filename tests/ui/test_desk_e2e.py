@@ -56,14 +56,19 @@ async def test_an_unreachable_engine_is_explained_and_retried(qtbot: Any) -> Non
     client = DeskClient(f"http://127.0.0.1:{port}")
     dialog = LoginDialog(client, "ana")
     qtbot.addWidget(dialog)
+    dialog.show()
     dialog.check_engine()
     await dialog.settle()
     assert dialog.message.text() == error_text(ErrorCode.ENGINE_UNREACHABLE)
     assert dialog.message.text().startswith("Não foi possível conectar ao serviço ClinicDesk")
     assert not dialog.button.isEnabled()
     assert dialog._timer.isActive()  # it keeps checking by itself
-    dialog.password.setText("x")
-    dialog._timer.stop()
+    dialog.hide()  # closed: it stops asking
+    assert not dialog._timer.isActive()
+    dialog.show()  # shown again: it asks at once, and goes on asking
+    await dialog.settle()
+    assert dialog._timer.isActive()
+    dialog.hide()
     await client.close()
 
 

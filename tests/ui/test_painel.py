@@ -65,6 +65,21 @@ async def test_events_are_debounced_into_one_pending_refresh(qtbot: Any) -> None
     assert client.calls == [7]
 
 
+async def test_a_hidden_painel_does_not_reload_on_its_timers(qtbot: Any) -> None:
+    client = FakeClient()
+    page = _page(qtbot, client)
+    page.hide()  # another page is on screen, or the window is closed
+    page.schedule(1, 1)
+    page.debounce.timeout.emit()
+    page.periodic.timeout.emit()
+    await page.settle()
+    assert client.calls == []
+    page.show()
+    page.periodic.timeout.emit()  # on screen again: the minute's reload happens
+    await page.settle()
+    assert client.calls == [7]
+
+
 def _colour(image: Any, point: Any) -> QColor:
     return QColor(image.pixel(round(point.x()), round(point.y())))
 
