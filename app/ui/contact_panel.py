@@ -89,9 +89,7 @@ class ContactPanel(QWidget):
         self.opted_out.hide()
         self.details = named(QLabel(), "contactDetails")
         self.details.setWordWrap(True)
-        self.history = named(QListWidget(), "contactTickets")
-        self.history.setMaximumHeight(110)
-        self.history.itemClicked.connect(self._open_earlier)
+        self._build_history()
         self.chips = QHBoxLayout()
         self.chips.setSpacing(4)
         self.tag_input = named(QLineEdit(), "tagInput")
@@ -116,8 +114,9 @@ class ContactPanel(QWidget):
         outer.addStretch(1)  # keeps the name at the top while the body is hidden
         layout = QVBoxLayout(self.body)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self._heading(self.tr("Atendimentos do paciente")))
+        layout.addWidget(self._heading(self.tr("Atendimentos anteriores")))
         layout.addWidget(self.history)
+        layout.addWidget(self.no_history)
         layout.addWidget(self._heading(self.tr("Etiquetas")))
         layout.addLayout(self.chips)
         layout.addWidget(self.tag_input)
@@ -126,6 +125,16 @@ class ContactPanel(QWidget):
         layout.addWidget(self.note_input)
         layout.addWidget(self.note_btn)
         layout.addWidget(self.notice)
+
+    def _build_history(self) -> None:
+        self.history = named(QListWidget(), "contactTickets")
+        self.history.setMaximumHeight(110)
+        self.history.itemClicked.connect(self._open_earlier)
+        # Shown instead of an empty list once the profile arrived: a new patient is news.
+        first = self.tr("Primeiro atendimento deste paciente.")
+        self.no_history = named(QLabel(first), "noHistory")
+        self.no_history.setStyleSheet("color: #54656F;")
+        self.no_history.hide()
 
     @staticmethod
     def _heading(text: str) -> QLabel:
@@ -210,6 +219,9 @@ class ContactPanel(QWidget):
         for row in profile.tickets if profile else ():
             if self.ticket is None or row.id != self.ticket.id:
                 self.history.addItem(earlier_item(row))
+        first = profile is not None and self.history.count() == 0
+        self.history.setVisible(not first)
+        self.no_history.setVisible(first)
 
     def _open_earlier(self, item: QListWidgetItem) -> None:
         ticket_id = item.data(TICKET_ROLE)

@@ -391,6 +391,10 @@
         <translation>Does not want reminders</translation>
     </message>
     <message>
+        <source>Primeiro atendimento deste paciente.</source>
+        <translation>This patient&apos;s first ticket.</translation>
+    </message>
+    <message>
         <source>Nova etiqueta</source>
         <translation>New tag</translation>
     </message>
@@ -403,8 +407,8 @@
         <translation>Add note</translation>
     </message>
     <message>
-        <source>Atendimentos do paciente</source>
-        <translation>Patient&apos;s tickets</translation>
+        <source>Atendimentos anteriores</source>
+        <translation>Earlier tickets</translation>
     </message>
     <message>
         <source>Etiquetas</source>

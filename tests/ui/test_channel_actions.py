@@ -144,6 +144,22 @@ async def test_side_panel_shows_phone_opt_out_and_earlier_tickets(qtbot: Any) ->
         panel.history.itemClicked.emit(item)
     assert requested == [3]  # #2 is in a queue the user cannot see
     assert items[1].data(TICKET_ROLE) is None
+    assert not panel.no_history.isVisible()
+
+
+async def test_side_panel_says_when_this_is_the_patients_first_ticket(qtbot: Any) -> None:
+    fake = FakeDesk(0)
+    ticket = replace(make_ticket(5), contact_id=40)
+    only = (ContactTicket(5, "pending", 1, T0, None, True),)
+    fake.profiles[40] = ContactProfile(40, "Maria", "+5511987654321", ("phone",), T0, only)
+    panel = ContactPanel(fake)  # type: ignore[arg-type]
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.show_ticket(ticket)
+    assert not panel.no_history.isVisible()  # not before the profile arrived
+    await panel.settle()
+    assert panel.no_history.isVisible() and not panel.history.isVisible()
+    assert panel.no_history.text() == "Primeiro atendimento deste paciente."
 
 
 def test_cards_are_built_when_the_page_is_first_shown(qtbot: Any) -> None:
