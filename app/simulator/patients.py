@@ -79,8 +79,13 @@ def patient_jid(index: int) -> str:
 
 
 def patient_name(index: int) -> str:
-    """A plausible push name for patient ``index``."""
-    return f"{_FIRST[index % len(_FIRST)]} {_LAST[(index // len(_FIRST)) % len(_LAST)]}"
+    """A plausible push name for patient ``index``: the first 221 indexes all differ, and
+    neighbours have different surnames (a demo inbox is not a family of Silvas)."""
+    first = index % len(_FIRST)
+    # 5 steps the surname with every index; 86 = 5 * 17 + 1 ≡ 8 (mod 13), coprime with 13, so
+    # each first name meets all 13 surnames before a pair repeats.
+    last = (5 * index + index // len(_FIRST)) % len(_LAST)
+    return f"{_FIRST[first]} {_LAST[last]}"
 
 
 def account_jid(account: str) -> str:

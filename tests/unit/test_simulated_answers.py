@@ -1,15 +1,16 @@
 """Simulated patients answer a numbered menu the way people do, and the engine's menu reading
-understands every such answer (the demo's tickets then reach their queues)."""
+understands every such answer (the demo's tickets then reach their queues); their names vary."""
 
 from __future__ import annotations
 
+import itertools
 import random
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from app.domain.tickets import MenuOption, menu_choice, menu_text
-from app.simulator.patients import REPLIES, answer
+from app.simulator.patients import REPLIES, answer, patient_name
 
 OPTIONS = [MenuOption(3, "Agendamento"), MenuOption(5, "Exames"), MenuOption(8, "Recepção")]
 MENU = menu_text("Olá! Para agilizar o seu atendimento, responda com o número da opção:", OPTIONS)
@@ -30,3 +31,10 @@ def test_answers_come_in_every_form_people_use() -> None:
 @given(st.sampled_from(["Sua consulta está confirmada.", "", None, "1) sem traço"]))
 def test_anything_else_gets_an_ordinary_reply(said: str | None) -> None:
     assert answer(said, random.Random(1)) in REPLIES
+
+
+def test_simulated_patients_have_distinct_names_and_neighbours_differ_in_surname() -> None:
+    names = [patient_name(i) for i in range(221)]
+    assert len(set(names)) == 221
+    surnames = [name.split()[-1] for name in names]
+    assert all(a != b for a, b in itertools.pairwise(surnames))
