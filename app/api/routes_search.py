@@ -28,10 +28,13 @@ class MessageHitOut(BaseModel):
 
 
 class ContactHitOut(BaseModel):
+    """A matching contact; ``phone_e164`` null for a contact known only by a WhatsApp id."""
+
     model_config = ConfigDict(from_attributes=True)
 
     contact_id: int
     display_name: str
+    phone_e164: str | None = None
 
 
 class SearchOut(BaseModel):
@@ -62,7 +65,9 @@ async def search(
     contacts_before: Annotated[int | None, Query(ge=1)] = None,
 ) -> SearchOut:
     """Message and contact hits, newest first; an empty or punctuation-only ``q`` finds
-    nothing; over 200 characters or 12 words is ``input.invalid`` (field ``q``).
+    nothing; over 200 characters or 12 words is ``input.invalid`` (field ``q``). A ``q`` that
+    is a phone number (digits and phone punctuation, at least 4 digits) finds contacts by
+    number instead of by name.
 
     ``before`` / ``contacts_before`` take the previous answer's ``messages_next_before`` /
     ``contacts_next_before`` and continue that list only; a page may be short, even empty,

@@ -7,6 +7,12 @@ operators and punctuation are dropped, every word is quoted and the last one bec
 ("joao conc" → ``"joao" "conc"*``). Each search is audited with its result counts only — the
 query itself may contain patient data and is never stored.
 
+A query made only of digits and phone punctuation, with at least MIN_PHONE_DIGITS digits, looks
+for contacts by phone number instead of by name (a receptionist types what the patient says:
+"(11) 98765-4321", "8765-4321", the last four digits). With its DDD the number is made canonical
+the way inbound numbers are (the ninth digit restored) and matched whole; shorter, it matches
+anywhere in a contact's numbers. Messages are still searched by their text.
+
 Results are newest first (by message or contact id, like WhatsApp's search), with keyset
 pagination: each list comes with a cursor (``before``: exclusive upper id bound) for its next
 page. One call looks at no more than SCAN_WINDOW matches per list, so a reader who may see few
@@ -25,6 +31,7 @@ from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 from app.domain.errors import ClinicDeskError, ErrorCode
+from app.domain.identity import BR_COUNTRY, canonical_phone
 from app.domain.roles import Actor
 from app.services.audit import Auditor, AuditTarget
 from app.services.ports import Store, Tx
@@ -43,6 +50,8 @@ HIGHLIGHT_START = "\ue000"
 HIGHLIGHT_END = "\ue001"
 OPERATORS = frozenset({"AND", "OR", "NOT", "NEAR"})
 _WORD = re.compile(r"[^\W_]+")
+MIN_PHONE_DIGITS = 4
+_PHONE_TYPED = re.compile(r"[\d\s()+.\-]+")  # what people type for a phone number
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +67,42 @@ class MessageHit:
 
 @dataclass(frozen=True, slots=True)
 class ContactHit:
-    """A matching contact."""
+    """A matching contact (with its phone number, when it has one)."""
 
     contact_id: int
     display_name: str
+    phone_e164: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneQuery:
+    """A phone search: ``e164`` (a whole canonical number, matched exactly) when the digits
+    were a full number, else ``digits`` matched anywhere in a contact's numbers."""
+
+    digits: str
+    e164: str | None = None
+
+
+def phone_query(query: str) -> PhoneQuery | None:
+    """The phone search ``query`` asks for; None when it is not a phone number (anything but
+    digits and phone punctuation, or fewer than MIN_PHONE_DIGITS digits)."""
+    if not _PHONE_TYPED.fullmatch(query.strip() or "x"):
+        return None
+    digits = "".join(ch for ch in query if ch.isdigit())
+    if len(digits) < MIN_PHONE_DIGITS:
+        return None
+    return PhoneQuery(digits, _whole_number(digits))
+
+
+def _whole_number(digits: str) -> str | None:
+    """E.164 for a Brazilian number typed whole: DDD + 8 or 9 digits, with or without 55 or
+    a trunk 0 (the ninth digit restored); None for anything shorter or foreign."""
+    digits = digits.lstrip("0")  # "011 98765-4321": the trunk prefix of a long-distance call
+    if len(digits) in (10, 11):
+        digits = BR_COUNTRY + digits
+    if len(digits) not in (12, 13) or not digits.startswith(BR_COUNTRY):
+        return None
+    return canonical_phone(digits)
 
 
 H = TypeVar("H")
@@ -111,6 +152,9 @@ class SearchRepo(Protocol):
     def contacts(
         self, match: str, scope: TicketScope, limit: int, before: int | None, window: int
     ) -> Page[ContactHit]: ...
+    def contacts_by_phone(
+        self, phone: PhoneQuery, scope: TicketScope, limit: int, before: int | None
+    ) -> Page[ContactHit]: ...
 
 
 SearchRepoFactory = Callable[[Tx], SearchRepo]
@@ -140,6 +184,15 @@ def _tokens(query: str) -> list[str]:
     return [word for word in words if word not in OPERATORS]
 
 
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    """What one search looks for: the text match, the phone (if the query is one), the limit."""
+
+    match: str
+    phone: PhoneQuery | None
+    limit: int
+
+
 class SearchService:
     """Search for staff (see the module docstring)."""
 
@@ -155,25 +208,34 @@ class SearchService:
         match = match_expression(query)
         if match is None:
             return SearchResults()
-        where = cursors or Cursors()
-        found = await self._store.read(lambda tx: self._find(tx, actor, match, limit, where))
+        where, phone = cursors or Cursors(), phone_query(query)
+        found = await self._store.read(
+            lambda tx: self._find(tx, actor, Wanted(match, phone, limit), where)
+        )
         # Results leave only once their audit row is committed (a failed audit fails the search).
         await self._store.transaction(lambda tx: self._audit(tx, actor, found))
         return found
 
-    def _find(
-        self, tx: Tx, actor: Actor, match: str, limit: int, cursors: Cursors
-    ) -> SearchResults:
+    def _find(self, tx: Tx, actor: Actor, wanted: Wanted, cursors: Cursors) -> SearchResults:
         """Both queries, on one read transaction (one snapshot)."""
         scope, repo = scope_for(tx, actor), self._repo(tx)
         want_messages, want_contacts = cursors.wants()
         msgs: Page[MessageHit] = Page([])
         people: Page[ContactHit] = Page([])
         if want_messages:
-            msgs = repo.messages(match, scope, limit, cursors.messages, SCAN_WINDOW)
+            msgs = repo.messages(wanted.match, scope, wanted.limit, cursors.messages, SCAN_WINDOW)
         if want_contacts:
-            people = repo.contacts(match, scope, limit, cursors.contacts, SCAN_WINDOW)
+            people = self._contacts(repo, scope, wanted, cursors.contacts)
         return SearchResults(msgs.hits, people.hits, msgs.next_before, people.next_before)
+
+    @staticmethod
+    def _contacts(
+        repo: SearchRepo, scope: TicketScope, wanted: Wanted, before: int | None
+    ) -> Page[ContactHit]:
+        """Contacts by phone number for a phone query, else by name."""
+        if wanted.phone is not None:
+            return repo.contacts_by_phone(wanted.phone, scope, wanted.limit, before)
+        return repo.contacts(wanted.match, scope, wanted.limit, before, SCAN_WINDOW)
 
     def _audit(self, tx: Tx, actor: Actor, found: SearchResults) -> None:
         """One ``search`` audit row with the page's counts (never the query)."""

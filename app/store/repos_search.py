@@ -30,6 +30,7 @@ from sqlalchemy import (
     exists,
     func,
     literal_column,
+    or_,
     select,
     table,
 )
@@ -43,17 +44,18 @@ from app.services.search import (
     ContactHit,
     MessageHit,
     Page,
+    PhoneQuery,
     SearchRepo,
 )
 from app.store.repos_tickets import _visible
 from app.store.repositories import SqlTx
-from app.store.schema import contacts, messages, tickets
+from app.store.schema import contact_identities, contacts, messages, tickets
 
 SNIPPET_TOKENS = 12
 NO_CURSOR = 2**63 - 1  # above every rowid: the first page still carries a rowid bound
 messages_fts = table("messages_fts", column("rowid"))
 contacts_fts = table("contacts_fts", column("rowid"))
-m, c, t = messages.c, contacts.c, tickets.c
+m, c, t, ident = messages.c, contacts.c, tickets.c, contact_identities.c
 H = TypeVar("H")
 
 
@@ -106,10 +108,38 @@ def contact_query(scope: TicketScope) -> Select[Any]:
     """Matching unmerged contacts with a ticket the reader may see, in the window, newest first."""
     has_visible_ticket = exists().where(t.contact_id == c.id, _visible(scope))
     return (
-        select(c.id, c.display_name)
+        select(c.id, c.display_name, c.phone_e164)
         .select_from(contacts_fts.join(contacts, c.id == contacts_fts.c.rowid))
         .where(*_in_window("contacts_fts"), c.merged_into_id.is_(None), has_visible_ticket)
         .order_by(_rowid("contacts_fts").desc())
+        .limit(bindparam("limit"))
+    )
+
+
+def _number_matches(value: ColumnElement[str], phone: PhoneQuery) -> ColumnElement[bool]:
+    """``value`` (an E.164 number) is the whole number asked for, or holds the typed digits."""
+    if phone.e164 is not None:
+        return value == phone.e164
+    return func.instr(value, phone.digits) > 0
+
+
+def phone_contact_query(phone: PhoneQuery, scope: TicketScope, before: int | None) -> Select[Any]:
+    """Unmerged contacts with a ticket the reader may see whose number (the contact's own or
+    any phone identity, which follow a merge) matches, below ``before``, newest first. A plain
+    scan of contacts: no index helps a match inside a number, and a clinic has thousands."""
+    has_visible_ticket = exists().where(t.contact_id == c.id, _visible(scope))
+    has_number = exists().where(
+        ident.contact_id == c.id, ident.kind == "phone", _number_matches(ident.value, phone)
+    )
+    return (
+        select(c.id, c.display_name, c.phone_e164)
+        .where(
+            c.id < (NO_CURSOR if before is None else before),
+            c.merged_into_id.is_(None),
+            or_(_number_matches(c.phone_e164, phone), has_number),
+            has_visible_ticket,
+        )
+        .order_by(c.id.desc())
         .limit(bindparam("limit"))
     )
 
@@ -147,8 +177,18 @@ class SearchSql:
         rows = self._paged(
             contact_query(scope), "contacts_fts", match, limit, before=before, window=window
         )
-        hits = [ContactHit(r.id, r.display_name) for r in rows[0]]
+        hits = [ContactHit(r.id, r.display_name, r.phone_e164) for r in rows[0]]
         return _page(hits, [h.contact_id for h in hits], limit, rows[1])
+
+    def contacts_by_phone(
+        self, phone: PhoneQuery, scope: TicketScope, limit: int, before: int | None = None
+    ) -> Page[ContactHit]:
+        """Contacts whose number matches ``phone`` and who have a ticket the reader may see,
+        newest first, below ``before`` (a contact id)."""
+        query = phone_contact_query(phone, scope, before)
+        rows = list(self._c.execute(query, {"limit": limit + 1}))
+        hits = [ContactHit(r.id, r.display_name or "", r.phone_e164) for r in rows]
+        return _page(hits, [h.contact_id for h in hits], limit, None)
 
     def _paged(
         self,

@@ -121,6 +121,7 @@ class MessageHit:
 class ContactHit:
     contact_id: int
     display_name: str
+    phone_e164: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,7 +268,9 @@ def search_of(d: Json) -> SearchPage:
                    h["snippet"])
         for h in d["messages"]
     )  # fmt: skip
-    contacts = tuple(ContactHit(c["contact_id"], c["display_name"]) for c in d["contacts"])
+    contacts = tuple(
+        ContactHit(c["contact_id"], c["display_name"], c.get("phone_e164")) for c in d["contacts"]
+    )
     return SearchPage(hits, contacts, d.get("messages_next_before"), d.get("contacts_next_before"))
 
 

@@ -1,5 +1,6 @@
-"""Contatos: find a patient by name, see who they are (phone, whether they refused reminders)
-and their tickets; a click on a ticket the user may see opens it in Atendimentos.
+"""Contatos: find a patient by name or phone number, see who they are (phone, whether they
+refused reminders) and their tickets; a click on a ticket the user may see opens it in
+Atendimentos. Each result shows the patient's number, so namesakes are told apart.
 
 Search goes through ``GET /search`` (the same accent-insensitive index as the inbox, scoped to
 what the user may see); the profile through ``GET /contacts/{id}``.
@@ -25,7 +26,7 @@ from app.ui.client_contact import ContactProfile
 from app.ui.contact_panel import TICKET_ROLE, earlier_item
 from app.ui.qtutil import named
 from app.ui.tasks import TaskSet
-from app.ui.texts import error_text, phone_text
+from app.ui.texts import error_text, phone_text, with_phone
 
 CONTACT_ROLE = Qt.ItemDataRole.UserRole + 2
 SEARCH_PAUSE_MS = 250
@@ -49,7 +50,7 @@ class ContactsPage(QWidget):
 
     def _build(self) -> None:
         self.finder = named(QLineEdit(), "contactFind")
-        self.finder.setPlaceholderText(self.tr("Buscar paciente pelo nome"))
+        self.finder.setPlaceholderText(self.tr("Buscar paciente pelo nome ou telefone"))
         self.finder.setClearButtonEnabled(True)
         self.finder.textChanged.connect(lambda _t: self._timer.start())
         self.results = named(QListWidget(), "contactResults")
@@ -57,7 +58,9 @@ class ContactsPage(QWidget):
         self.more = named(QPushButton(self.tr("Mostrar mais")), "moreContacts")
         self.more.hide()
         self.more.clicked.connect(self.load_more)
-        self.notice = named(QLabel(self.tr("Digite um nome para buscar.")), "contactNotice")
+        self.notice = named(
+            QLabel(self.tr("Digite um nome ou telefone para buscar.")), "contactNotice"
+        )
         left = QVBoxLayout()
         for widget in (self.finder, self.notice, self.results, self.more):
             left.addWidget(widget)
@@ -92,7 +95,7 @@ class ContactsPage(QWidget):
         self.results.clear()
         self.more.hide()
         if not self._query:
-            self.notice.setText(self.tr("Digite um nome para buscar."))
+            self.notice.setText(self.tr("Digite um nome ou telefone para buscar."))
             return
         self._tasks.spawn(self._search(self._query, None))
 
@@ -109,12 +112,13 @@ class ContactsPage(QWidget):
         if query != self._query:
             return  # typed on: a newer search answers
         for hit in page.contacts:
-            item = QListWidgetItem(hit.display_name or self.tr("Paciente sem nome"))
+            name = hit.display_name or self.tr("Paciente sem nome")
+            item = QListWidgetItem(with_phone(name, hit.phone_e164))
             item.setData(CONTACT_ROLE, hit.contact_id)
             self.results.addItem(item)
         self._next = page.contacts_next
         self.more.setVisible(page.contacts_next is not None)
-        empty = self.tr("Nenhum paciente com esse nome.")
+        empty = self.tr("Nenhum paciente encontrado.")
         self.notice.setText("" if self.results.count() else empty)
 
     # ---- profile ------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from app.ui.client import DeskClient
 from app.ui.client_types import ContactHit, MessageHit, SearchPage
 from app.ui.qtutil import named
 from app.ui.tasks import TaskSet
-from app.ui.texts import error_text
+from app.ui.texts import error_text, with_phone
 
 HIT_ROLE = Qt.ItemDataRole.UserRole + 20
 MARK_OPEN, MARK_CLOSE = "\ue000", "\ue001"
@@ -182,7 +182,8 @@ class SearchResults(QWidget):
         self.list.addItem(item)
 
     def _contact_text(self, hit: ContactHit) -> str:
-        return self.tr("👤 %1").replace("%1", hit.display_name)
+        name = hit.display_name or self.tr("Paciente sem nome")
+        return self.tr("👤 %1").replace("%1", with_phone(name, hit.phone_e164))
 
     def _hit_text(self, hit: MessageHit) -> str:
         when = hit.sent_at.astimezone().strftime("%d/%m %H:%M")

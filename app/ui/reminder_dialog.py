@@ -32,7 +32,7 @@ from app.ui.client_reminders import NewReminder, RemindersApi
 from app.ui.client_types import Channel
 from app.ui.qtutil import named
 from app.ui.tasks import TaskSet
-from app.ui.texts import error_text
+from app.ui.texts import error_text, with_phone
 
 CONTACT_ROLE = Qt.ItemDataRole.UserRole + 1
 SEARCH_PAUSE_MS = 250  # wait for a pause in typing before asking the engine
@@ -67,7 +67,7 @@ class NewReminderDialog(QDialog):
 
     def _build(self, channels: list[Channel]) -> None:
         self.finder = named(QLineEdit(), "reminderFind")
-        self.finder.setPlaceholderText(self.tr("Digite o nome do paciente"))
+        self.finder.setPlaceholderText(self.tr("Digite o nome ou o telefone do paciente"))
         self.finder.textChanged.connect(lambda _t: self._search_timer.start())
         self.found = named(QListWidget(), "reminderPatients")
         self.found.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
@@ -139,7 +139,13 @@ class NewReminderDialog(QDialog):
             return
         if query != self.finder.text().strip():
             return  # the user typed on: a newer search answers
-        self._show_hits([(h.contact_id, h.display_name) for h in page.contacts])
+        unnamed = self.tr("Paciente sem nome")
+        self._show_hits(
+            [
+                (h.contact_id, with_phone(h.display_name or unnamed, h.phone_e164))
+                for h in page.contacts
+            ]
+        )
 
     def _show_hits(self, hits: list[tuple[int, str]]) -> None:
         chosen = set(self.chosen_contacts())
@@ -149,7 +155,7 @@ class NewReminderDialog(QDialog):
             item.setData(CONTACT_ROLE, contact_id)
             self.found.addItem(item)
             item.setSelected(contact_id in chosen)
-        self.message.setText("" if hits else self.tr("Nenhum paciente com esse nome."))
+        self.message.setText("" if hits else self.tr("Nenhum paciente encontrado."))
 
     def chosen_contacts(self) -> list[int]:
         return [int(i.data(CONTACT_ROLE)) for i in self.found.selectedItems()]

@@ -229,3 +229,9 @@ def phone_text(e164: str | None) -> str:
     brazil = number.country_code == 55
     style = phonenumbers.PhoneNumberFormat
     return phonenumbers.format_number(number, style.NATIONAL if brazil else style.INTERNATIONAL)
+
+
+def with_phone(name: str, e164: str | None) -> str:
+    """``Maria Silva · (11) 98765-4321``; the name alone for a contact without a number (two
+    patients of the same name are told apart by it)."""
+    return f"{name} · {phone_text(e164)}" if e164 else name

@@ -462,16 +462,16 @@
 <context>
     <name>ContactsPage</name>
     <message>
-        <source>Buscar paciente pelo nome</source>
-        <translation>Search for a patient by name</translation>
-    </message>
-    <message>
         <source>Mostrar mais</source>
         <translation>Show more</translation>
     </message>
     <message>
-        <source>Digite um nome para buscar.</source>
-        <translation>Type a name to search.</translation>
+        <source>Buscar paciente pelo nome ou telefone</source>
+        <translation>Find a patient by name or phone</translation>
+    </message>
+    <message>
+        <source>Digite um nome ou telefone para buscar.</source>
+        <translation>Type a name or phone number to search.</translation>
     </message>
     <message>
         <source>Atendimentos do paciente</source>
@@ -482,8 +482,8 @@
         <translation>Patient without a name</translation>
     </message>
     <message>
-        <source>Nenhum paciente com esse nome.</source>
-        <translation>No patient with that name.</translation>
+        <source>Nenhum paciente encontrado.</source>
+        <translation>No patient found.</translation>
     </message>
     <message>
         <source>Escolha um paciente na lista</source>
@@ -894,8 +894,8 @@
         <translation>New reminder</translation>
     </message>
     <message>
-        <source>Digite o nome do paciente</source>
-        <translation>Type the patient&apos;s name</translation>
+        <source>Digite o nome ou o telefone do paciente</source>
+        <translation>Type the patient&apos;s name or phone</translation>
     </message>
     <message>
         <source>Olá {primeiro_nome}, lembramos da sua consulta amanhã na {clinica}.</source>
@@ -950,8 +950,12 @@
         <translation>Cancel</translation>
     </message>
     <message>
-        <source>Nenhum paciente com esse nome.</source>
-        <translation>No patient with that name.</translation>
+        <source>Paciente sem nome</source>
+        <translation>Unnamed patient</translation>
+    </message>
+    <message>
+        <source>Nenhum paciente encontrado.</source>
+        <translation>No patient found.</translation>
     </message>
     <message>
         <source>Escolha pelo menos um paciente.</source>
@@ -1228,6 +1232,10 @@
     <message>
         <source>Resultados: %1</source>
         <translation>Results: %1</translation>
+    </message>
+    <message>
+        <source>Paciente sem nome</source>
+        <translation>Unnamed patient</translation>
     </message>
     <message>
         <source>👤 %1</source>

@@ -493,17 +493,21 @@ async def open_search_world(workdir: Path, count: int, cached: Path | None) -> S
 
 
 def _sql(tx: SqlTx, actor: Actor, query: str) -> float:
-    """Seconds for the two FTS queries alone (read connection: no audit row, no commit)."""
-    from app.services.search import match_expression
+    """Seconds for the two queries alone (read connection: no audit row, no commit); the
+    contacts by phone number when the query is one, as the service does."""
+    from app.services.search import match_expression, phone_query
     from app.services.ticket_access import scope_for
     from app.store.repos_search import SearchSql
 
-    match = match_expression(query)
+    match, phone = match_expression(query), phone_query(query)
     assert match is not None
     started = time.perf_counter()
     repo, scope = SearchSql(tx.conn), scope_for(tx, actor)
     repo.messages(match, scope, 50)
-    repo.contacts(match, scope, 50)
+    if phone is not None:
+        repo.contacts_by_phone(phone, scope, 50)
+    else:
+        repo.contacts(match, scope, 50)
     return time.perf_counter() - started
 
 
@@ -521,6 +525,8 @@ SEARCHES = {
     "rare, no accent": "ressonancia",
     "prefix of two words": "exame sang",
     "contact name": "Fernanda",
+    "whole phone number": "(11) 90000-1234",  # contact 1234 (+5511900001234)
+    "last four digits": "1234",
 }
 
 

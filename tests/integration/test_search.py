@@ -237,6 +237,54 @@ async def test_operator_injection_never_raises_nor_widens(world: World, query: s
     assert contacts_of(found) <= {world.contacts["A"]}
 
 
+# ---- by phone number ----------------------------------------------------------------------
+
+PHONE_A, PHONE_B = "+5511987000001", "+5511987000002"  # tests.helpers.messaging.patient(1), (2)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("(11) 98700-0001", {"A"}),  # as written on a form
+        ("11 8700-0001", {"A"}),  # the old 8-digit mobile: the ninth digit is restored
+        ("+55 11 98700-0001", {"A"}),
+        ("011 98700 0001", {"A"}),  # with the long-distance trunk 0
+        ("0001", {"A"}),  # the last four digits
+        ("(21) 98700-0001", set()),  # same local number, another DDD: a different patient
+    ],
+)
+async def test_contacts_are_found_by_phone_number(
+    world: World, query: str, expected: set[str]
+) -> None:
+    found = await find(world, "root", query)
+    assert contacts_of(found) == {world.contacts[k] for k in expected}
+
+
+async def test_a_piece_of_a_number_matches_anywhere_in_it_newest_first(world: World) -> None:
+    found = await find(world, "root", "8700000")  # every test patient's number holds it
+    names = [hit.display_name for hit in found.contacts]
+    assert names == ["Bia Retorno", "Ana Retorno", "Pedro Souza", "Maria Acao", "João Conceição"]
+    assert found.contacts_next_before is None
+    first = await find(world, "root", "8700000", limit=2)
+    assert [hit.display_name for hit in first.contacts] == names[:2]
+    cursor = first.contacts_next_before
+    rest = await find(world, "root", "8700000", limit=10, cursors=Cursors(contacts=cursor))
+    assert [hit.display_name for hit in rest.contacts] == names[2:]
+
+
+async def test_a_phone_search_is_scoped_like_a_name_search(world: World) -> None:
+    assert contacts_of(await find(world, "rec.a", "(11) 98700-0001")) == {world.contacts["A"]}
+    assert contacts_of(await find(world, "rec.b", "(11) 98700-0001")) == set()
+    assert contacts_of(await find(world, "rec.sul", "98700-000")) == {world.contacts["sul"]}
+
+
+async def test_contact_hits_carry_the_number(world: World) -> None:
+    (by_name,) = (await find(world, "root", "Conceição")).contacts
+    (by_phone,) = (await find(world, "root", "11 98700-0001")).contacts
+    assert by_name == by_phone
+    assert (by_name.display_name, by_name.phone_e164) == ("João Conceição", PHONE_A)
+
+
 # ---- audit --------------------------------------------------------------------------------
 
 
@@ -262,7 +310,9 @@ async def test_the_search_endpoint(world: World) -> None:
         too_long = await api.get("/search", params={"q": "x" * 201}, headers=headers)
         anonymous = await api.get("/search", params={"q": "acao"})
     assert [m["ticket_id"] for m in found["messages"]] == [world.tickets["B"]]
-    assert found["contacts"] == [{"contact_id": world.contacts["B"], "display_name": "Maria Acao"}]
+    assert found["contacts"] == [
+        {"contact_id": world.contacts["B"], "display_name": "Maria Acao", "phone_e164": PHONE_B}
+    ]
     assert (too_long.status_code, anonymous.status_code) == (400, 401)
 
 
@@ -386,6 +436,9 @@ class HeldRepo:
 
     def contacts(self, *args: Any) -> Any:
         return self._inner.contacts(*args)
+
+    def contacts_by_phone(self, *args: Any) -> Any:
+        return self._inner.contacts_by_phone(*args)
 
 
 def _write(tx: Tx, actor: Actor, order: list[str]) -> None:

@@ -14,7 +14,7 @@ from app.ui.channels_page import ChannelsPage
 from app.ui.client_contact import ContactProfile, ContactTicket, StateChange
 from app.ui.client_types import BranchRole, Channel, Me
 from app.ui.contact_panel import TICKET_ROLE, ContactPanel
-from app.ui.texts import phone_text
+from app.ui.texts import phone_text, with_phone
 from tests.helpers.desk import make_ticket
 from tests.helpers.fake_desk import T0, FakeDesk
 
@@ -118,6 +118,8 @@ def test_phone_is_formatted_for_brazil() -> None:
     assert phone_text("+5511987654321") == "(11) 98765-4321"
     assert phone_text("+351912345678").startswith("+351")
     assert phone_text(None) == ""
+    assert with_phone("Maria", "+5511987654321") == "Maria · (11) 98765-4321"
+    assert with_phone("Maria", None) == "Maria"  # known only by a WhatsApp id
 
 
 async def test_side_panel_shows_phone_opt_out_and_earlier_tickets(qtbot: Any) -> None:

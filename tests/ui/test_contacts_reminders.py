@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from app.simulator.patients import patient_name
+from app.simulator.patients import patient_jid, patient_name
 from app.ui.client_reminders import Reminder
 from app.ui.desk import Desk, DeskOptions
 from app.ui.login import LoginResult
@@ -32,6 +32,7 @@ from app.ui.reminders_page import (
     RemindersModel,
     can_schedule,
 )
+from app.ui.texts import phone_text
 from tests.helpers.cli import PASSWORD
 from tests.helpers.desk import until
 from tests.helpers.e2e import LinkedRig as Rig
@@ -80,13 +81,18 @@ async def test_contatos_finds_the_patient_and_opens_their_ticket(
 
 async def _find_and_open(window: MainWindow) -> None:
     name = patient_name(PATIENT)
+    phone = phone_text("+" + patient_jid(PATIENT).split("@")[0])
+    label = f"{name} · {phone}"  # namesakes are told apart by their number
     page = window.contacts_page
     window.show_page(window.stack.indexOf(page))
     page.finder.setText(_plain(name.split()[0]).lower())
     page.search_now()
     names = lambda: [page.results.item(i).text() for i in range(page.results.count())]  # noqa: E731
-    await until(lambda: name in names(), "the patient in the results")
-    page.results.setCurrentRow(names().index(name))
+    await until(lambda: label in names(), "the patient in the results")
+    page.finder.setText(phone)  # as the patient says it: "(11) 9xxxx-xxxx"
+    page.search_now()
+    await until(lambda: names() == [label], "the patient found by phone number")
+    page.results.setCurrentRow(0)
     await until(lambda: page.tickets.count() == 1, "the patient's ticket")
     assert page.name.text() == name
     assert re.fullmatch(r"\(\d\d\) 9\d{4}-\d{4}", page.phone.text())  # a Brazilian mobile
