@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from app.api.deps import ActorDep, CoreDep
 from app.api.schemas_tickets import (
@@ -23,6 +23,7 @@ from app.api.schemas_tickets import (
     QuickReplyIn,
     QuickReplyOut,
     RenderedOut,
+    StartIn,
     TagsOut,
     TicketDetailOut,
     TicketListQuery,
@@ -31,6 +32,7 @@ from app.api.schemas_tickets import (
     TransferIn,
 )
 from app.services.queues import QueueService
+from app.services.ticket_start import StartRequest
 from app.services.tickets import TicketFilters, TicketService, TicketView
 
 router = APIRouter()
@@ -87,6 +89,21 @@ async def ticket_messages(
     page = await tickets.messages(actor, ticket_id, cursor, limit)
     items = [MessageOut.model_validate(m) for m in page.items]
     return MessagePageOut(items=items, next_cursor=page.next_cursor)
+
+
+@router.post("/tickets", status_code=201)
+async def start_ticket(
+    body: StartIn, actor: ActorDep, tickets: TicketsDep, response: Response
+) -> TicketOut:
+    """Start a conversation with a patient by phone number: 201 with a new open ticket
+    assigned to the caller, or 200 with the patient's active ticket on that channel.
+    Errors: 400 ``phone.invalid``; 404 channel or queue; 403 a queue the caller cannot see;
+    409 the patient's active ticket there is in a queue the caller cannot see."""
+    request = StartRequest(body.channel_id, body.phone, body.queue_id, body.name)
+    view, created = await tickets.start(actor, request)
+    if not created:
+        response.status_code = 200
+    return _out(view)
 
 
 @router.post("/tickets/{ticket_id}/accept")
@@ -173,7 +190,9 @@ async def get_contact(contact_id: int, actor: ActorDep, core: CoreDep) -> Contac
 
 @router.get("/queues")
 async def list_queues(branch_id: int, actor: ActorDep, queues: QueuesDep) -> list[QueueOut]:
-    return [QueueOut.model_validate(q) for q in await queues.list(actor, branch_id)]
+    """The branch's queues in menu order; ``member`` marks the caller's own."""
+    records, mine = await queues.list(actor, branch_id), await queues.member_of(actor)
+    return [QueueOut.model_validate(q).model_copy(update={"member": q.id in mine}) for q in records]
 
 
 @router.post("/queues", status_code=201)

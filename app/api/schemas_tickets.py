@@ -98,6 +98,16 @@ class MessagePageOut(BaseModel):
     next_cursor: str | None
 
 
+class StartIn(BaseModel):
+    """A conversation the clinic starts: the channel, the patient's number as typed
+    ("(11) 98765-4321", "+351 912 345 678"), optionally the queue and the patient's name."""
+
+    channel_id: int
+    phone: str = Field(min_length=1, max_length=40)
+    queue_id: int | None = None
+    name: str | None = Field(default=None, max_length=120)
+
+
 class TransferIn(BaseModel):
     queue_id: int | None = None
     user_id: int | None = None
@@ -182,6 +192,7 @@ class QueueOut(BaseModel):
     color: str
     greeting: str | None
     menu_order: int
+    member: bool = False  # GET /queues: the caller is a member of this queue
 
 
 class MemberIn(BaseModel):

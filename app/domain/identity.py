@@ -27,6 +27,7 @@ _USER_RE = re.compile(r"^[0-9]{5,20}$")  # phone users and LIDs are digit string
 _SERVER_RE = re.compile(r"^[a-z0-9.-]{1,40}$")
 BR_COUNTRY = "55"
 BR_MOBILE_FIRST = frozenset("6789")  # first local digit of an 8-digit (pre-2016) mobile
+PHONE_TYPED = re.compile(r"[\d\s()+.\-]+")  # what people type for a phone number
 
 
 class JidKind(StrEnum):
@@ -128,6 +129,27 @@ def canonical_phone(digits: str) -> str | None:
         # digit), without its parse: 100 µs, the costliest step of an inbound message.
         return f"+{canon}"
     return _library_e164(canon)
+
+
+def typed_phone(text: str) -> str | None:
+    """E.164 for a whole phone number as people type it, or None.
+
+    With a leading ``+`` any country's number (its country code first); without, a Brazilian
+    number with its DDD, with or without ``55`` or a trunk ``0`` ("(11) 98765-4321",
+    "011 8765-4321"), the ninth digit restored as for inbound numbers. Only digits, spaces and
+    ``()+-.`` are allowed.
+    """
+    if not PHONE_TYPED.fullmatch(text.strip() or "x"):
+        return None
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if text.strip().startswith("+"):
+        return canonical_phone(digits) if digits else None
+    national = digits.lstrip("0")  # the trunk prefix of a long-distance call
+    if len(national) in (10, 11):
+        national = BR_COUNTRY + national
+    if len(national) not in (12, 13) or not national.startswith(BR_COUNTRY):
+        return None
+    return canonical_phone(national)
 
 
 def _library_e164(canon: str) -> str | None:

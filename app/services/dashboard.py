@@ -9,7 +9,8 @@ UTC). Figures of several branches are added up; hourly buckets are local hours o
 so 09:00 means nine in the morning wherever the branch is.
 
 - first response: ``tickets.first_response_at`` (set by the first reply a person sends, never by
-  the automatic greeting or menu) minus ``created_at``, over tickets first answered today;
+  the automatic greeting or menu, nor on a conversation the clinic started) minus
+  ``created_at``, over tickets first answered today;
 - resolution: ``closed_at`` minus ``created_at``, over tickets closed today;
 - waiting: tickets in ``pending`` now, whatever their age.
 """

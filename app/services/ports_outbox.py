@@ -104,7 +104,8 @@ class OutboxRepo(Protocol):
         ...
 
     def set_first_response(self, ticket_id: int, at: datetime) -> bool:
-        """Stamp the ticket's first response unless it has one; True if stamped now."""
+        """Stamp the ticket's first response unless it has one or the clinic started it;
+        True if stamped now."""
         ...
 
     def add(self, new: NewOutbound) -> tuple[OutboxItem, bool]:

@@ -56,6 +56,13 @@ class QueueService:
         actor.require(Permission.HANDLE_TICKETS, branch_id)
         return await self._store.read(lambda tx: tx.messaging.queues(branch_id))
 
+    async def member_of(self, actor: Actor) -> frozenset[int]:
+        """Ids of the queues the actor is a member of (none for an actor without an account)."""
+        user_id = actor.user_id
+        if user_id is None:
+            return frozenset()
+        return frozenset(await self._store.read(lambda tx: tx.messaging.queues_of_user(user_id)))
+
     async def add_member(self, actor: Actor, queue_id: int, user_id: int) -> None:
         """Put a staff member of the queue's branch in the queue."""
         await self._membership(actor, queue_id, user_id, add=True)

@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 from app.domain.errors import ClinicDeskError, ErrorCode
-from app.domain.identity import BR_COUNTRY, canonical_phone
+from app.domain.identity import PHONE_TYPED, typed_phone
 from app.domain.roles import Actor
 from app.services.audit import Auditor, AuditTarget
 from app.services.ports import Store, Tx
@@ -51,7 +51,6 @@ HIGHLIGHT_END = "\ue001"
 OPERATORS = frozenset({"AND", "OR", "NOT", "NEAR"})
 _WORD = re.compile(r"[^\W_]+")
 MIN_PHONE_DIGITS = 4
-_PHONE_TYPED = re.compile(r"[\d\s()+.\-]+")  # what people type for a phone number
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,24 +84,14 @@ class PhoneQuery:
 
 def phone_query(query: str) -> PhoneQuery | None:
     """The phone search ``query`` asks for; None when it is not a phone number (anything but
-    digits and phone punctuation, or fewer than MIN_PHONE_DIGITS digits)."""
-    if not _PHONE_TYPED.fullmatch(query.strip() or "x"):
+    digits and phone punctuation, or fewer than MIN_PHONE_DIGITS digits). A whole number
+    (:func:`app.domain.identity.typed_phone`) is matched exactly."""
+    if not PHONE_TYPED.fullmatch(query.strip() or "x"):
         return None
     digits = "".join(ch for ch in query if ch.isdigit())
     if len(digits) < MIN_PHONE_DIGITS:
         return None
-    return PhoneQuery(digits, _whole_number(digits))
-
-
-def _whole_number(digits: str) -> str | None:
-    """E.164 for a Brazilian number typed whole: DDD + 8 or 9 digits, with or without 55 or
-    a trunk 0 (the ninth digit restored); None for anything shorter or foreign."""
-    digits = digits.lstrip("0")  # "011 98765-4321": the trunk prefix of a long-distance call
-    if len(digits) in (10, 11):
-        digits = BR_COUNTRY + digits
-    if len(digits) not in (12, 13) or not digits.startswith(BR_COUNTRY):
-        return None
-    return canonical_phone(digits)
+    return PhoneQuery(digits, typed_phone(query))
 
 
 H = TypeVar("H")

@@ -36,6 +36,7 @@ from app.services.ticket_access import (
 )
 from app.services.ticket_events import TicketChanged
 from app.services.ticket_extras import TicketExtras
+from app.services.ticket_start import StartRequest, start_in
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +256,24 @@ class TicketService(TicketExtras):
             return {"status": status.value, "closed_at": None, "assignee_id": assignee}
 
         return await self._change(actor, ticket_id, "ticket.reopen", change)
+
+    async def start(self, actor: Actor, request: StartRequest) -> tuple[TicketView, bool]:
+        """The ticket to write to a patient by number in (``ticket_start``): their active
+        ticket on the channel, else a new open one assigned to the actor; and whether it is
+        new. A new ticket is audited (``ticket.start``) and announced."""
+
+        def work(tx: Tx) -> tuple[TicketView, bool]:
+            started = start_in(tx, actor, request, self._clock.now())
+            if started.created:
+                contact, merged = started.contact, list(started.contact.merged)
+                details = {"new_contact": contact.created, "merged_contacts": merged}
+                self._audit(tx, actor, started.ticket, "ticket.start", **details)
+            return view_of(tx, started.ticket), started.created
+
+        view, created = await self._store.transaction(work)
+        if created:
+            self._announce(view, "ticket.start")
+        return view, created
 
     async def _change(
         self, actor: Actor, ticket_id: int, action: str, change: Change, **details: object

@@ -49,8 +49,11 @@ _LAST_CHAT = {
     .limit(1)
     for column in (messages.c.ticket_id, messages.c.contact_id)
 }
+# A ticket the clinic started (started_by_id) never gets one: nobody waited for the clinic.
 _FIRST_RESPONSE = update(tickets).where(
-    (tickets.c.id == bindparam("b_id")) & tickets.c.first_response_at.is_(None)
+    (tickets.c.id == bindparam("b_id"))
+    & tickets.c.first_response_at.is_(None)
+    & tickets.c.started_by_id.is_(None)
 )
 _INSERT_MESSAGE = insert(messages)
 # ... and the sender's: the head of a channel's queue, the claim, and the SENT bookkeeping.

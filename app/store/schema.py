@@ -187,6 +187,8 @@ tickets = Table(
     Column("last_inbound_at", UtcDateTime, nullable=True),
     Column("awaiting_menu", Boolean, nullable=False, server_default=text("0")),
     Column("menu_prompts", Integer, nullable=False, server_default=text("0")),  # menus sent
+    # the staff member who started the conversation (migration 0008); null: the patient wrote
+    Column("started_by_id", ForeignKey("users.id"), nullable=True),
     CheckConstraint(_in("status", TICKET_STATUSES), name="status"),
     # the inbox: a branch's tickets by status (and queue), most recent activity first
     Index("ix_tickets_inbox", "branch_id", "status", "queue_id", "last_activity_at"),

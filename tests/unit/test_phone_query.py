@@ -19,7 +19,7 @@ from app.services.search import PhoneQuery, phone_query
         ("(11) 3333-4444", PhoneQuery("1133334444", "+551133334444")),  # a landline stays
         ("4321", PhoneQuery("4321")),  # the last digits: matched anywhere
         ("98765-4321", PhoneQuery("987654321")),  # no DDD: not a whole number
-        ("+351 912 345 678", PhoneQuery("351912345678")),  # foreign: digits only
+        ("+351 912 345 678", PhoneQuery("351912345678", "+351912345678")),  # with its +
     ],
 )
 def test_typed_numbers(typed: str, expected: PhoneQuery) -> None:
