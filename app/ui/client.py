@@ -289,7 +289,18 @@ class DeskClient:
 
     async def queues(self, branch_id: int) -> list[Queue]:
         data = await self._call("GET", "/queues", params={"branch_id": branch_id})
-        return [Queue(q["id"], q["branch_id"], q["name"], q["color"]) for q in data]
+        return [
+            Queue(q["id"], q["branch_id"], q["name"], q["color"], bool(q.get("member")))
+            for q in data
+        ]
+
+    async def start_ticket(
+        self, channel_id: int, phone: str, queue_id: int | None, name: str | None = None
+    ) -> Ticket:
+        """Start a conversation with a patient by number (``POST /tickets``): a new open ticket
+        of the caller's, or the patient's active one on that channel."""
+        body = {"channel_id": channel_id, "phone": phone, "queue_id": queue_id, "name": name}
+        return ticket_of(await self._call("POST", "/tickets", json=body))
 
     async def quick_replies(self, branch_id: int) -> list[QuickReply]:
         data = await self._call("GET", "/quick-replies", params={"branch_id": branch_id})

@@ -179,6 +179,7 @@ class Queue:
     branch_id: int
     name: str
     color: str
+    member: bool = False  # the logged-in user is a member
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ class ContactsPage(QWidget):
     """The Contatos page (see the module docstring)."""
 
     ticketRequested = Signal(int)
+    startRequested = Signal(str)  # write to this number ("Nova conversa", prefilled)
 
     def __init__(self, client: DeskClient, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -78,10 +79,12 @@ class ContactsPage(QWidget):
         self.tickets = named(QListWidget(), "contactPageTickets")
         self.tickets.itemActivated.connect(self._open_ticket)
         self.tickets.itemClicked.connect(self._open_ticket)
+        self.start = named(QPushButton(self.tr("Iniciar conversa")), "contactStart")
+        self.start.clicked.connect(lambda _c=False: self.startRequested.emit(self.phone.text()))
         self.tickets_title = QLabel(self.tr("Atendimentos do paciente"))
         self.tickets_title.setStyleSheet("font-weight: 600; margin-top: 12px;")
         layout = QVBoxLayout(box)
-        for widget in (self.name, self.phone, self.opted_out, self.tickets_title):
+        for widget in (self.name, self.phone, self.opted_out, self.start, self.tickets_title):
             layout.addWidget(widget)
         layout.addWidget(self.tickets, 1)
         return box
@@ -141,6 +144,7 @@ class ContactsPage(QWidget):
         shown = profile is not None
         for widget in (self.phone, self.tickets_title, self.tickets):
             widget.setVisible(shown)
+        self.start.setVisible(profile is not None and profile.phone_e164 is not None)
         self.opted_out.setVisible(profile is not None and profile.opted_out_at is not None)
         if profile is None:
             self.name.setText(self.tr("Escolha um paciente na lista"))

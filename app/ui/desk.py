@@ -27,6 +27,7 @@ from app.ui.client import DeskClient
 from app.ui.desk_settings import DeskSettings
 from app.ui.login import LoginDialog, LoginResult, branch_choices
 from app.ui.main_window import MainWindow
+from app.ui.start_dialog import queue_choices
 
 log = logging.getLogger(__name__)
 AUTOLOGIN_WAIT_S = 60.0
@@ -141,6 +142,10 @@ class Desk:
         with contextlib.suppress(ClinicDeskError):
             queues = await self.client.queues(branch_id)
             window.inbox.set_queues({q.id: (q.name, q.color) for q in queues})
+            me = window.login.me
+            roles = {b.branch_id: b.role for b in me.branches}
+            receptionist = not me.super_admin and roles.get(branch_id) == "receptionist"
+            window.inbox.start_queues = queue_choices(queues, receptionist)
         with contextlib.suppress(ClinicDeskError):
             replies = await self.client.quick_replies(branch_id)
             window.inbox.conversation.set_quick_replies({q.shortcut: q.body for q in replies})

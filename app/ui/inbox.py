@@ -14,9 +14,11 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt,
 from PySide6.QtGui import QColor, QFont, QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
+    QPushButton,
     QSplitter,
     QStackedWidget,
     QStyle,
@@ -36,6 +38,7 @@ from app.ui.contact_panel import ContactPanel
 from app.ui.conversation import ConversationPane
 from app.ui.inbox_tools import FilterBar, SearchResults
 from app.ui.qtutil import named
+from app.ui.start_dialog import QueueChoice, StartConversationDialog, queue_choices
 from app.ui.tasks import TaskSet
 from app.ui.texts import error_text
 from app.ui.ticket_model import (
@@ -117,6 +120,9 @@ class InboxPage(QWidget):
         super().__init__(parent)
         self.client, self.bridge = client, bridge
         self.models: dict[str, TicketTableModel] = {}
+        self._channel_labels: dict[int, str] = {}
+        self.start_queues: list[QueueChoice] = []  # the queues "Nova conversa" offers
+        self.start_dialog: StartConversationDialog | None = None
         self._tasks = TaskSet()
         # Tickets to re-read, gathered for a moment: a burst of messages on one ticket (or
         # 1,000 events a second) becomes one read per ticket, not one per event.
@@ -173,13 +179,29 @@ class InboxPage(QWidget):
         self.search_notice = named(QLabel(), "inboxNotice")
         self.search_notice.setStyleSheet("color: #B3261E;")
         self.search_notice.hide()
+        self.new_button = named(QPushButton(self.tr("Nova conversa")), "newConversation")
+        self.new_button.clicked.connect(lambda _checked=False: self.open_start())
+        top = QHBoxLayout()
+        top.addWidget(self.search_box, 1)
+        top.addWidget(self.new_button)
         column = QWidget()
         layout = QVBoxLayout(column)
         layout.setContentsMargins(0, 0, 0, 0)
-        for w in (self.search_box, self.filter_bar, self.search_notice):
+        layout.addLayout(top)
+        for w in (self.filter_bar, self.search_notice):
             layout.addWidget(w)
         layout.addWidget(self.stack, 1)
         return column
+
+    def open_start(self, phone: str = "") -> StartConversationDialog:
+        """The "Nova conversa" dialog (prefilled with ``phone``); the conversation it starts
+        opens here."""
+        queues = self.start_queues or queue_choices([], receptionist=False)
+        dialog = StartConversationDialog(self.client, self._channel_labels, queues, phone, self)
+        dialog.started.connect(self.open_ticket)
+        self.start_dialog = dialog
+        dialog.open()
+        return dialog
 
     def _run_search(self) -> None:
         self._search_timer.stop()
@@ -309,6 +331,7 @@ class InboxPage(QWidget):
             model.reload()
 
     def set_channel_labels(self, labels: dict[int, str]) -> None:
+        self._channel_labels = dict(labels)
         for model in self.models.values():
             model.set_channel_labels(labels)
         self.filter_bar.set_channels(labels)
@@ -330,6 +353,8 @@ class InboxPage(QWidget):
         await self.results.settle()
         await self.conversation.settle()
         await self.contact.settle()
+        if self.start_dialog is not None:
+            await self.start_dialog.settle()
 
 
 def _activity(t: Ticket) -> Any:

@@ -100,6 +100,7 @@ class MainWindow(QMainWindow):
         self.settings_page = SettingsPage(self.settings, login.me.is_admin)
         self.contacts_page = ContactsPage(client)
         self.contacts_page.ticketRequested.connect(self.open_ticket)
+        self.contacts_page.startRequested.connect(self.start_conversation)
         listed = lambda: sorted(self.channels.values(), key=lambda c: c.id)  # noqa: E731
         self.reminders_page = RemindersPage(client, login.me, listed)
         self._build_pages()
@@ -160,6 +161,11 @@ class MainWindow(QMainWindow):
         """Show Atendimentos with this ticket's conversation (from Contatos)."""
         self.show_page(self.stack.indexOf(self.inbox))
         self.inbox.open_ticket(ticket_id)
+
+    def start_conversation(self, phone: str = "") -> None:
+        """Show Atendimentos with "Nova conversa" open (from Contatos: the patient's number)."""
+        self.show_page(self.stack.indexOf(self.inbox))
+        self.inbox.open_start(phone)
 
     def _page_shown(self, index: int) -> None:
         if self.stack.widget(index) is self.painel:

@@ -474,6 +474,10 @@
         <translation>Type a name or phone number to search.</translation>
     </message>
     <message>
+        <source>Iniciar conversa</source>
+        <translation>Start conversation</translation>
+    </message>
+    <message>
         <source>Atendimentos do paciente</source>
         <translation>Patient&apos;s conversations</translation>
     </message>
@@ -757,6 +761,10 @@
     <message>
         <source>Buscar mensagens e contatos</source>
         <translation>Search messages and contacts</translation>
+    </message>
+    <message>
+        <source>Nova conversa</source>
+        <translation>New conversation</translation>
     </message>
     <message>
         <source>Nenhum atendimento deste contato na lista. Busque por uma mensagem dele.</source>
@@ -1322,6 +1330,65 @@
     <message>
         <source>Privacidade: avisos mostram só o nome, nunca o texto</source>
         <translation>Privacy: notifications show the name only, never the text</translation>
+    </message>
+</context>
+<context>
+    <name>StartConversationDialog</name>
+    <message>
+        <source>Sem fila</source>
+        <translation>No queue</translation>
+    </message>
+    <message>
+        <source>Nova conversa</source>
+        <translation>New conversation</translation>
+    </message>
+    <message>
+        <source>Opcional</source>
+        <translation>Optional</translation>
+    </message>
+    <message>
+        <source>Telefone do paciente</source>
+        <translation>Patient&apos;s phone</translation>
+    </message>
+    <message>
+        <source>Nome</source>
+        <translation>Name</translation>
+    </message>
+    <message>
+        <source>Enviar pelo número</source>
+        <translation>Send from number</translation>
+    </message>
+    <message>
+        <source>Fila</source>
+        <translation>Queue</translation>
+    </message>
+    <message>
+        <source>A conversa abre para você escrever a primeira mensagem.</source>
+        <translation>The conversation opens for you to write the first message.</translation>
+    </message>
+    <message>
+        <source>Iniciar conversa</source>
+        <translation>Start conversation</translation>
+    </message>
+    <message>
+        <source>Cancelar</source>
+        <translation>Cancel</translation>
+    </message>
+    <message>
+        <source>Informe o telefone do paciente.</source>
+        <translation>Enter the patient&apos;s phone number.</translation>
+    </message>
+    <message>
+        <source>Nenhum número de WhatsApp disponível.</source>
+        <translation>No WhatsApp number available.</translation>
+    </message>
+    <message>
+        <source>Confira o número: inclua o DDD, por exemplo (11) 98765-4321.</source>
+        <translation>Check the number: include the area code, for example (11) 98765-4321.</translation>
+    </message>
+    <message>
+        <source>Este paciente já está em atendimento em outra fila.</source>
+        <translation>This patient is already being attended in another queue.</translation>
     </message>
 </context>
 <context>

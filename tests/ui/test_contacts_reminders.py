@@ -97,6 +97,12 @@ async def _find_and_open(window: MainWindow) -> None:
     assert page.name.text() == name
     assert re.fullmatch(r"\(\d\d\) 9\d{4}-\d{4}", page.phone.text())  # a Brazilian mobile
     assert not page.opted_out.isVisible()
+    page.start.click()  # "Iniciar conversa": Atendimentos, with the number filled in
+    dialog = window.inbox.start_dialog
+    assert dialog is not None and dialog.isVisible() and dialog.phone.text() == phone
+    assert window.stack.currentWidget() is window.inbox
+    dialog.reject()
+    window.show_page(window.stack.indexOf(page))
     page.tickets.itemClicked.emit(page.tickets.item(0))
     conversation = window.inbox.conversation
     await until(lambda: conversation.ticket is not None, "the ticket opened in Atendimentos")

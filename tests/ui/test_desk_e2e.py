@@ -6,9 +6,10 @@ answers, and the simulated WhatsApp receives the reply. Login errors are shown i
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -16,11 +17,13 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from app.domain.errors import ErrorCode
+from app.simulator.patients import patient_jid
 from app.ui.client import DeskClient
 from app.ui.desk import Desk, DeskOptions
 from app.ui.login import LoginDialog, LoginResult
+from app.ui.main_window import MainWindow
 from app.ui.messages_view import MESSAGE_ROLE
-from app.ui.texts import error_text
+from app.ui.texts import error_text, phone_text
 from app.ui.ticket_model import PREVIEW_ROLE
 from tests.helpers.cli import PASSWORD
 from tests.helpers.desk import until
@@ -35,6 +38,22 @@ BRANCH = "Clínica Desk"
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     with linked_rig(tmp_path_factory.mktemp("desk"), BRANCH, "desk-1") as found:
         yield found
+
+
+@contextlib.asynccontextmanager
+async def _root_desk(qtbot: Any, qapp: Any, rig: Rig) -> AsyncIterator[MainWindow]:
+    """The desk's main window, logged in as root on the rig's engine; closed afterwards."""
+    desk = Desk(qapp, DeskOptions(rig.engine.url))
+    me = await desk.client.login("root", PASSWORD)
+    branches = await desk.client.branches()
+    window = await desk.open_main(LoginResult(me, branches[0]))
+    qtbot.addWidget(window)
+    try:
+        yield window
+    finally:
+        window.close()
+        await desk.bridge.stop()
+        await desk.client.close()
 
 
 async def test_a_wrong_password_is_explained_in_portuguese(qtbot: Any, rig: Rig) -> None:
@@ -75,12 +94,7 @@ async def test_an_unreachable_engine_is_explained_and_retried(qtbot: Any) -> Non
 async def test_a_patient_writes_the_receptionist_answers_and_whatsapp_gets_it(
     qtbot: Any, qapp: Any, rig: Rig
 ) -> None:
-    desk = Desk(qapp, DeskOptions(rig.engine.url))
-    me = await desk.client.login("root", PASSWORD)
-    branches = await desk.client.branches()
-    window = await desk.open_main(LoginResult(me, branches[0]))
-    qtbot.addWidget(window)
-    try:
+    async with _root_desk(qtbot, qapp, rig) as window:
         await until(lambda: window.health_label.text() == "1 de 1 número conectado", "health")
         pending = window.inbox.models["pending"]
         text = "Bom dia, quero marcar uma consulta"
@@ -99,21 +113,39 @@ async def test_a_patient_writes_the_receptionist_answers_and_whatsapp_gets_it(
         await until(lambda: bubble() and bubble()[0].ack in ("delivered", "read"), "ticks")
         row = pane.model.index(len(pane.model.messages()) - 1)
         assert row.data(MESSAGE_ROLE).direction == "out"
-    finally:
-        window.close()
-        await desk.bridge.stop()
-        await desk.client.close()
+
+
+async def test_the_clinic_writes_first_and_the_patients_answer_joins_the_conversation(
+    qtbot: Any, qapp: Any, rig: Rig
+) -> None:
+    async with _root_desk(qtbot, qapp, rig) as window:
+        number = patient_jid(23).split("@")[0]  # a patient who never wrote
+        await until(lambda: window.health_label.text() == "1 de 1 número conectado", "health")
+        dialog = window.inbox.open_start()
+        dialog.phone.setText(phone_text(f"+{number}"))  # as typed: "(11) 9xxxx-xxxx"
+        dialog.name.setText("Paciente Novo")
+        dialog.submit()
+        pane = window.inbox.conversation
+        await until(lambda: pane.ticket is not None, "the new conversation opened")
+        assert pane.ticket is not None and pane.ticket.status == "open"
+        assert not dialog.isVisible()
+        first = "Olá! Aqui é da clínica, sobre o seu exame."
+        pane.composer.setText(first)
+        pane.composer.returnPressed.emit()
+        outbox = lambda: str(rig.sim.http.get(f"/control/outbox/{rig.account}").json())  # noqa: E731
+        await until(lambda: first in outbox(), "the first message on the simulated WhatsApp")
+        assert number in outbox()
+        answer = "Obrigado, pode ser na sexta?"
+        rig.sim.post("/control/inbound", channel=rig.account, text=answer, patient=23)
+        shown = lambda: [m.body for m in pane.model.messages()]  # noqa: E731
+        await until(lambda: answer in shown(), "the answer in the same conversation")
+        assert shown()[:2] == [first, answer]
 
 
 async def test_a_photo_shows_as_preview_and_thumbnail_and_a_dropped_pdf_is_sent(
     qtbot: Any, qapp: Any, rig: Rig, tmp_path: Any
 ) -> None:
-    desk = Desk(qapp, DeskOptions(rig.engine.url))
-    me = await desk.client.login("root", PASSWORD)
-    branches = await desk.client.branches()
-    window = await desk.open_main(LoginResult(me, branches[0]))
-    qtbot.addWidget(window)
-    try:
+    async with _root_desk(qtbot, qapp, rig) as window:
         inbox, pending = window.inbox, window.inbox.models["pending"]
         rig.sim.post("/control/inbound", channel=rig.account, text="", kind="image", patient=11)
         photo_row = lambda: [  # noqa: E731
@@ -147,7 +179,3 @@ async def test_a_photo_shows_as_preview_and_thumbnail_and_a_dropped_pdf_is_sent(
         sent = lambda: [m for m in pane.model.messages() if m.media_name == "exame.pdf"]  # noqa: E731
         await until(sent, "the PDF in the conversation")
         assert sent()[0].direction == "out" and pane.notice.isHidden()
-    finally:
-        window.close()
-        await desk.bridge.stop()
-        await desk.client.close()
