@@ -84,8 +84,13 @@ class ContactsPage(QWidget):
         self.tickets_title = QLabel(self.tr("Atendimentos do paciente"))
         self.tickets_title.setStyleSheet("font-weight: 600; margin-top: 12px;")
         layout = QVBoxLayout(box)
-        for widget in (self.name, self.phone, self.opted_out, self.start, self.tickets_title):
+        for widget in (self.name, self.phone, self.opted_out):
             layout.addWidget(widget)
+        row = QHBoxLayout()  # a button of its own size, not the column's width
+        row.addWidget(self.start)
+        row.addStretch(1)
+        layout.addLayout(row)
+        layout.addWidget(self.tickets_title)
         layout.addWidget(self.tickets, 1)
         return box
 

@@ -170,6 +170,10 @@ class Desk:
             await _pause(window)
             ok = save(window, folder / "conversation.png") and ok
         ok = await self._contacts_screen(window, folder) and ok
+        start = window.inbox.open_start("(11) 91234-5678")
+        await _pause(window)
+        ok = save(start, folder / "new_conversation.png") and ok
+        start.reject()
         for page, name in ((2, "channels.png"), (3, "painel.png"), (4, "reminders.png")):
             window.show_page(page)
             await _pause(window)
