@@ -237,15 +237,29 @@ class InboxPage(QWidget):
         self.conversation.show_ticket(ticket)
 
     def _open_contact(self, contact_id: int) -> None:
+        """A contact hit: their most recent ticket among those loaded, else the newest one the
+        user may open from their profile (``GET /contacts/{id}``)."""
         found = [m.latest_of_contact(contact_id) for m in self.models.values()]
         latest = max((t for t in found if t), key=_activity, default=None)
         if latest is not None:
             self.search_notice.hide()
             self.conversation.show_ticket(latest)
             return
-        self.search_notice.setText(
-            self.tr("Nenhum atendimento deste contato na lista. Busque por uma mensagem dele.")
-        )
+        self._spawn(self._open_newest_of(contact_id))
+
+    async def _open_newest_of(self, contact_id: int) -> None:
+        try:
+            profile = await self.client.contact(contact_id)
+        except ClinicDeskError as exc:
+            self.search_notice.setText(error_text(exc))
+            self.search_notice.show()
+            return
+        openable = [t.id for t in profile.tickets if t.visible]  # newest first
+        if openable:
+            await self._open_by_id(openable[0])
+            return
+        none = self.tr("Nenhum atendimento deste paciente que você possa abrir.")
+        self.search_notice.setText(none)
         self.search_notice.show()
 
     def _make_tab(self, status: str) -> QTableView:

@@ -767,8 +767,8 @@
         <translation>New conversation</translation>
     </message>
     <message>
-        <source>Nenhum atendimento deste contato na lista. Busque por uma mensagem dele.</source>
-        <translation>No ticket of this contact in the list. Search for one of their messages.</translation>
+        <source>Nenhum atendimento deste paciente que você possa abrir.</source>
+        <translation>This patient has no conversation you may open.</translation>
     </message>
 </context>
 <context>

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from PySide6.QtCore import Qt
 
 from app.ui.bridge import EventBridge
+from app.ui.client_contact import ContactProfile, ContactTicket
 from app.ui.client_types import SearchPage
 from app.ui.inbox import InboxPage
 from app.ui.inbox_tools import HIT_ROLE
@@ -98,6 +100,30 @@ async def test_a_search_hit_opens_its_ticket_and_more_follows_the_cursor(qtbot: 
     page.search_box.clear()
     page.search_box.returnPressed.emit()
     assert page.stack.currentWidget() is page.tabs
+
+
+async def test_a_contact_hit_not_in_the_lists_opens_their_newest_ticket_the_user_may_open(
+    qtbot: Any,
+) -> None:
+    fake = FakeDesk(3)
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    fake.profiles[900] = ContactProfile(900, "Maria", None, ("phone",), None, (
+        ContactTicket(3, "open", 1, at, None, False),  # another queue's: not for this user
+        ContactTicket(2, "closed", 1, at, at, True),
+    ))  # fmt: skip
+    fake.profiles[901] = ContactProfile(901, "Ana", None, ("phone",), None, (
+        ContactTicket(3, "open", 1, at, None, False),
+    ))  # fmt: skip
+    page = _inbox(qtbot, fake)
+    await page.settle()
+    page.results.contactChosen.emit(900)
+    await page.settle()
+    assert page.conversation.ticket is not None and page.conversation.ticket.id == 2
+    assert not page.search_notice.isVisible()
+    page.results.contactChosen.emit(901)
+    await page.settle()
+    assert page.search_notice.isVisible()
+    assert page.search_notice.text() == "Nenhum atendimento deste paciente que você possa abrir."
 
 
 async def test_a_burst_of_events_rereads_the_changed_tickets_in_one_call(qtbot: Any) -> None:
