@@ -260,13 +260,15 @@ class TicketService(TicketExtras):
     async def start(self, actor: Actor, request: StartRequest) -> tuple[TicketView, bool]:
         """The ticket to write to a patient by number in (``ticket_start``): their active
         ticket on the channel, else a new open one assigned to the actor; and whether it is
-        new. A new ticket is audited (``ticket.start``) and announced."""
+        new. A new ticket, or contacts merged on the way, is audited (``ticket.start``); a new
+        ticket is announced."""
 
         def work(tx: Tx) -> tuple[TicketView, bool]:
             started = start_in(tx, actor, request, self._clock.now())
-            if started.created:
-                contact, merged = started.contact, list(started.contact.merged)
-                details = {"new_contact": contact.created, "merged_contacts": merged}
+            contact = started.contact
+            if started.created or contact.merged:
+                details: dict[str, object] = {"new_ticket": started.created}
+                details |= {"new_contact": contact.created, "merged_contacts": list(contact.merged)}
                 self._audit(tx, actor, started.ticket, "ticket.start", **details)
             return view_of(tx, started.ticket), started.created
 

@@ -76,7 +76,9 @@ async def test_a_new_patient_gets_an_open_ticket_assigned_to_whoever_started_it(
     assert ticket.started_by_id == world.rec_a.user_id
     audit = (await world.desk.rows("audit_log"))[-1]
     assert (audit.action, audit.object_id) == ("ticket.start", str(view.id))
-    assert json.loads(audit.details) == {"new_contact": True, "merged_contacts": []}
+    assert json.loads(audit.details) == {
+        "new_ticket": True, "new_contact": True, "merged_contacts": [],
+    }  # fmt: skip
     assert "98765" not in audit.details
 
 
