@@ -13,14 +13,18 @@ from app.api.schemas import (
     AuditVerifyOut,
     BranchIn,
     BranchOut,
+    BranchSettingsIn,
+    BranchSettingsOut,
     PasswordIn,
     UserIn,
     UserOut,
+    branch_settings_out,
     user_out,
 )
 from app.bootstrap import core_report
 from app.domain.audit import Anchor
 from app.domain.roles import Permission
+from app.services.branches import SettingsChange
 from app.services.users import NewUser
 
 router = APIRouter()
@@ -36,6 +40,22 @@ async def list_branches(actor: ActorDep, core: CoreDep) -> list[BranchOut]:
 async def add_branch(body: BranchIn, actor: ActorDep, core: CoreDep) -> BranchOut:
     """Create a branch (super admins)."""
     return BranchOut.model_validate(await core.branches.add(actor, body.name))
+
+
+@router.get("/branches/{branch_id}/settings")
+async def branch_settings(branch_id: int, actor: ActorDep, core: CoreDep) -> BranchSettingsOut:
+    """Time zone, business hours, out-of-hours reply, reopen window, menu header, clinic name."""
+    return branch_settings_out(await core.branches.settings(actor, branch_id))
+
+
+@router.patch("/branches/{branch_id}/settings")
+async def configure_branch(
+    branch_id: int, body: BranchSettingsIn, actor: ActorDep, core: CoreDep
+) -> BranchSettingsOut:
+    """Change some settings (admins of the branch); any invalid field refuses the whole change
+    (400 ``input.invalid`` naming the field)."""
+    change = SettingsChange(**body.model_dump())
+    return branch_settings_out(await core.branches.configure(actor, branch_id, change))
 
 
 @router.get("/users")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.domain.hours_text import hours_text
 from app.domain.roles import Role
+from app.services.branches import BranchSettings
 from app.services.users import UserView
 
 
@@ -46,6 +49,40 @@ class BranchOut(BaseModel):
     name: str
     timezone: str
     created_at: datetime
+
+
+class BranchSettingsOut(BaseModel):
+    """A branch's settings; null fields use the engine's default. ``hours`` is the typed form
+    of ``business_hours`` (``seg-sex 08:00-18:00``; ``sempre``: always open)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    branch_id: int
+    name: str
+    timezone: str
+    business_hours: str | None
+    hours: str
+    out_of_hours_message: str | None
+    reopen_window_minutes: int | None
+    menu_header: str | None
+    clinic_name: str | None
+
+
+def branch_settings_out(settings: BranchSettings) -> BranchSettingsOut:
+    """The settings with the typed form of the hours beside their JSON."""
+    return BranchSettingsOut(**asdict(settings), hours=hours_text(settings.business_hours))
+
+
+class BranchSettingsIn(BaseModel):
+    """Fields to change (absent or null: unchanged; "" clears a text). ``hours`` as typed:
+    ``seg-sex 08:00-12:00 13:00-18:00; sab 08:00-12:00`` (``sempre``: always open)."""
+
+    timezone: str | None = Field(default=None, max_length=64)
+    hours: str | None = Field(default=None, max_length=400)
+    out_of_hours_message: str | None = Field(default=None, max_length=1000)
+    reopen_window_minutes: int | None = None
+    menu_header: str | None = Field(default=None, max_length=1000)
+    clinic_name: str | None = Field(default=None, max_length=120)
 
 
 class UserIn(BaseModel):

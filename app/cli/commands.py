@@ -9,6 +9,7 @@ from pathlib import Path
 
 from app.bootstrap import FirstAdmin, init_installation, open_core, recover_installation
 from app.cli.backends import AdminBackend, LocalBackend, RemoteBackend
+from app.cli.clinic_cmd import cmd_branch_settings
 from app.cli.output import print_json, print_table
 from app.cli.prompts import password_from
 from app.cli.remote import running_engine
@@ -90,7 +91,9 @@ def open_backend(args: argparse.Namespace) -> AdminBackend:
 
 
 def cmd_branch(args: argparse.Namespace) -> int:
-    """``branch add`` / ``branch list``."""
+    """``branch add`` / ``branch list`` (``show`` / ``configure``: ``clinic_cmd``)."""
+    if args.action in ("show", "configure"):
+        return cmd_branch_settings(args)
     backend = open_backend(args)
     try:
         if args.action == "add":

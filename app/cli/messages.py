@@ -151,6 +151,17 @@ _BY_REASON: dict[tuple[ErrorCode, str], str] = {
         "the backup archive is truncated (incomplete copy or a failed write)"
     ),
     (ErrorCode.BACKUP_ARCHIVE_INVALID, "not_an_archive"): "that file is not a ClinicDesk backup",
+    (ErrorCode.INVALID_INPUT, "hours_format"): (
+        'cannot read the business hours; write them like "seg-sex 08:00-12:00 13:00-18:00; '
+        'sab 08:00-12:00" (days not named are closed; "sempre" means always open)'
+    ),
+    (ErrorCode.INVALID_INPUT, "unknown_zone"): (
+        "unknown time zone; use a name such as America/Sao_Paulo or America/Manaus"
+    ),
+    (ErrorCode.INVALID_INPUT, "nothing_to_change"): (
+        "nothing to change: give --timezone, --hours, --out-of-hours-message, "
+        "--reopen-minutes, --menu-header or --clinic-name"
+    ),
 }
 
 

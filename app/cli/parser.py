@@ -10,6 +10,7 @@ from app.channels.worker import add_worker_parser
 from app.cli.backup_cmd import add_backup_parser
 from app.cli.central_cmd import add_central_parser
 from app.cli.channel_cmd import add_channel_parser
+from app.cli.clinic_cmd import add_branch_settings_parsers, add_queue_parser
 from app.cli.desk_launch import add_desk_parser
 from app.cli.simulator_cmd import add_simulator_parser
 from app.cli.sync_cmd import add_sync_parser
@@ -58,6 +59,7 @@ def _add_branch(sub: Subs, dd: argparse.ArgumentParser) -> None:
     )
     branch.add_parser("add", parents=[dd]).add_argument("--name", required=True)
     _json_flag(branch.add_parser("list", parents=[dd]))
+    add_branch_settings_parsers(branch, dd)
 
 
 def _add_user(sub: Subs, dd: argparse.ArgumentParser) -> None:
@@ -122,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_desk_parser,
         add_backup_parser,
         add_sync_parser,
+        add_queue_parser,
     ):
         add(sub, dd)
     add_worker_parser(sub)

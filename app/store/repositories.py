@@ -51,6 +51,10 @@ class BranchRepository:
         row = self._c.execute(select(branches).where(where)).first()
         return _branch(row) if row else None
 
+    def update(self, branch_id: int, **values: object) -> None:
+        """Set columns of the branch (timezone, business_hours, out_of_hours_message)."""
+        self._c.execute(update(branches).where(branches.c.id == branch_id).values(**values))
+
     def list(self, only: frozenset[int] | None = None) -> list[Branch]:
         query = select(branches).order_by(branches.c.name)
         if only is not None:
