@@ -11,7 +11,7 @@ from collections.abc import Coroutine
 from typing import Any, Protocol, TypeVar
 
 from app.api.schemas import branch_settings_out
-from app.api.schemas_tickets import QueueOut
+from app.api.schemas_tickets import QueueOut, QuickReplyOut
 from app.bootstrap import Core
 from app.cli.remote import EngineClient
 from app.domain.errors import ErrorCode, NotFoundError
@@ -29,6 +29,8 @@ class ClinicBackend(Protocol):
     def add_queue(self, branch: str, queue: Json) -> Json: ...
     def list_queues(self, branch: str) -> list[Json]: ...
     def queue_member(self, branch: str, queue: str, username: str, *, add: bool) -> None: ...
+    def add_quick_reply(self, branch: str, shortcut: str, body: str) -> Json: ...
+    def list_quick_replies(self, branch: str) -> list[Json]: ...
     def close(self) -> None: ...
 
 
@@ -73,6 +75,14 @@ class RemoteClinic:
         else:
             self.client.call("DELETE", f"/queues/{queue_id}/members/{user_id}")
 
+    def add_quick_reply(self, branch: str, shortcut: str, body: str) -> Json:
+        reply = {"branch_id": self._branch_id(branch), "shortcut": shortcut, "body": body}
+        return dict(self.client.call("POST", "/quick-replies", json=reply))
+
+    def list_quick_replies(self, branch: str) -> list[Json]:
+        params = {"branch_id": self._branch_id(branch)}
+        return list(self.client.call("GET", "/quick-replies", params=params))
+
     def close(self) -> None:
         self.client.close()
 
@@ -114,6 +124,15 @@ class LocalClinic:
             raise NotFoundError(ErrorCode.NOT_FOUND, entity="user")
         change = self.core.queues.add_member if add else self.core.queues.remove_member
         self._run(change(self.actor, queue_id, user.id))
+
+    def add_quick_reply(self, branch: str, shortcut: str, body: str) -> Json:
+        branch_id = self._branch(branch).id
+        reply = self._run(self.core.tickets.add_quick_reply(self.actor, branch_id, shortcut, body))
+        return QuickReplyOut.model_validate(reply).model_dump(mode="json")
+
+    def list_quick_replies(self, branch: str) -> list[Json]:
+        replies = self._run(self.core.tickets.quick_replies(self.actor, self._branch(branch).id))
+        return [QuickReplyOut.model_validate(r).model_dump(mode="json") for r in replies]
 
     def close(self) -> None:
         self.core.close()

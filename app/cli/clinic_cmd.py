@@ -1,6 +1,7 @@
-"""``clinicdesk branch show|configure`` and ``clinicdesk queue add|list|member``: what IT staff
-set up before the first patient writes (business hours, the out-of-hours reply, the queues of
-the numbered menu and who answers each)."""
+"""``clinicdesk branch show|configure``, ``clinicdesk queue add|list|member`` and ``clinicdesk
+quick-reply add|list``: what IT staff set up before the first patient writes (business hours,
+the out-of-hours reply, the queues of the numbered menu and who answers each, the answers the
+receptionists type with ``/shortcut``)."""
 
 from __future__ import annotations
 
@@ -72,6 +73,20 @@ def add_queue_parser(sub: Subs, dd: argparse.ArgumentParser) -> None:
     member.add_argument("--remove", action="store_true", help="take the user out of the queue")
 
 
+def add_quick_reply_parser(sub: Subs, dd: argparse.ArgumentParser) -> None:
+    """``quick-reply add|list``."""
+    replies = sub.add_parser("quick-reply", help="answers typed as /shortcut").add_subparsers(
+        dest="action", required=True
+    )
+    add = replies.add_parser("add", parents=[dd])
+    add.add_argument("--branch", required=True, help="branch name")
+    add.add_argument("--shortcut", required=True, help="typed after / in the desk")
+    add.add_argument("--text", required=True, help="{nome}, {primeiro_nome}, {clinica}, …")
+    listing = replies.add_parser("list", parents=[dd])
+    listing.add_argument("--branch", required=True, help="branch name")
+    listing.add_argument("--json", action="store_true")
+
+
 def open_clinic(args: argparse.Namespace) -> ClinicBackend:
     """The running engine's API if one runs on the data dir, else the store opened here."""
     data_dir = DataDir(resolve_data_dir(args.data_dir))
@@ -130,4 +145,20 @@ def _queue_action(args: argparse.Namespace, backend: ClinicBackend) -> int:
         print_json(backend.list_queues(args.branch))
     else:
         print_table(backend.list_queues(args.branch), ["id", "name", "menu_order", "color"])
+    return EXIT_OK
+
+
+def cmd_quick_reply(args: argparse.Namespace) -> int:
+    """``quick-reply add`` / ``quick-reply list``."""
+    return _with_clinic(args, lambda backend: _reply_action(args, backend))
+
+
+def _reply_action(args: argparse.Namespace, backend: ClinicBackend) -> int:
+    if args.action == "add":
+        made = backend.add_quick_reply(args.branch, args.shortcut, args.text)
+        print(f"Quick reply /{made['shortcut']} created (id {made['id']})")
+    elif args.json:
+        print_json(backend.list_quick_replies(args.branch))
+    else:
+        print_table(backend.list_quick_replies(args.branch), ["shortcut", "body"])
     return EXIT_OK

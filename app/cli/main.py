@@ -14,7 +14,7 @@ from app.cli import commands
 from app.cli.backup_cmd import cmd_backup
 from app.cli.central_cmd import cmd_central
 from app.cli.channel_cmd import cmd_channel
-from app.cli.clinic_cmd import cmd_queue
+from app.cli.clinic_cmd import cmd_queue, cmd_quick_reply
 from app.cli.desk_launch import cmd_desk
 from app.cli.messages import message_for
 from app.cli.output import fail
@@ -42,6 +42,7 @@ HANDLERS: dict[str, Handler] = {
     "central": cmd_central,
     "sync": cmd_sync,
     "queue": cmd_queue,
+    "quick-reply": cmd_quick_reply,
 }
 
 

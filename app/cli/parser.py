@@ -10,7 +10,11 @@ from app.channels.worker import add_worker_parser
 from app.cli.backup_cmd import add_backup_parser
 from app.cli.central_cmd import add_central_parser
 from app.cli.channel_cmd import add_channel_parser
-from app.cli.clinic_cmd import add_branch_settings_parsers, add_queue_parser
+from app.cli.clinic_cmd import (
+    add_branch_settings_parsers,
+    add_queue_parser,
+    add_quick_reply_parser,
+)
 from app.cli.desk_launch import add_desk_parser
 from app.cli.simulator_cmd import add_simulator_parser
 from app.cli.sync_cmd import add_sync_parser
@@ -125,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_backup_parser,
         add_sync_parser,
         add_queue_parser,
+        add_quick_reply_parser,
     ):
         add(sub, dd)
     add_worker_parser(sub)

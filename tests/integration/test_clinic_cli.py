@@ -1,6 +1,6 @@
 """Setting up a clinic from the command line (``branch show|configure``, ``queue
-add|list|member``) in subprocesses: on the store itself, and through a running engine. Bad
-input is one line, exit 1, and changes nothing."""
+add|list|member``, ``quick-reply add|list``) in subprocesses: on the store itself, and through
+a running engine. Bad input is one line, exit 1, and changes nothing."""
 
 from __future__ import annotations
 
@@ -71,6 +71,11 @@ def _configure_and_queue(data_dir: Path) -> None:
         "--username", "ana",
     )  # fmt: skip
     assert member.code == 0 and "ana added to queue exames" in member.out
+    reply = run_cli(
+        "quick-reply", "add", "--data-dir", data_dir, "--branch", "Centro",
+        "--shortcut", "endereco", "--text", "Olá {primeiro_nome}! Rua das Flores, 100.",
+    )  # fmt: skip
+    assert reply.code == 0 and "/endereco" in reply.out, reply.err
 
 
 def _check(data_dir: Path) -> None:
@@ -82,6 +87,8 @@ def _check(data_dir: Path) -> None:
     listed = run_cli("queue", "list", "--data-dir", data_dir, "--branch", "Centro", "--json")
     queues = json.loads(listed.out)
     assert [(q["name"], q["menu_order"]) for q in queues] == [("Consultas", 1), ("Exames", 2)]
+    replies = run_cli("quick-reply", "list", "--data-dir", data_dir, "--branch", "Centro", "--json")
+    assert [r["shortcut"] for r in json.loads(replies.out)] == ["endereco"]
 
 
 def test_a_clinic_is_set_up_on_the_store(clinic: Path) -> None:
@@ -119,6 +126,8 @@ def test_a_clinic_is_set_up_through_the_running_engine(clinic: Path) -> None:
         (["queue", "add", "--branch", "Centro", "--name", "X", "--color", "red"], "color"),
         (["queue", "member", "--branch", "Centro", "--queue", "Nada", "--username", "ana"],
          "no such queue"),
+        (["quick-reply", "add", "--branch", "Sul", "--shortcut", "x", "--text", "y"],
+         "no such branch"),
     ],
 )  # fmt: skip
 def test_bad_input_is_one_line_and_changes_nothing(
