@@ -18,6 +18,7 @@ import pytest
 
 from app.channels.supervisor import SupervisorSettings
 from tests.bench.bench_channels import BenchOptions, passed, render, run_benchmark
+from tests.bench.bench_messaging import SEARCHES
 from tests.bench.bench_messaging import Options as MessagingOptions
 from tests.bench.bench_messaging import passed as messaging_passed
 from tests.bench.bench_messaging import render as render_messaging
@@ -71,7 +72,7 @@ async def test_messaging_benchmark_small(tmp_path: Path) -> None:
     assert report["ingest"]["raw_per_s"] > 0 and report["ingest"]["pipeline_per_s"] > 0, text
     assert report["send"]["request_to_simulator"]["n"] == report["send"]["sends"] == 6, text
     assert report["search"]["messages"] == 2_000, text
-    assert len(report["search"]["queries"]) == 14, text
+    assert len(report["search"]["queries"]) == 2 * len(SEARCHES), text  # two readers
     assert report["stall"]["stored"] == 20 and report["stall"]["ticks"] > 0, text
     figures = {f["figure"]: f for f in report["figures"]}
     assert len(figures) == 5, text
