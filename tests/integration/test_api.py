@@ -220,7 +220,11 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "PUT /users/{u}/password": (401, 204, 204, 403, 204, 403, 403, 403),
     "GET /audit/verify": (401, 200, 200, 403, 403, 200, 403, 403),
     "GET /status": (401, 200, 200, 403, 403, 200, 403, 403),
+    # Centro's settings: read by anyone working there, changed by its admins
+    "GET /branches/{branch_id}/settings": (401, 200, 200, 200, 200, 403, 403, 403),
+    "PATCH /branches/{branch_id}/settings": (401, 200, 200, 403, 403, 403, 403, 403),
 }
+CENTRO_ID = 1  # the first branch build_installation adds (BRANCHES)
 SUCCESS = range(200, 300)
 
 
@@ -262,6 +266,12 @@ def request_for(endpoint: str, caller: str) -> tuple[str, str, dict[str, object]
         "PUT /users/{u}/password": (f"/users/{PASSWORD_TARGET}/password", {"password": PASSWORD}),
         "GET /audit/verify": ("/audit/verify", None),
         "GET /status": ("/status", None),
+        "GET /branches/{branch_id}/settings": (f"/branches/{CENTRO_ID}/settings", None),
+        # the same value every time: a success changes nothing other tests rely on
+        "PATCH /branches/{branch_id}/settings": (
+            f"/branches/{CENTRO_ID}/settings",
+            {"clinic_name": "Clínica Centro"},
+        ),
     }
     path, body = bodies[endpoint]
     return endpoint.split(" ", maxsplit=1)[0], path, body
@@ -313,7 +323,11 @@ def test_rbac_matrix_allows_no_unauthorised_success() -> None:
         "GET /audit/verify": {SUPER, "admin.centro", "admin.sul"},
         "GET /status": {SUPER, "admin.centro", "admin.sul"},
         "GET /branches": set(EVERYONE),
-    }
+        "GET /branches/{branch_id}/settings": {
+            SUPER, "admin.centro", "supervisor.centro", "receptionist.centro",
+        },
+        "PATCH /branches/{branch_id}/settings": {SUPER, "admin.centro"},
+    }  # fmt: skip
     assert successes_in(MATRIX) == allowed
 
 
