@@ -161,7 +161,7 @@ def _columns(change: SettingsChange) -> dict[str, object]:
     if change.hours is not None:
         values["business_hours"] = hours_json(change.hours)
     if change.out_of_hours_message is not None:
-        values["out_of_hours_message"] = _text(change.out_of_hours_message, "message")
+        values["out_of_hours_message"] = _text(change.out_of_hours_message, "out_of_hours_message")
     return values
 
 

@@ -51,6 +51,7 @@ async def test_a_wrong_part_refuses_the_whole_change(fresh: Installation) -> Non
         (SettingsChange(hours="seg-sex 08:00-18:00", timezone="Mars/Olympus"), "timezone"),
         (SettingsChange(clinic_name="Sorriso", hours="seg 18:00-08:00"), "hours"),
         (SettingsChange(menu_header="Olá", reopen_window_minutes=-1), "reopen_window_minutes"),
+        (SettingsChange(clinic_name="Y", out_of_hours_message="x" * 1001), "out_of_hours_message"),
     ):
         with pytest.raises(ClinicDeskError) as caught:
             await branches.configure(fresh.super_admin, centro, change)
