@@ -4,13 +4,15 @@ opening the store itself when no engine runs. Both return the same JSON-ready sh
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from collections.abc import Coroutine
 from typing import Any, Protocol, TypeVar
 
 from app.api.schemas import AuditVerifyOut, BranchOut, ChannelOut, user_out
-from app.bootstrap import Core
-from app.cli.remote import EngineClient
+from app.bootstrap import Core, open_core
+from app.cli.remote import EngineClient, running_engine
+from app.config import DataDir, resolve_data_dir
 from app.domain.audit import Anchor
 from app.domain.roles import Permission, Role
 from app.services.channels import ChannelSpec
@@ -142,3 +144,13 @@ class LocalBackend:
 
     def close(self) -> None:
         self.core.close()
+
+
+def engine_or_store(args: argparse.Namespace) -> EngineClient | Core:
+    """A client of the engine running on the data dir, else the store opened here (never
+    both: the engine holds the store while it runs)."""
+    data_dir = DataDir(resolve_data_dir(args.data_dir))
+    client = running_engine(data_dir)
+    if client is not None:
+        return client
+    return open_core(data_dir.root, insecure=args.insecure_key_storage)

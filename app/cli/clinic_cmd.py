@@ -9,11 +9,10 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from app.bootstrap import open_core
+from app.cli.backends import engine_or_store
 from app.cli.clinic_backends import ClinicBackend, LocalClinic, RemoteClinic
 from app.cli.output import print_json, print_table
-from app.cli.remote import running_engine
-from app.config import DataDir, resolve_data_dir
+from app.cli.remote import EngineClient
 from app.domain.errors import ClinicDeskError, ErrorCode
 
 EXIT_OK = 0
@@ -87,17 +86,11 @@ def add_quick_reply_parser(sub: Subs, dd: argparse.ArgumentParser) -> None:
     listing.add_argument("--json", action="store_true")
 
 
-def open_clinic(args: argparse.Namespace) -> ClinicBackend:
-    """The running engine's API if one runs on the data dir, else the store opened here."""
-    data_dir = DataDir(resolve_data_dir(args.data_dir))
-    client = running_engine(data_dir)
-    if client is not None:
-        return RemoteClinic(client)
-    return LocalClinic(open_core(data_dir.root, insecure=args.insecure_key_storage))
-
-
 def _with_clinic(args: argparse.Namespace, action: Callable[[ClinicBackend], int]) -> int:
-    backend = open_clinic(args)
+    target = engine_or_store(args)
+    backend: ClinicBackend = (
+        RemoteClinic(target) if isinstance(target, EngineClient) else LocalClinic(target)
+    )
     try:
         return action(backend)
     finally:

@@ -7,12 +7,12 @@ import asyncio
 import logging
 from pathlib import Path
 
-from app.bootstrap import FirstAdmin, init_installation, open_core, recover_installation
-from app.cli.backends import AdminBackend, LocalBackend, RemoteBackend
+from app.bootstrap import FirstAdmin, init_installation, recover_installation
+from app.cli.backends import AdminBackend, LocalBackend, RemoteBackend, engine_or_store
 from app.cli.clinic_cmd import cmd_branch_settings
 from app.cli.output import print_json, print_table
 from app.cli.prompts import password_from
-from app.cli.remote import running_engine
+from app.cli.remote import EngineClient
 from app.config import DataDir, resolve_data_dir
 from app.domain.audit import Anchor
 from app.domain.errors import ClinicDeskError, ErrorCode
@@ -83,11 +83,8 @@ def cmd_engine(args: argparse.Namespace) -> int:
 
 def open_backend(args: argparse.Namespace) -> AdminBackend:
     """The running engine's API if one runs on the data dir, else the store opened here."""
-    data_dir = data_dir_of(args)
-    client = running_engine(data_dir)
-    if client is not None:
-        return RemoteBackend(client)
-    return LocalBackend(open_core(data_dir.root, insecure=args.insecure_key_storage))
+    target = engine_or_store(args)
+    return RemoteBackend(target) if isinstance(target, EngineClient) else LocalBackend(target)
 
 
 def cmd_branch(args: argparse.Namespace) -> int:

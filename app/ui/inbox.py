@@ -230,10 +230,9 @@ class InboxPage(QWidget):
         try:
             ticket = await self.client.ticket(ticket_id)
         except ClinicDeskError as exc:
-            self.search_notice.setText(error_text(exc))
-            self.search_notice.show()
+            self._notice(error_text(exc))
             return
-        self.search_notice.hide()
+        self._notice(None)
         self.conversation.show_ticket(ticket)
 
     def _open_contact(self, contact_id: int) -> None:
@@ -242,7 +241,7 @@ class InboxPage(QWidget):
         found = [m.latest_of_contact(contact_id) for m in self.models.values()]
         latest = max((t for t in found if t), key=_activity, default=None)
         if latest is not None:
-            self.search_notice.hide()
+            self._notice(None)
             self.conversation.show_ticket(latest)
             return
         self._spawn(self._open_newest_of(contact_id))
@@ -251,16 +250,18 @@ class InboxPage(QWidget):
         try:
             profile = await self.client.contact(contact_id)
         except ClinicDeskError as exc:
-            self.search_notice.setText(error_text(exc))
-            self.search_notice.show()
+            self._notice(error_text(exc))
             return
         openable = [t.id for t in profile.tickets if t.visible]  # newest first
         if openable:
             await self._open_by_id(openable[0])
             return
-        none = self.tr("Nenhum atendimento deste paciente que você possa abrir.")
-        self.search_notice.setText(none)
-        self.search_notice.show()
+        self._notice(self.tr("Nenhum atendimento deste paciente que você possa abrir."))
+
+    def _notice(self, text: str | None) -> None:
+        """Say ``text`` above the lists (None: say nothing)."""
+        self.search_notice.setText(text or "")
+        self.search_notice.setVisible(text is not None)
 
     def _make_tab(self, status: str) -> QTableView:
         model = TicketTableModel(self.client, status, parent=self)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -56,3 +57,25 @@ class FakeTickets:
         if ticket_id not in self.rows:
             raise ClinicDeskError(ErrorCode.NOT_FOUND)
         return self.rows[ticket_id]
+
+
+@contextlib.asynccontextmanager
+async def root_desk(qtbot: Any, qapp: Any, engine_url: str) -> AsyncIterator[Any]:
+    """The desk's main window, logged in as root on the engine at ``engine_url`` (its first
+    branch); settled and closed afterwards, with its event stream and client."""
+    from app.ui.desk import Desk, DeskOptions  # Qt: only for the desk tests that use this
+    from app.ui.login import LoginResult
+    from tests.helpers.cli import PASSWORD
+
+    desk = Desk(qapp, DeskOptions(engine_url))
+    me = await desk.client.login("root", PASSWORD)
+    branches = await desk.client.branches()
+    window = await desk.open_main(LoginResult(me, branches[0]))
+    qtbot.addWidget(window)
+    try:
+        yield window
+    finally:
+        await window.settle()
+        window.close()
+        await desk.bridge.stop()
+        await desk.client.close()

@@ -21,8 +21,6 @@ import pytest
 
 from app.simulator.patients import patient_jid, patient_name
 from app.ui.client_reminders import Reminder
-from app.ui.desk import Desk, DeskOptions
-from app.ui.login import LoginResult
 from app.ui.main_window import MainWindow
 from app.ui.reminders_page import (
     COL_CHANNEL,
@@ -33,8 +31,7 @@ from app.ui.reminders_page import (
     can_schedule,
 )
 from app.ui.texts import phone_text
-from tests.helpers.cli import PASSWORD
-from tests.helpers.desk import until
+from tests.helpers.desk import root_desk, until
 from tests.helpers.e2e import LinkedRig as Rig
 from tests.helpers.e2e import linked_rig
 
@@ -51,20 +48,10 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
 
 @contextlib.asynccontextmanager
 async def opened(qtbot: Any, qapp: Any, rig: Rig) -> AsyncIterator[MainWindow]:
-    """The main window of the super admin, closed (with its tasks settled) afterwards."""
-    desk = Desk(qapp, DeskOptions(rig.engine.url))
-    me = await desk.client.login("root", PASSWORD)
-    branches = await desk.client.branches()
-    main = await desk.open_main(LoginResult(me, branches[0]))
-    qtbot.addWidget(main)
-    try:
+    """The main window of the super admin, once it lists the channels."""
+    async with root_desk(qtbot, qapp, rig.engine.url) as main:
         await until(lambda: main.channels, "the channels listed")
         yield main
-    finally:
-        await main.settle()
-        main.close()
-        await desk.bridge.stop()
-        await desk.client.close()
 
 
 def _plain(text: str) -> str:

@@ -6,10 +6,9 @@ answers, and the simulated WhatsApp receives the reply. Login errors are shown i
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,14 +18,11 @@ from PySide6.QtGui import QDropEvent
 from app.domain.errors import ErrorCode
 from app.simulator.patients import patient_jid
 from app.ui.client import DeskClient
-from app.ui.desk import Desk, DeskOptions
-from app.ui.login import LoginDialog, LoginResult
-from app.ui.main_window import MainWindow
+from app.ui.login import LoginDialog
 from app.ui.messages_view import MESSAGE_ROLE
 from app.ui.texts import error_text, phone_text
 from app.ui.ticket_model import PREVIEW_ROLE
-from tests.helpers.cli import PASSWORD
-from tests.helpers.desk import until
+from tests.helpers.desk import root_desk, until
 from tests.helpers.e2e import LinkedRig as Rig
 from tests.helpers.e2e import linked_rig
 
@@ -38,22 +34,6 @@ BRANCH = "Clínica Desk"
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     with linked_rig(tmp_path_factory.mktemp("desk"), BRANCH, "desk-1") as found:
         yield found
-
-
-@contextlib.asynccontextmanager
-async def _root_desk(qtbot: Any, qapp: Any, rig: Rig) -> AsyncIterator[MainWindow]:
-    """The desk's main window, logged in as root on the rig's engine; closed afterwards."""
-    desk = Desk(qapp, DeskOptions(rig.engine.url))
-    me = await desk.client.login("root", PASSWORD)
-    branches = await desk.client.branches()
-    window = await desk.open_main(LoginResult(me, branches[0]))
-    qtbot.addWidget(window)
-    try:
-        yield window
-    finally:
-        window.close()
-        await desk.bridge.stop()
-        await desk.client.close()
 
 
 async def test_a_wrong_password_is_explained_in_portuguese(qtbot: Any, rig: Rig) -> None:
@@ -94,7 +74,7 @@ async def test_an_unreachable_engine_is_explained_and_retried(qtbot: Any) -> Non
 async def test_a_patient_writes_the_receptionist_answers_and_whatsapp_gets_it(
     qtbot: Any, qapp: Any, rig: Rig
 ) -> None:
-    async with _root_desk(qtbot, qapp, rig) as window:
+    async with root_desk(qtbot, qapp, rig.engine.url) as window:
         await until(lambda: window.health_label.text() == "1 de 1 número conectado", "health")
         pending = window.inbox.models["pending"]
         text = "Bom dia, quero marcar uma consulta"
@@ -118,7 +98,7 @@ async def test_a_patient_writes_the_receptionist_answers_and_whatsapp_gets_it(
 async def test_the_clinic_writes_first_and_the_patients_answer_joins_the_conversation(
     qtbot: Any, qapp: Any, rig: Rig
 ) -> None:
-    async with _root_desk(qtbot, qapp, rig) as window:
+    async with root_desk(qtbot, qapp, rig.engine.url) as window:
         number = patient_jid(23).split("@")[0]  # a patient who never wrote
         await until(lambda: window.health_label.text() == "1 de 1 número conectado", "health")
         dialog = window.inbox.open_start()
@@ -145,7 +125,7 @@ async def test_the_clinic_writes_first_and_the_patients_answer_joins_the_convers
 async def test_a_photo_shows_as_preview_and_thumbnail_and_a_dropped_pdf_is_sent(
     qtbot: Any, qapp: Any, rig: Rig, tmp_path: Any
 ) -> None:
-    async with _root_desk(qtbot, qapp, rig) as window:
+    async with root_desk(qtbot, qapp, rig.engine.url) as window:
         inbox, pending = window.inbox, window.inbox.models["pending"]
         rig.sim.post("/control/inbound", channel=rig.account, text="", kind="image", patient=11)
         photo_row = lambda: [  # noqa: E731
