@@ -136,8 +136,7 @@ def _parse_header(body: bytes, raw: bytes) -> Header:
         doc = json.loads(body.decode("utf-8"))
         if doc["format"] != FORMAT:
             raise ValueError("format")
-        if doc["version"] != VERSION:
-            raise ClinicDeskError(ErrorCode.BACKUP_ARCHIVE_UNSUPPORTED, version=doc["version"])
+        _check_version(doc)
         header = Header(
             str(doc["backup_key_id"]),
             base64.b64decode(doc["salt"], validate=True),
@@ -152,6 +151,30 @@ def _parse_header(body: bytes, raw: bytes) -> Header:
     if not 0 < header.chunk_size <= MAX_CHUNK_SIZE or len(header.salt) != SALT_BYTES:
         raise invalid("header")
     return header
+
+
+_V1_FIELDS = frozenset(
+    ("format", "version", "backup_key_id", "salt", "chunk_size", "created_at", "app_version",
+     "recovery_envelope")
+)  # fmt: skip
+
+
+def _check_version(doc: dict[str, Any]) -> None:
+    """Refuse a header of another format version: BACKUP_ARCHIVE_UNSUPPORTED for a newer one,
+    BACKUP_ARCHIVE_INVALID (``header``) for anything that can only be damage.
+
+    Why the field set decides: a flipped bit can turn the digit of ``"version": 1`` into 0, 3,
+    5 or 9 and the JSON still parses. A later format always changes the header's fields (the
+    rule in docs/BACKUP.md, "Format"), so a header with exactly version 1's fields that claims
+    another version is a damaged version 1 header, not a newer archive."""
+    version = doc["version"]
+    if type(version) is not int or version < VERSION:  # bool and float are not versions
+        raise ValueError("version")
+    if version == VERSION:
+        return
+    if set(doc) | {"app_version"} == _V1_FIELDS:  # early archives had no app_version
+        raise ValueError("version")
+    raise ClinicDeskError(ErrorCode.BACKUP_ARCHIVE_UNSUPPORTED, version=version)
 
 
 class Sink(Protocol):

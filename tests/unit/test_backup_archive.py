@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import secrets
+import struct
 from typing import Any
 
 import pytest
@@ -135,8 +136,29 @@ def test_wrong_key_is_refused_before_decrypting() -> None:
     )  # fmt: skip
 
 
+def _with_header(blob: bytes, old: bytes, new: bytes) -> bytes:
+    """``blob`` with ``old`` replaced by ``new`` in its header, the length fixed."""
+    (length,) = struct.unpack(">I", blob[8:12])
+    body = blob[12 : 12 + length].replace(old, new)
+    return blob[:8] + struct.pack(">I", len(body)) + body + blob[12 + length :]
+
+
 def test_newer_format_is_reported_as_such() -> None:
-    blob = seal(b"data", 64).replace(b'"version": 1', b'"version": 9')
+    # A later format changes the header's fields (docs/BACKUP.md, "Format").
+    blob = _with_header(seal(b"data", 64), b'"version": 1', b'"stream": "v2", "version": 2')
     with pytest.raises(ClinicDeskError) as caught:
         read_header(io.BytesIO(blob))
-    assert caught.value.code is ErrorCode.BACKUP_ARCHIVE_UNSUPPORTED
+    assert (caught.value.code, caught.value.params["version"]) == (
+        ErrorCode.BACKUP_ARCHIVE_UNSUPPORTED, 2,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("digit", [b"0", b"3", b"5", b"9", b"-1", b"true", b"1.0", b'"1"'])
+def test_a_damaged_version_is_damage_not_a_newer_format(digit: bytes) -> None:
+    # Bit flips of the digit "1" read as 0, 3, 5 or 9; the header keeps version 1's fields.
+    blob = _with_header(seal(b"data", 64), b'"version": 1', b'"version": ' + digit)
+    with pytest.raises(ClinicDeskError) as caught:
+        read_header(io.BytesIO(blob))
+    assert (caught.value.code, caught.value.params["reason"]) == (
+        ErrorCode.BACKUP_ARCHIVE_INVALID, "header",
+    )  # fmt: skip
