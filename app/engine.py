@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import json
 import logging
-import os
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,7 +18,6 @@ from pathlib import Path
 
 import uvicorn
 
-from app import __version__
 from app.api.app import create_app
 from app.bootstrap import (
     Core,
@@ -34,10 +31,9 @@ from app.bootstrap import (
     open_core,
 )
 from app.config import DataDir
-from app.infra.atomic import atomic_write_text
+from app.infra.engine_info import write_engine_info
 from app.infra.listen import listening_socket
 from app.infra.lock import SingleInstanceLock
-from app.store.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -56,27 +52,6 @@ class EngineOptions:
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening TCP socket (port 0 picks a free one); fails fast if the port is taken."""
     return listening_socket(host, port, backlog=128)
-
-
-def write_engine_info(data_dir: DataDir, url: str, token: str) -> None:
-    """Publish where this engine listens and the local admin token (owner-only file)."""
-    info = {
-        "pid": os.getpid(),
-        "url": url,
-        "version": __version__,
-        "started_at": utcnow().isoformat(),
-        "token": token,
-    }
-    atomic_write_text(data_dir.engine_info, json.dumps(info, indent=2), mode=0o600)
-
-
-def read_engine_info(data_dir: DataDir) -> dict[str, object] | None:
-    """What a running engine published, or None (absent or unreadable)."""
-    try:
-        info = json.loads(data_dir.engine_info.read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    return info if isinstance(info, dict) else None
 
 
 def freeze_startup_objects() -> None:

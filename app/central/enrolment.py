@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Engine, and_, func, insert, update
 
 from app.central.db import appliances, enrolment_codes
+from app.central.settings import DEFAULT_TTL_HOURS
 from app.sync.protocol import unb64
 
-DEFAULT_TTL_HOURS = 24.0
 MAX_LABEL = 200
 _CODE_BYTES = 10  # 80 bits -> 16 base32 characters
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DEFAULT_KEEP_DAYS = 90
+DEFAULT_PORT = 8770
+DEFAULT_TTL_HOURS = 24.0  # an enrolment code's life
+ENV_DB = "CLINICDESK_CENTRAL_DB"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,26 +1,25 @@
 """The two ways an admin command reaches the store: through the running engine's API, or by
-opening the store itself when no engine runs. Both return the same JSON-ready shapes.
+opening the store itself when no engine runs. Both return the same JSON-ready shapes (the
+API's); branches, queues and users are named, never numbered.
+
+The store's side lives in ``backends_local`` and is imported only when no engine runs: a
+command that talks to a running engine must not load the store, the services and the API's
+schemas (about a second of start-up; docs/CLI.md, "Start-up time").
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-from collections.abc import Coroutine
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol
 
-from app.api.schemas import AuditVerifyOut, BranchOut, ChannelOut, user_out
-from app.bootstrap import Core, open_core
 from app.cli.remote import EngineClient, running_engine
 from app.config import DataDir, resolve_data_dir
-from app.domain.audit import Anchor
-from app.domain.roles import Permission, Role
-from app.services.channels import ChannelSpec
-from app.services.users import NewUser
+from app.domain.errors import ErrorCode, NotFoundError
 
-MANAGE_USERS = Permission.MANAGE_USERS
+if TYPE_CHECKING:
+    from app.bootstrap import Core
+    from app.domain.audit import Anchor
 
-T = TypeVar("T")
 Json = dict[str, Any]
 
 
@@ -42,6 +41,26 @@ class UserArgs(Protocol):
     password: str
     branch: str
     role: str
+
+
+class ClinicBackend(Protocol):
+    def branch_settings(self, branch: str) -> Json: ...
+    def configure_branch(self, branch: str, change: Json) -> Json: ...
+    def add_queue(self, branch: str, queue: Json) -> Json: ...
+    def list_queues(self, branch: str) -> list[Json]: ...
+    def queue_member(self, branch: str, queue: str, username: str, *, add: bool) -> None: ...
+    def add_quick_reply(self, branch: str, shortcut: str, body: str) -> Json: ...
+    def list_quick_replies(self, branch: str) -> list[Json]: ...
+    def close(self) -> None: ...
+
+
+def named_row(rows: list[Json], name: str, key: str, entity: str) -> Json:
+    """The row whose ``key`` is ``name`` (case-insensitive), else ``entity.not_found``."""
+    wanted = " ".join(name.split()).lower()
+    for row in rows:
+        if str(row[key]).lower() == wanted:
+            return row
+    raise NotFoundError(ErrorCode.NOT_FOUND, entity=entity)
 
 
 class RemoteBackend:
@@ -80,77 +99,82 @@ class RemoteBackend:
         self.client.close()
 
 
-class LocalBackend:
-    """Admin commands run against the store opened by this process (no engine running)."""
+class RemoteClinic:
+    """Through the engine's API."""
 
-    def __init__(self, core: Core) -> None:
-        self.core = core
-        self.actor = core.local_actor()
+    def __init__(self, client: EngineClient) -> None:
+        self.client = client
 
-    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run(coro)
+    def _branch_id(self, name: str) -> int:
+        return int(named_row(self.client.call("GET", "/branches"), name, "name", "branch")["id"])
 
-    def add_branch(self, name: str) -> Json:
-        branch = self._run(self.core.branches.add(self.actor, name))
-        return BranchOut.model_validate(branch).model_dump(mode="json")
+    def branch_settings(self, branch: str) -> Json:
+        return dict(self.client.call("GET", f"/branches/{self._branch_id(branch)}/settings"))
 
-    def list_branches(self) -> list[Json]:
-        branches = self._run(self.core.branches.list(self.actor))
-        return [BranchOut.model_validate(b).model_dump(mode="json") for b in branches]
+    def configure_branch(self, branch: str, change: Json) -> Json:
+        path = f"/branches/{self._branch_id(branch)}/settings"
+        return dict(self.client.call("PATCH", path, json=change))
 
-    def add_user(self, user: UserArgs) -> Json:
-        return self._run(self._add_user(user))
+    def add_queue(self, branch: str, queue: Json) -> Json:
+        body = queue | {"branch_id": self._branch_id(branch)}
+        return dict(self.client.call("POST", "/queues", json=body))
 
-    async def _add_user(self, user: UserArgs) -> Json:
-        branch = await self.core.branches.resolve_for(self.actor, user.branch, MANAGE_USERS)
-        role = Role.parse(user.role)
-        new = NewUser(user.username, user.display_name, user.password, branch.id, role)
-        view = await self.core.users.add(self.actor, new)
-        return user_out(view, {branch.id: branch.name}).model_dump(mode="json")
+    def list_queues(self, branch: str) -> list[Json]:
+        params = {"branch_id": self._branch_id(branch)}
+        return list(self.client.call("GET", "/queues", params=params))
 
-    def list_users(self) -> list[Json]:
-        return self._run(self._list_users())
+    def queue_member(self, branch: str, queue: str, username: str, *, add: bool) -> None:
+        queue_id = named_row(self.list_queues(branch), queue, "name", "queue")["id"]
+        user_id = named_row(self.client.call("GET", "/users"), username, "username", "user")["id"]
+        if add:
+            self.client.call("POST", f"/queues/{queue_id}/members", json={"user_id": user_id})
+        else:
+            self.client.call("DELETE", f"/queues/{queue_id}/members/{user_id}")
 
-    async def _list_users(self) -> list[Json]:
-        names = {b.id: b.name for b in await self.core.branches.list(self.actor)}
-        return [
-            user_out(u, names).model_dump(mode="json")
-            for u in await self.core.users.list(self.actor)
-        ]
+    def add_quick_reply(self, branch: str, shortcut: str, body: str) -> Json:
+        reply = {"branch_id": self._branch_id(branch), "shortcut": shortcut, "body": body}
+        return dict(self.client.call("POST", "/quick-replies", json=reply))
 
-    def set_password(self, username: str, password: str) -> None:
-        self._run(self.core.users.set_password(self.actor, username, password))
-
-    def verify_audit(self, anchor: Anchor | None) -> Json:
-        result = self._run(self.core.audit.verify(self.actor, anchor))
-        return AuditVerifyOut.model_validate(result).model_dump(mode="json")
-
-    def add_channel(self, body: Json) -> Json:
-        return self._run(self._add_channel(body))
-
-    async def _add_channel(self, body: Json) -> Json:
-        branch = await self.core.branches.get_by_name(self.actor, body["branch"])
-        config = {"simulator_url": body["simulator_url"]} if body.get("simulator_url") else {}
-        display = body.get("display_name") or body["name"]
-        spec = ChannelSpec(
-            branch.id, body["name"], display, body["kind"], body.get("phone"), config
-        )
-        channel = await self.core.channels.create(self.actor, spec)
-        return ChannelOut.model_validate(channel).model_dump(mode="json")
-
-    def list_channels(self) -> list[Json]:
-        channels = self._run(self.core.channels.list(self.actor))
-        return [ChannelOut.model_validate(c).model_dump(mode="json") for c in channels]
+    def list_quick_replies(self, branch: str) -> list[Json]:
+        params = {"branch_id": self._branch_id(branch)}
+        return list(self.client.call("GET", "/quick-replies", params=params))
 
     def close(self) -> None:
-        self.core.close()
+        self.client.close()
+
+
+def admin_backend(args: argparse.Namespace) -> AdminBackend:
+    """Branches, users, channels and the audit log: the running engine's API, else the store."""
+    target = engine_or_store(args)
+    if isinstance(target, EngineClient):
+        return RemoteBackend(target)
+    from app.cli.backends_local import LocalBackend  # only without an engine (module doc)
+
+    return LocalBackend(target)
+
+
+def clinic_backend(args: argparse.Namespace) -> ClinicBackend:
+    """Branch settings, queues and quick replies: the running engine's API, else the store."""
+    target = engine_or_store(args)
+    if isinstance(target, EngineClient):
+        return RemoteClinic(target)
+    from app.cli.backends_local import LocalClinic  # only without an engine (module doc)
+
+    return LocalClinic(target)
+
+
+def data_dir_of(args: argparse.Namespace) -> DataDir:
+    """The data directory named by ``--data-dir``, the environment or the platform default."""
+    return DataDir(resolve_data_dir(args.data_dir))
 
 
 def engine_or_store(args: argparse.Namespace) -> EngineClient | Core:
     """A client of the engine running on the data dir, else the store opened here (never
     both: the engine holds the store while it runs)."""
-    data_dir = DataDir(resolve_data_dir(args.data_dir))
+    data_dir = data_dir_of(args)
     client = running_engine(data_dir)
     if client is not None:
         return client
+    from app.bootstrap import open_core  # only without an engine (module doc)
+
     return open_core(data_dir.root, insecure=args.insecure_key_storage)

@@ -12,7 +12,6 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from app.backup.archive import header_of
 from app.backup.restore import backup_key_from_recovery, check_target, restore_archive
@@ -28,9 +27,6 @@ from app.security import recovery_key
 from app.security.keystore import KeyStore
 from app.security.protectors import default_machine_protector
 
-if TYPE_CHECKING:
-    Subs = argparse._SubParsersAction[argparse.ArgumentParser]
-
 EXIT_OK = 0
 RUN_TIMEOUT_S = 3600.0
 
@@ -38,32 +34,6 @@ RUN_TIMEOUT_S = 3600.0
 def progress(step: str) -> None:
     """One progress line on standard error."""
     print(f"backup: {step}", file=sys.stderr, flush=True)
-
-
-def add_backup_parser(sub: Subs, dd: argparse.ArgumentParser) -> None:
-    """The ``backup`` sub-commands."""
-    backup = sub.add_parser("backup", help="encrypted backups and restore").add_subparsers(
-        dest="action", required=True
-    )
-    run = backup.add_parser("run", parents=[dd], help="make a backup now")
-    run.add_argument("--target", help="write to this folder instead of the configured targets")
-    lst = backup.add_parser("list", parents=[dd], help="archives in the targets")
-    lst.add_argument("--json", action="store_true", help="machine-readable output")
-    verify = backup.add_parser("verify", help="decrypt and check an archive completely")
-    verify.add_argument("archive")
-    keys = verify.add_mutually_exclusive_group(required=True)
-    keys.add_argument("--data-dir", help="use this installation's backup key")
-    keys.add_argument("--recovery-key-file", help="use the recovery key (e.g. on a new PC)")
-    verify.add_argument("--json", action="store_true", help="machine-readable output")
-    restore = backup.add_parser("restore", help="restore an archive into a data directory")
-    restore.add_argument("archive")
-    restore.add_argument("--data-dir", required=True, help="the folder to restore into")
-    restore.add_argument("--recovery-key-file", required=True)
-    restore.add_argument("--replace", action="store_true", help="replace an existing folder")
-    restore.add_argument("--yes", action="store_true", help="with --replace: do not ask")
-    restore.add_argument("--json", action="store_true", help="machine-readable output")
-    init_key = backup.add_parser("init-key", parents=[dd], help="give an older install a key")
-    init_key.add_argument("--recovery-key-file", required=True)
 
 
 def cmd_backup(args: argparse.Namespace) -> int:

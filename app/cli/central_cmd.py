@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 from platformdirs import user_data_dir
 
 from app.central.db import open_engine
-from app.central.enrolment import DEFAULT_TTL_HOURS, clean_label, issue_code, revoke
-from app.central.settings import DEFAULT_KEEP_DAYS, CentralSettings
+from app.central.enrolment import clean_label, issue_code, revoke
+from app.central.settings import ENV_DB, CentralSettings
 from app.central.tokens import issue_token
 from app.domain.errors import ClinicDeskError, ErrorCode
 from app.infra.listen import listening_socket
@@ -31,40 +31,8 @@ if TYPE_CHECKING:
     import uvicorn
     from sqlalchemy import Engine
 
-    Subs = argparse._SubParsersAction[argparse.ArgumentParser]
 
 log = logging.getLogger("app.central")
-DEFAULT_PORT = 8770
-ENV_DB = "CLINICDESK_CENTRAL_DB"
-
-
-def _db_parent() -> argparse.ArgumentParser:
-    parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument(
-        "--db",
-        help=f"database URL (default: ${ENV_DB}, else central.sqlite3 in the user data folder)",
-    )
-    return parent
-
-
-def add_central_parser(sub: Subs) -> None:
-    """The ``central`` sub-commands."""
-    central = sub.add_parser("central", help="the central office server").add_subparsers(
-        dest="action", required=True
-    )
-    db = _db_parent()
-    serve = central.add_parser("serve", parents=[db], help="run the central server")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free one")
-    serve.add_argument("--certfile", help="TLS certificate (PEM); with --keyfile")
-    serve.add_argument("--keyfile", help="TLS private key (PEM); with --certfile")
-    serve.add_argument("--keep-days", type=int, default=DEFAULT_KEEP_DAYS)
-    enroll = central.add_parser("enroll", parents=[db], help="issue a one-time enrolment code")
-    enroll.add_argument("--name", required=True, help="label of the clinic (group)")
-    enroll.add_argument("--ttl-hours", type=float, default=DEFAULT_TTL_HOURS)
-    central.add_parser("token", parents=[db], help="issue an admin token")
-    revoke_p = central.add_parser("revoke", parents=[db], help="refuse an appliance from now on")
-    revoke_p.add_argument("appliance_id")
 
 
 def cmd_central(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from typing import Any
 import qrcode
 from websockets.sync.client import ClientConnection, connect
 
+from app.cli.backends import admin_backend
 from app.cli.output import print_json, print_table
 from app.cli.remote import EngineClient, running_engine
 from app.config import DataDir, resolve_data_dir
@@ -43,9 +44,7 @@ def cmd_channel(args: argparse.Namespace) -> int:
 
 
 def _offline_or_engine(args: argparse.Namespace) -> int:
-    from app.cli.commands import open_backend
-
-    backend = open_backend(args)
+    backend = admin_backend(args)
     try:
         if args.action == "add":
             channel = backend.add_channel(_channel_body(args))
@@ -125,24 +124,3 @@ def render_qr(payload: str) -> str:
     out = io.StringIO()
     qr.print_ascii(out=out, invert=True)
     return out.getvalue()
-
-
-def add_channel_parser(sub: Any, dd: argparse.ArgumentParser) -> None:
-    """The ``channel`` command and its actions."""
-    channel = sub.add_parser("channel", help="WhatsApp numbers").add_subparsers(
-        dest="action", required=True
-    )
-    add = channel.add_parser("add", parents=[dd])
-    add.add_argument("--branch", required=True)
-    add.add_argument("--name", required=True, help="short unique name (letters, digits, - _)")
-    add.add_argument("--display-name")
-    add.add_argument("--kind", required=True, choices=["simulator", "whatsapp-web", "cloud-api"])
-    add.add_argument("--phone", help="the number, for pairing by code and display")
-    add.add_argument("--simulator-url", help="simulator address (kind simulator)")
-    channel.add_parser("list", parents=[dd]).add_argument("--json", action="store_true")
-    pair_p = channel.add_parser("pair", parents=[dd])
-    pair_p.add_argument("--name", required=True)
-    pair_p.add_argument("--phone", help="pair by code for this number instead of a QR")
-    pair_p.add_argument("--timeout", type=float, default=180.0)
-    for action in ("logout", "suspend", "resume"):
-        channel.add_parser(action, parents=[dd]).add_argument("--name", required=True)

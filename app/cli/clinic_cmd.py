@@ -9,14 +9,10 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from app.cli.backends import engine_or_store
-from app.cli.clinic_backends import ClinicBackend, LocalClinic, RemoteClinic
-from app.cli.output import print_json, print_table
-from app.cli.remote import EngineClient
+from app.cli.backends import ClinicBackend, clinic_backend
+from app.cli.output import EXIT_OK, print_json, print_table
 from app.domain.errors import ClinicDeskError, ErrorCode
 
-EXIT_OK = 0
-Subs = Any  # argparse's private _SubParsersAction
 # --option → the API's field name (settings of ``branch configure``)
 SETTING_OPTIONS = {
     "timezone": "timezone",
@@ -36,61 +32,8 @@ SHOWN = (
 )
 
 
-def add_branch_settings_parsers(branch: Subs, dd: argparse.ArgumentParser) -> None:
-    """``branch show`` and ``branch configure`` (added to the ``branch`` command)."""
-    show = branch.add_parser("show", parents=[dd], help="a branch's settings")
-    show.add_argument("--name", required=True)
-    show.add_argument("--json", action="store_true")
-    conf = branch.add_parser("configure", parents=[dd], help="change a branch's settings")
-    conf.add_argument("--name", required=True)
-    conf.add_argument("--timezone", help="e.g. America/Sao_Paulo")
-    conf.add_argument("--hours", help='e.g. "seg-sex 08:00-12:00 13:00-18:00; sab 08:00-12:00"')
-    conf.add_argument("--out-of-hours-message", help='"" clears it (no out-of-hours reply)')
-    conf.add_argument("--reopen-minutes", type=int, help="a patient writing again within it")
-    conf.add_argument("--menu-header", help="first line of the numbered menu")
-    conf.add_argument("--clinic-name", help="{clinica} in quick replies and reminders")
-
-
-def add_queue_parser(sub: Subs, dd: argparse.ArgumentParser) -> None:
-    """``queue add|list|member``."""
-    queue = sub.add_parser("queue", help="queues of the numbered menu").add_subparsers(
-        dest="action", required=True
-    )
-    add = queue.add_parser("add", parents=[dd])
-    add.add_argument("--branch", required=True, help="branch name")
-    add.add_argument("--name", required=True)
-    add.add_argument("--greeting", help="sent when a patient chooses this queue")
-    add.add_argument("--order", type=int, default=0, help="position in the menu (1 first)")
-    add.add_argument("--color", help="#RRGGBB in the desk")
-    listing = queue.add_parser("list", parents=[dd])
-    listing.add_argument("--branch", required=True, help="branch name")
-    listing.add_argument("--json", action="store_true")
-    member = queue.add_parser("member", parents=[dd])
-    member.add_argument("--branch", required=True, help="branch name")
-    member.add_argument("--queue", required=True, help="queue name")
-    member.add_argument("--username", required=True)
-    member.add_argument("--remove", action="store_true", help="take the user out of the queue")
-
-
-def add_quick_reply_parser(sub: Subs, dd: argparse.ArgumentParser) -> None:
-    """``quick-reply add|list``."""
-    replies = sub.add_parser("quick-reply", help="answers typed as /shortcut").add_subparsers(
-        dest="action", required=True
-    )
-    add = replies.add_parser("add", parents=[dd])
-    add.add_argument("--branch", required=True, help="branch name")
-    add.add_argument("--shortcut", required=True, help="typed after / in the desk")
-    add.add_argument("--text", required=True, help="{nome}, {primeiro_nome}, {clinica}, …")
-    listing = replies.add_parser("list", parents=[dd])
-    listing.add_argument("--branch", required=True, help="branch name")
-    listing.add_argument("--json", action="store_true")
-
-
 def _with_clinic(args: argparse.Namespace, action: Callable[[ClinicBackend], int]) -> int:
-    target = engine_or_store(args)
-    backend: ClinicBackend = (
-        RemoteClinic(target) if isinstance(target, EngineClient) else LocalClinic(target)
-    )
+    backend = clinic_backend(args)
     try:
         return action(backend)
     finally:

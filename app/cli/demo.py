@@ -32,7 +32,8 @@ from app.bootstrap import Core, FirstAdmin, init_installation
 from app.cli.remote import EngineClient
 from app.config import DataDir
 from app.domain.roles import Role
-from app.engine import EngineOptions, read_engine_info, run_engine
+from app.engine import EngineOptions, run_engine
+from app.infra.engine_info import read_engine_info
 from app.infra.logging import configure_logging
 from app.services.channels import ChannelSpec
 from app.services.events import ChannelStateChanged, Event, InboundReceived

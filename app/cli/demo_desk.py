@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 
 from app.config import DataDir
-from app.engine import read_engine_info
+from app.infra.engine_info import read_engine_info
 from app.simulator.protocol import DEFAULT_URL
 
 ENGINE_START_S = 60.0

@@ -14,17 +14,12 @@ import time
 
 import httpx
 
-from app.cli.commands import data_dir_of
+from app.cli.backends import data_dir_of
 from app.config import DEFAULT_ENGINE_PORT, DataDir
-from app.engine import read_engine_info
+from app.infra.engine_info import read_engine_info
 from app.infra.lock import is_locked_by_other
 
 START_WAIT_S = 30.0
-
-
-def add_desk_parser(sub: argparse._SubParsersAction, dd: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("desk", parents=[dd], help="open the receptionists' desk")
-    p.add_argument("--username", default="", help="fill in the login")
 
 
 def _answers(url: str) -> bool:

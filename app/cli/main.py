@@ -7,43 +7,44 @@ chain is damaged; 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import importlib
 from collections.abc import Callable
+from typing import cast
 
-from app.channels.worker import cmd_channel_worker
-from app.cli import commands
-from app.cli.backup_cmd import cmd_backup
-from app.cli.central_cmd import cmd_central
-from app.cli.channel_cmd import cmd_channel
-from app.cli.clinic_cmd import cmd_queue, cmd_quick_reply
-from app.cli.desk_launch import cmd_desk
 from app.cli.messages import message_for
-from app.cli.output import fail
+from app.cli.output import EXIT_AUDIT_BROKEN, EXIT_ERROR, AuditBrokenError, fail, quiet_logging
 from app.cli.parser import build_parser
-from app.cli.simulator_cmd import cmd_simulator
-from app.cli.status import cmd_status
-from app.cli.sync_cmd import cmd_sync
 from app.domain.errors import ClinicDeskError
 
 Handler = Callable[[argparse.Namespace], int]
 
-HANDLERS: dict[str, Handler] = {
-    "init": commands.cmd_init,
-    "recover": commands.cmd_recover,
-    "engine": commands.cmd_engine,
-    "status": cmd_status,
-    "branch": commands.cmd_branch,
-    "user": commands.cmd_user,
-    "audit": commands.cmd_audit,
-    "channel": cmd_channel,
-    "simulator": cmd_simulator,
-    "desk": cmd_desk,
-    "channel-worker": cmd_channel_worker,
-    "backup": cmd_backup,
-    "central": cmd_central,
-    "sync": cmd_sync,
-    "queue": cmd_queue,
-    "quick-reply": cmd_quick_reply,
+# "module:function" per command, imported only when that command runs: a command must not pay
+# for the engine, FastAPI, the store and backups when it needs none of them (docs/CLI.md,
+# "Start-up time"). tests/unit/test_cli_startup.py resolves every entry.
+HANDLERS: dict[str, str] = {
+    "init": "app.cli.commands:cmd_init",
+    "recover": "app.cli.commands:cmd_recover",
+    "engine": "app.cli.commands:cmd_engine",
+    "status": "app.cli.status:cmd_status",
+    "branch": "app.cli.admin_cmd:cmd_branch",
+    "user": "app.cli.admin_cmd:cmd_user",
+    "audit": "app.cli.admin_cmd:cmd_audit",
+    "channel": "app.cli.channel_cmd:cmd_channel",
+    "simulator": "app.cli.simulator_cmd:cmd_simulator",
+    "desk": "app.cli.desk_launch:cmd_desk",
+    "channel-worker": "app.channels.worker:cmd_channel_worker",
+    "backup": "app.cli.backup_cmd:cmd_backup",
+    "central": "app.cli.central_cmd:cmd_central",
+    "sync": "app.cli.sync_cmd:cmd_sync",
+    "queue": "app.cli.clinic_cmd:cmd_queue",
+    "quick-reply": "app.cli.clinic_cmd:cmd_quick_reply",
 }
+
+
+def handler_for(command: str) -> Handler:
+    """The function that runs ``command`` (its module imported now)."""
+    module, _, name = HANDLERS[command].partition(":")
+    return cast(Handler, getattr(importlib.import_module(module), name))
 
 
 def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -55,8 +56,8 @@ def _dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.print_help()
         return 2
     if args.command not in ("engine", "channel-worker"):
-        commands.quiet_logging()
-    return HANDLERS[args.command](args)
+        quiet_logging()
+    return handler_for(args.command)(args)
 
 
 def run(argv: list[str]) -> int:
@@ -65,11 +66,11 @@ def run(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     try:
         return _dispatch(args, parser)
-    except commands.AuditBrokenError as exc:
+    except AuditBrokenError as exc:
         fail(message_for(exc))
-        return commands.EXIT_AUDIT_BROKEN
+        return EXIT_AUDIT_BROKEN
     except ClinicDeskError as exc:
         fail(message_for(exc))
-        return commands.EXIT_ERROR
+        return EXIT_ERROR
     except KeyboardInterrupt:
         return 130

@@ -1,11 +1,27 @@
-"""Printing results: JSON for scripts, aligned columns for people."""
+"""Printing results (JSON for scripts, aligned columns for people), exit codes, and the
+console logging of short commands. Light on purpose: imported before any command runs."""
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from typing import Any
+
+from app.domain.errors import ClinicDeskError
+from app.infra.logging import configure_logging
+
+EXIT_OK, EXIT_ERROR, EXIT_AUDIT_BROKEN = 0, 1, 3
+
+
+class AuditBrokenError(ClinicDeskError):
+    """The audit chain failed verification (its own exit code)."""
+
+
+def quiet_logging() -> None:
+    """Console warnings only, for short CLI commands (the engine logs to files)."""
+    configure_logging(None, level=logging.WARNING)
 
 
 def print_json(value: Any) -> None:

@@ -7,17 +7,17 @@ from typing import TYPE_CHECKING
 
 from app import __version__
 from app.channels.worker import add_worker_parser
-from app.cli.backup_cmd import add_backup_parser
-from app.cli.central_cmd import add_central_parser
-from app.cli.channel_cmd import add_channel_parser
-from app.cli.clinic_cmd import (
+from app.cli.parser_tools import (
+    add_backup_parser,
     add_branch_settings_parsers,
+    add_central_parser,
+    add_channel_parser,
+    add_desk_parser,
     add_queue_parser,
     add_quick_reply_parser,
+    add_sync_parser,
 )
-from app.cli.desk_launch import add_desk_parser
 from app.cli.simulator_cmd import add_simulator_parser
-from app.cli.sync_cmd import add_sync_parser
 from app.config import DEFAULT_ENGINE_PORT
 
 if TYPE_CHECKING:  # generic only in typeshed, not at run time

@@ -8,7 +8,7 @@ import httpx
 
 from app.config import DataDir
 from app.domain.errors import ClinicDeskError, ErrorCode
-from app.engine import read_engine_info
+from app.infra.engine_info import read_engine_info
 from app.infra.lock import is_locked_by_other
 
 

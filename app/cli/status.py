@@ -6,26 +6,24 @@ import argparse
 from typing import Any
 
 from app import __version__
-from app.bootstrap import Core, core_report, open_core
 from app.cli.messages import message_for
 from app.cli.output import print_json
 from app.cli.remote import running_engine
-from app.cli.sync_cmd import status_lines
 from app.config import DataDir, resolve_data_dir
 from app.domain.errors import ClinicDeskError
 
 
 def _offline_status(data_dir: DataDir) -> dict[str, Any]:
     """Open the store here (no engine runs) without migrating it, and describe it."""
+    # Imported here: with an engine running, status needs none of the store's code (~1 s of
+    # start-up; docs/CLI.md, "Start-up time").
+    from app.bootstrap import core_report, open_core
+
     core = open_core(data_dir.root, insecure=True, migrate=False)
     try:
-        return _describe(core)
+        report: dict[str, Any] = core_report(core)
     finally:
         core.close()
-
-
-def _describe(core: Core) -> dict[str, Any]:
-    report: dict[str, Any] = core_report(core)
     # status opened the store despite any permission problem only to report it: the flag
     # that would allow running like that was not given
     report["key_storage"]["insecure_allowed"] = False
@@ -127,3 +125,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         print("\n".join(_lines(status)))
     return 1 if "error" in status else 0
+
+
+def status_lines(status: dict[str, Any]) -> list[str]:
+    """Human lines for ``sync status`` (also used by ``clinicdesk status``)."""
+    if not status.get("enrolled"):
+        return ["Sync: not enrolled"]
+    return [
+        f"Sync: appliance {status['appliance_id']} -> {status['central_url']} ({status['state']})",
+        f"Sync: {status['queued']} queued, {status['dropped_total']} dropped, "
+        f"{status['dead_letter_total']} refused; "
+        f"last success {status['last_success_at'] or 'never'}"
+        + (f", last error {status['last_error']}" if status.get("last_error") else ""),
+    ]

@@ -12,40 +12,20 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from app.bootstrap import Core, open_core
 from app.cli.output import print_json
 from app.cli.remote import running_engine
+from app.cli.status import status_lines
 from app.config import DataDir, resolve_data_dir
 from app.domain.errors import ClinicDeskError, ErrorCode
 from app.infra.lock import SingleInstanceLock
 from app.sync.service import SyncService
 
-if TYPE_CHECKING:
-    Subs = argparse._SubParsersAction[argparse.ArgumentParser]
-
 T = TypeVar("T")
 EXIT_OK = 0
 PUSH_TIMEOUT_S = 900.0  # many batches, each up to 30 s
-
-
-def add_sync_parser(sub: Subs, dd: argparse.ArgumentParser) -> None:
-    """The ``sync`` sub-commands."""
-    sync = sub.add_parser("sync", help="reports to the central office").add_subparsers(
-        dest="action", required=True
-    )
-    enroll = sync.add_parser("enroll", parents=[dd], help="enrol with the central office")
-    enroll.add_argument("--central-url", required=True, help="https://central.example:8443")
-    enroll.add_argument("--code", required=True, help="the one-time code from the central")
-    enroll.add_argument("--ca-file", help="trust only this CA certificate (PEM) for the central")
-    enroll.add_argument("--force", action="store_true", help="enrol again with a new identity")
-    push = sync.add_parser("push-now", parents=[dd], help="send the queued reports now")
-    push.add_argument("--make-report", action="store_true", help="queue a report first")
-    push.add_argument("--json", action="store_true", help="machine-readable output")
-    status = sync.add_parser("status", parents=[dd], help="enrolment and queue")
-    status.add_argument("--json", action="store_true", help="machine-readable output")
-    sync.add_parser("preview", parents=[dd], help="print the JSON of the next report")
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -134,19 +114,6 @@ def _status(args: argparse.Namespace) -> int:
     else:
         print("\n".join(status_lines(status)))
     return EXIT_OK
-
-
-def status_lines(status: dict[str, Any]) -> list[str]:
-    """Human lines for ``sync status`` (also used by ``clinicdesk status``)."""
-    if not status.get("enrolled"):
-        return ["Sync: not enrolled"]
-    return [
-        f"Sync: appliance {status['appliance_id']} -> {status['central_url']} ({status['state']})",
-        f"Sync: {status['queued']} queued, {status['dropped_total']} dropped, "
-        f"{status['dead_letter_total']} refused; "
-        f"last success {status['last_success_at'] or 'never'}"
-        + (f", last error {status['last_error']}" if status.get("last_error") else ""),
-    ]
 
 
 def _preview(args: argparse.Namespace) -> int:
