@@ -20,6 +20,7 @@ from app.api.schemas_tickets import (
     NoteOut,
     QueueIn,
     QueueOut,
+    QuickReplyChangeIn,
     QuickReplyIn,
     QuickReplyOut,
     RenderedOut,
@@ -172,6 +173,22 @@ async def add_quick_reply(
 ) -> QuickReplyOut:
     reply = await tickets.add_quick_reply(actor, body.branch_id, body.shortcut, body.body)
     return QuickReplyOut.model_validate(reply)
+
+
+@router.put("/quick-replies/{reply_id}")
+async def change_quick_reply(
+    reply_id: int, body: QuickReplyChangeIn, actor: ActorDep, tickets: TicketsDep
+) -> QuickReplyOut:
+    """New shortcut and text (supervisors and admins of its branch); 409 if another reply of
+    the branch has that shortcut; 404 for a reply outside the caller's branches."""
+    reply = await tickets.change_quick_reply(actor, reply_id, body.shortcut, body.body)
+    return QuickReplyOut.model_validate(reply)
+
+
+@router.delete("/quick-replies/{reply_id}", status_code=204)
+async def remove_quick_reply(reply_id: int, actor: ActorDep, tickets: TicketsDep) -> None:
+    """Delete a quick reply (supervisors and admins of its branch)."""
+    await tickets.remove_quick_reply(actor, reply_id)
 
 
 @router.post("/contacts/merge")

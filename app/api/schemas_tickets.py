@@ -131,6 +131,11 @@ class QuickReplyIn(BaseModel):
     body: str = Field(min_length=1, max_length=4000)
 
 
+class QuickReplyChangeIn(BaseModel):
+    shortcut: str = Field(min_length=1, max_length=40)
+    body: str = Field(min_length=1, max_length=4000)
+
+
 class QuickReplyOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

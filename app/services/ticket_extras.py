@@ -104,6 +104,48 @@ class TicketExtras:
 
         return await self._store.transaction(work)
 
+    async def change_quick_reply(
+        self, actor: Actor, reply_id: int, shortcut: str, body: str
+    ) -> QuickReplyRecord:
+        """Give a quick reply a new shortcut and text (supervisors and admins of its branch);
+        ``already_exists`` if another reply of the branch has that shortcut."""
+        key, text = clean_shortcut(shortcut), clean_text(body, "body", REPLY_MAX)
+
+        def work(tx: Tx) -> QuickReplyRecord:
+            reply = self._reply_to_manage(tx, actor, reply_id)
+            clash = tx.messaging.quick_reply(reply.branch_id, key)
+            if clash is not None and clash.id != reply_id:
+                raise ClinicDeskError(ErrorCode.ALREADY_EXISTS, entity="quick_reply")
+            tx.messaging.update_quick_reply(reply_id, key, text)
+            changed = [f for f, old, new in (("shortcut", reply.shortcut, key),
+                                             ("body", reply.body, text)) if old != new]  # fmt: skip
+            target = AuditTarget("quick_reply", reply_id, reply.branch_id)
+            self._auditor.record(tx, actor, "quick_reply.change", target, fields=changed)
+            return QuickReplyRecord(reply_id, reply.branch_id, key, text)
+
+        return await self._store.transaction(work)
+
+    async def remove_quick_reply(self, actor: Actor, reply_id: int) -> None:
+        """Delete a quick reply (supervisors and admins of its branch); messages already sent
+        with it are not touched."""
+
+        def work(tx: Tx) -> None:
+            reply = self._reply_to_manage(tx, actor, reply_id)
+            tx.messaging.delete_quick_reply(reply_id)
+            target = AuditTarget("quick_reply", reply_id, reply.branch_id)
+            self._auditor.record(tx, actor, "quick_reply.remove", target)
+
+        await self._store.transaction(work)
+
+    def _reply_to_manage(self, tx: Tx, actor: Actor, reply_id: int) -> QuickReplyRecord:
+        """The reply, if ``actor`` may change it; ``not_found`` if it does not exist or lies
+        in a branch the actor does not work in (its existence is not revealed)."""
+        reply = tx.messaging.quick_reply_by_id(reply_id)
+        if reply is None or not actor.can(Permission.HANDLE_TICKETS, reply.branch_id):
+            raise NotFoundError(ErrorCode.NOT_FOUND, entity="quick_reply")
+        actor.require(Permission.VIEW_ALL_TICKETS, reply.branch_id)
+        return reply
+
     async def render_quick_reply(self, actor: Actor, ticket_id: int, shortcut: str) -> str:
         """The text of ``/shortcut`` for this ticket, placeholders filled (not sent)."""
         key = clean_shortcut(shortcut)

@@ -253,6 +253,17 @@ class TicketSql:
         row = self._c.execute(select(quick_replies).where(where)).first()
         return _quick(row) if row else None
 
+    def quick_reply_by_id(self, reply_id: int) -> QuickReplyRecord | None:
+        row = self._c.execute(select(quick_replies).where(quick_replies.c.id == reply_id)).first()
+        return _quick(row) if row else None
+
+    def update_quick_reply(self, reply_id: int, shortcut: str, body: str) -> None:
+        where = quick_replies.c.id == reply_id
+        self._c.execute(update(quick_replies).where(where).values(shortcut=shortcut, body=body))
+
+    def delete_quick_reply(self, reply_id: int) -> None:
+        self._c.execute(delete(quick_replies).where(quick_replies.c.id == reply_id))
+
 
 def _in(column: Any, values: frozenset[int] | None) -> ColumnElement[bool]:
     """``column IN values``; None means no restriction, an empty set matches nothing."""

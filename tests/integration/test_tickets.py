@@ -4,6 +4,7 @@ replies, keyset pages and contact merges. Tickets are made by the real inbound p
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from app.domain.errors import AccessDeniedError, ClinicDeskError, NotFoundError
+from app.domain.errors import AccessDeniedError, ClinicDeskError, ErrorCode, NotFoundError
 from app.domain.roles import Actor, Role
 from app.services.audit import Auditor
 from app.services.contacts_merge import ContactMergeService
@@ -257,6 +258,43 @@ async def test_quick_replies_with_placeholders(world: World) -> None:
     assert [q.shortcut for q in await world.tickets.quick_replies(rec, centro)] == ["retorno"]
     text = await world.tickets.render_quick_reply(rec, world.ticket_ids["A"], "/retorno")
     assert text == "Olá Maria, aqui é da Centro. Sou Rec.A. {desconhecido}"
+
+
+async def test_a_quick_reply_is_changed_and_removed_by_its_branch_only(world: World) -> None:
+    sup, rec, centro = world.actors["sup"], world.actors["rec.a"], world.inst.branch_ids["Centro"]
+    made = await world.tickets.add_quick_reply(sup, centro, "/retorno", "Até breve, {nome}")
+    other = await world.tickets.add_quick_reply(sup, centro, "/endereco", "Rua A, 10")
+    changed = await world.tickets.change_quick_reply(sup, made.id, "/Volta", "Até logo, {nome}")
+    assert (changed.shortcut, changed.body) == ("volta", "Até logo, {nome}")
+    listed = await world.tickets.quick_replies(rec, centro)
+    assert [(q.shortcut, q.body) for q in listed] == [
+        ("endereco", "Rua A, 10"), ("volta", "Até logo, {nome}"),
+    ]  # fmt: skip
+    with pytest.raises(ClinicDeskError) as clash:
+        await world.tickets.change_quick_reply(sup, made.id, "endereco", "x")
+    assert clash.value.code is ErrorCode.ALREADY_EXISTS
+    with pytest.raises(AccessDeniedError):  # receptionists use replies, they do not edit them
+        await world.tickets.change_quick_reply(rec, made.id, "volta", "x")
+    with pytest.raises(NotFoundError):  # another branch's reply is not even revealed
+        await world.tickets.remove_quick_reply(world.actors["rec.sul"], other.id)
+    await world.tickets.remove_quick_reply(sup, other.id)
+    assert [q.shortcut for q in await world.tickets.quick_replies(rec, centro)] == ["volta"]
+    with pytest.raises(NotFoundError):
+        await world.tickets.remove_quick_reply(sup, other.id)
+
+
+async def test_quick_reply_changes_are_audited_without_their_text(world: World) -> None:
+    sup, centro = world.actors["sup"], world.inst.branch_ids["Centro"]
+    made = await world.tickets.add_quick_reply(sup, centro, "/retorno", "Texto antigo")
+    await world.tickets.change_quick_reply(sup, made.id, "retorno", "Texto novo")
+    await world.tickets.remove_quick_reply(sup, made.id)
+    rows = await world.centro.rows("audit_log", object_type="quick_reply")
+    assert [(r.action, json.loads(r.details)) for r in rows] == [
+        ("quick_reply.add", {}),
+        ("quick_reply.change", {"fields": ["body"]}),
+        ("quick_reply.remove", {}),
+    ]
+    assert not any("Texto" in r.details for r in rows)
 
 
 async def test_mine_filter(world: World) -> None:

@@ -76,6 +76,24 @@ async def test_refusals(api: httpx.AsyncClient, api_world: World) -> None:
     assert (await api.post("/queues", json=queue, headers=rec)).status_code == 403
 
 
+async def test_quick_replies_are_changed_and_removed_over_the_api(
+    api: httpx.AsyncClient, api_world: World
+) -> None:
+    sup, rec = auth(api_world, "sup"), auth(api_world, "rec.a")
+    body = {"branch_id": api_world.inst.branch_ids["Centro"], "shortcut": "api", "body": "Oi"}
+    made = (await api.post("/quick-replies", json=body, headers=sup)).json()
+    path, change = f"/quick-replies/{made['id']}", {"shortcut": "api2", "body": "Olá"}
+    assert (await api.put(path, json=change, headers=rec)).status_code == 403
+    changed = await api.put(path, json=change, headers=sup)
+    assert (changed.status_code, changed.json()["shortcut"]) == (200, "api2")
+    assert (
+        await api.put(path, json={"shortcut": "a b", "body": "x"}, headers=sup)
+    ).status_code == 400
+    assert (await api.delete(path, headers=auth(api_world, "rec.sul"))).status_code == 404
+    assert (await api.delete(path, headers=sup)).status_code == 204
+    assert (await api.delete(path, headers=sup)).status_code == 404
+
+
 async def test_conversation_and_actions(api: httpx.AsyncClient, api_world: World) -> None:
     rec, ticket_id = auth(api_world, "rec.a"), api_world.ticket_ids["A"]
     messages = (await api.get(f"/tickets/{ticket_id}/messages", headers=rec)).json()
