@@ -35,6 +35,7 @@ from app.domain.roles import Role
 from app.engine import EngineOptions, run_engine
 from app.infra.engine_info import read_engine_info
 from app.infra.logging import configure_logging
+from app.services.branches import SettingsChange
 from app.services.channels import ChannelSpec
 from app.services.events import ChannelStateChanged, Event, InboundReceived
 from app.services.reminders import ReminderRequest
@@ -47,6 +48,11 @@ DEMO_STAFF = (("ana", "Ana Souza", Role.RECEPTIONIST), ("bruno", "Bruno Lima", R
 DEMO_QUEUES = (
     ("Agendamento", "#3B82F6", "Olá! Vamos agendar sua consulta. Em que dia fica melhor?"),
     ("Exames", "#10B981", "Olá! Envie o pedido do exame e a carteirinha do convênio, por favor."),
+)
+DEMO_REPLIES = (
+    ("endereco", "Estamos na {clinica}: Rua das Palmeiras, 120, 2º andar."),
+    ("retorno", "Olá {primeiro_nome}! Podemos marcar o retorno por aqui. Qual dia prefere?"),
+    ("jejum", "Para este exame é preciso jejum de 8 horas. Água pode, {primeiro_nome}."),
 )
 DEMO_PATIENTS = (("+55 11 98765-4321", "Maria Oliveira"), ("(21) 99876-5432", "João Santos"))
 DEMO_REMINDERS = (
@@ -80,6 +86,15 @@ async def seed(core: Core, password: str, simulator_url: str) -> None:
             for phone, patient in DEMO_PATIENTS
         ]
         await _demo_reminders(core, channel_ids[0], patients)
+        await _demo_replies(core, branch.id, name)
+
+
+async def _demo_replies(core: Core, branch_id: int, clinic: str) -> None:
+    """The clinic's name for {clinica} and a few quick replies (Clínica page, /atalho)."""
+    actor = core.local_actor()
+    await core.branches.configure(actor, branch_id, SettingsChange(clinic_name=clinic))
+    for shortcut, text in DEMO_REPLIES:
+        await core.tickets.add_quick_reply(actor, branch_id, shortcut, text)
 
 
 def _demo_channel(branch_id: int, key: str, label: str, index: int, url: str) -> ChannelSpec:

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 AUTOLOGIN_WAIT_S = 60.0
 SHOT_NAMES = (
     "login.png", "inbox.png", "conversation.png", "contacts.png", "channels.png", "painel.png",
-    "reminders.png",
+    "reminders.png", "clinic.png", "clinic_replies.png",
 )  # fmt: skip
 
 
@@ -178,6 +178,7 @@ class Desk:
             window.show_page(page)
             await _pause(window)
             ok = save(window, folder / name) and ok
+        ok = await self._clinic_screens(window, folder) and ok
         dialog = LoginDialog(DeskClient(self.options.engine_url), "ana1")
         dialog.show()
         await _pause(window)
@@ -197,6 +198,20 @@ class Desk:
             page.results.setCurrentRow(0)
             await _pause(window)
         return save(window, folder / "contacts.png")
+
+    async def _clinic_screens(self, window: MainWindow, folder: Path) -> bool:
+        """Clínica's two tabs (admins and supervisors only have the page)."""
+        page = window.clinic_page
+        if page is None:
+            return True
+        window.show_page(window.stack.indexOf(page))
+        await _pause(window)
+        await page.settle()
+        ok = save(window, folder / "clinic.png")
+        page.tabs.setCurrentIndex(1)
+        await _pause(window)
+        await page.settle()
+        return save(window, folder / "clinic_replies.png") and ok
 
 
 def save(widget: QWidget, path: Path) -> bool:

@@ -1,7 +1,8 @@
 """The main window: it only assembles the pages, the sidebar and the status bar.
 
-Sidebar: Atendimentos, Contatos, Canais, Painel, Lembretes, Configurações (admins see the
-clinic's rules there too) and, for admins only, Cópias de segurança. The window also owns
+Sidebar: Atendimentos, Contatos, Canais, Painel, Lembretes, Clínica (admins and supervisors:
+hours, messages, quick replies), Configurações (admins see the clinic's rules for this
+workstation there too) and, for admins only, Cópias de segurança. The window also owns
 the notifier (tray, new-message notices) and the idle lock.
 Status bar: the link to the ClinicDesk service (from the bridge) and the channels' health at a
 glance ("3 de 3 números conectados").
@@ -31,6 +32,7 @@ from app.ui.bridge import EventBridge, LinkStatus
 from app.ui.channels_page import ChannelsPage
 from app.ui.client import DeskClient
 from app.ui.client_types import Channel
+from app.ui.clinic_page import ClinicPage
 from app.ui.contacts_page import ContactsPage
 from app.ui.desk_settings import DeskSettings
 from app.ui.idle_lock import IdleLock
@@ -129,6 +131,10 @@ class MainWindow(QMainWindow):
             (self.tr("Lembretes"), self.reminders_page),
             (self.tr("Configurações"), self.settings_page),
         ]
+        self.clinic_page: ClinicPage | None = None
+        if ClinicPage.shown_to(self.login.me):
+            self.clinic_page = ClinicPage(self.client, self.login.me)
+            pages.insert(-1, (self.tr("Clínica"), self.clinic_page))
         if self.login.me.is_admin:  # GET/POST /backups need manage_settings
             pages.append((self.tr("Cópias de segurança"), BackupsPage(self.client)))
         for title, page in pages:
@@ -238,6 +244,8 @@ class MainWindow(QMainWindow):
         await self.notifier.settle()
         await self.contacts_page.settle()
         await self.reminders_page.settle()
+        if self.clinic_page is not None:
+            await self.clinic_page.settle()
         await self.idle_lock.settle()
 
     def resizeEvent(self, event: QResizeEvent) -> None:

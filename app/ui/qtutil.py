@@ -14,15 +14,36 @@ import sys
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QAbstractTableModel, QIdentityProxyModel, QModelIndex, QObject, Qt
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel
 
 T = TypeVar("T", bound=QObject)
 PROBE_CALLS = 64
+ERROR_STYLE = "color: #B3261E;"
 
 
 def named(obj: T, name: str) -> T:
     """``obj`` with its objectName set (tests and style sheets find widgets by it)."""
     obj.setObjectName(name)
     return obj
+
+
+def error_label(name: str) -> QLabel:
+    """An empty, wrapping red line for what went wrong (a dialog's or a form's)."""
+    label = named(QLabel(), name)
+    label.setStyleSheet(ERROR_STYLE)
+    label.setWordWrap(True)
+    return label
+
+
+def dialog_buttons(dialog: QDialog, accept: str, cancel: str, submit: Any) -> QDialogButtonBox:
+    """``accept`` calls ``submit`` (which closes the dialog once its work is done), ``cancel``
+    rejects the dialog; texts come translated in the dialog's own context."""
+    buttons = QDialogButtonBox()
+    buttons.addButton(accept, QDialogButtonBox.ButtonRole.AcceptRole)
+    buttons.addButton(cancel, QDialogButtonBox.ButtonRole.RejectRole)
+    buttons.accepted.connect(submit)
+    buttons.rejected.connect(dialog.reject)
+    return buttons
 
 
 class _Probe(QAbstractTableModel):

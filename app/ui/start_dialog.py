@@ -13,7 +13,6 @@ from PySide6.QtCore import QCoreApplication, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QLabel,
     QLineEdit,
@@ -24,7 +23,7 @@ from PySide6.QtWidgets import (
 from app.domain.errors import ClinicDeskError, ErrorCode
 from app.ui.client import DeskClient
 from app.ui.client_types import Queue
-from app.ui.qtutil import named
+from app.ui.qtutil import dialog_buttons, error_label, named
 from app.ui.tasks import TaskSet
 from app.ui.texts import error_text
 
@@ -74,14 +73,9 @@ class StartConversationDialog(QDialog):
         form.addRow(self.tr("Fila"), self.queue)
         hint = QLabel(self.tr("A conversa abre para você escrever a primeira mensagem."))
         hint.setWordWrap(True)
-        self.message = named(QLabel(), "startMessage")
-        self.message.setStyleSheet("color: #B3261E;")
-        self.message.setWordWrap(True)
-        self.buttons = QDialogButtonBox()
-        self.buttons.addButton(self.tr("Iniciar conversa"), QDialogButtonBox.ButtonRole.AcceptRole)
-        self.buttons.addButton(self.tr("Cancelar"), QDialogButtonBox.ButtonRole.RejectRole)
-        self.buttons.accepted.connect(self.submit)
-        self.buttons.rejected.connect(self.reject)
+        self.message = error_label("startMessage")
+        start, cancel = self.tr("Iniciar conversa"), self.tr("Cancelar")
+        self.buttons = dialog_buttons(self, start, cancel, self.submit)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         for widget in (hint, self.message, self.buttons):

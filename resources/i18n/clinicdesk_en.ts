@@ -378,6 +378,41 @@
     </message>
 </context>
 <context>
+    <name>ClinicPage</name>
+    <message>
+        <source>Confira o horário de atendimento.</source>
+        <translation>Check the opening hours.</translation>
+    </message>
+    <message>
+        <source>Fuso horário desconhecido.</source>
+        <translation>Unknown time zone.</translation>
+    </message>
+    <message>
+        <source>A mensagem fora do horário é longa demais.</source>
+        <translation>The after-hours message is too long.</translation>
+    </message>
+    <message>
+        <source>A primeira linha do menu é longa demais.</source>
+        <translation>The first line of the menu is too long.</translation>
+    </message>
+    <message>
+        <source>O nome da clínica é longo demais (até 120 caracteres).</source>
+        <translation>The clinic name is too long (up to 120 characters).</translation>
+    </message>
+    <message>
+        <source>Clínica</source>
+        <translation>Clinic</translation>
+    </message>
+    <message>
+        <source>Horário e mensagens</source>
+        <translation>Hours and messages</translation>
+    </message>
+    <message>
+        <source>Respostas rápidas</source>
+        <translation>Quick replies</translation>
+    </message>
+</context>
+<context>
     <name>Composer</name>
     <message>
         <source>Digite uma mensagem ou / para respostas rápidas</source>
@@ -698,6 +733,65 @@
     </message>
 </context>
 <context>
+    <name>HoursGrid</name>
+    <message>
+        <source>Sempre aberto (sem horário)</source>
+        <translation>Always open (no hours)</translation>
+    </message>
+    <message>
+        <source>das</source>
+        <translation>from</translation>
+    </message>
+    <message>
+        <source>às</source>
+        <translation>to</translation>
+    </message>
+    <message>
+        <source>e das</source>
+        <translation>and from</translation>
+    </message>
+    <message>
+        <source>Segunda</source>
+        <translation>Monday</translation>
+    </message>
+    <message>
+        <source>Terça</source>
+        <translation>Tuesday</translation>
+    </message>
+    <message>
+        <source>Quarta</source>
+        <translation>Wednesday</translation>
+    </message>
+    <message>
+        <source>Quinta</source>
+        <translation>Thursday</translation>
+    </message>
+    <message>
+        <source>Sexta</source>
+        <translation>Friday</translation>
+    </message>
+    <message>
+        <source>Sábado</source>
+        <translation>Saturday</translation>
+    </message>
+    <message>
+        <source>Domingo</source>
+        <translation>Sunday</translation>
+    </message>
+    <message>
+        <source>Algum dia tem mais de dois períodos: aqui aparecem os dois primeiros, e salvar o horário guarda só esses.</source>
+        <translation>A day has more than two periods: the first two are shown here, and saving the hours keeps only those.</translation>
+    </message>
+    <message>
+        <source>Marque ao menos um dia aberto, ou &quot;Sempre aberto&quot;.</source>
+        <translation>Tick at least one open day, or &quot;Always open&quot;.</translation>
+    </message>
+    <message>
+        <source>Em cada período, o fim deve ser depois do início.</source>
+        <translation>In each period, the end must come after the start.</translation>
+    </message>
+</context>
+<context>
     <name>Inbox</name>
     <message>
         <source>agora</source>
@@ -889,6 +983,10 @@
     <message>
         <source>Configurações</source>
         <translation>Settings</translation>
+    </message>
+    <message>
+        <source>Clínica</source>
+        <translation>Clinic</translation>
     </message>
     <message>
         <source>Cópias de segurança</source>
@@ -1224,6 +1322,96 @@
     </message>
 </context>
 <context>
+    <name>RepliesTab</name>
+    <message>
+        <source>Atalho</source>
+        <translation>Shortcut</translation>
+    </message>
+    <message>
+        <source>Texto</source>
+        <translation>Text</translation>
+    </message>
+    <message>
+        <source>Nova resposta</source>
+        <translation>New reply</translation>
+    </message>
+    <message>
+        <source>Editar</source>
+        <translation>Edit</translation>
+    </message>
+    <message>
+        <source>Excluir</source>
+        <translation>Delete</translation>
+    </message>
+    <message>
+        <source>Nenhuma resposta rápida ainda.</source>
+        <translation>No quick replies yet.</translation>
+    </message>
+    <message>
+        <source>Excluir resposta</source>
+        <translation>Delete reply</translation>
+    </message>
+    <message>
+        <source>Excluir a resposta /%1? Quem digitar /%1 não receberá mais este texto.</source>
+        <translation>Delete the reply /%1? Typing /%1 will no longer bring this text.</translation>
+    </message>
+    <message>
+        <source>Resposta /%1 excluída.</source>
+        <translation>Reply /%1 deleted.</translation>
+    </message>
+</context>
+<context>
+    <name>ReplyDialog</name>
+    <message>
+        <source>Editar resposta</source>
+        <translation>Edit reply</translation>
+    </message>
+    <message>
+        <source>Nova resposta</source>
+        <translation>New reply</translation>
+    </message>
+    <message>
+        <source>por exemplo: endereco</source>
+        <translation>for example: address</translation>
+    </message>
+    <message>
+        <source>Atalho (digitado depois da /)</source>
+        <translation>Shortcut (typed after /)</translation>
+    </message>
+    <message>
+        <source>Texto</source>
+        <translation>Text</translation>
+    </message>
+    <message>
+        <source>Pode usar {nome}, {primeiro_nome}, {clinica}, {atendente} e {protocolo}: são trocados pelos dados do atendimento.</source>
+        <translation>You can use {nome}, {primeiro_nome}, {clinica}, {atendente} and {protocolo}: they are replaced with the conversation&apos;s details.</translation>
+    </message>
+    <message>
+        <source>Salvar</source>
+        <translation>Save</translation>
+    </message>
+    <message>
+        <source>Cancelar</source>
+        <translation>Cancel</translation>
+    </message>
+    <message>
+        <source>Preencha o atalho e o texto.</source>
+        <translation>Fill in the shortcut and the text.</translation>
+    </message>
+    <message>
+        <source>Já existe uma resposta com este atalho.</source>
+        <translation>A reply with this shortcut already exists.</translation>
+    </message>
+    <message>
+        <source>O atalho pode ter só letras sem acento, números, - e _ (até 39).</source>
+        <translation>The shortcut may only have unaccented letters, digits, - and _ (up to 39).</translation>
+    </message>
+    <message>
+        <source>O texto é longo demais (até 4.000 caracteres).</source>
+        <translation>The text is too long (up to 4,000 characters).</translation>
+    </message>
+</context>
+<context>
     <name>SearchResults</name>
     <message>
         <source>Carregar mais</source>
@@ -1279,6 +1467,63 @@
     <message>
         <source>Cancelar</source>
         <translation>Cancel</translation>
+    </message>
+</context>
+<context>
+    <name>SettingsForm</name>
+    <message>
+        <source>Usado em {clinica} nas mensagens</source>
+        <translation>Used for {clinica} in messages</translation>
+    </message>
+    <message>
+        <source>Em branco: nenhuma resposta automática fora do horário.</source>
+        <translation>Empty: no automatic reply outside opening hours.</translation>
+    </message>
+    <message>
+        <source> min</source>
+        <translation> min</translation>
+    </message>
+    <message>
+        <source>Em branco: a frase padrão do ClinicDesk</source>
+        <translation>Empty: ClinicDesk&apos;s standard sentence</translation>
+    </message>
+    <message>
+        <source>Nome da clínica</source>
+        <translation>Clinic name</translation>
+    </message>
+    <message>
+        <source>Horário de atendimento</source>
+        <translation>Opening hours</translation>
+    </message>
+    <message>
+        <source>Mensagem fora do horário</source>
+        <translation>After-hours message</translation>
+    </message>
+    <message>
+        <source>Reabrir a conversa se o paciente
+escrever de novo em até</source>
+        <translation>Reopen the conversation if the patient
+writes again within</translation>
+    </message>
+    <message>
+        <source>Primeira linha do menu</source>
+        <translation>First line of the menu</translation>
+    </message>
+    <message>
+        <source>Fuso horário</source>
+        <translation>Time zone</translation>
+    </message>
+    <message>
+        <source>Salvar</source>
+        <translation>Save</translation>
+    </message>
+    <message>
+        <source>Nada foi alterado.</source>
+        <translation>Nothing was changed.</translation>
+    </message>
+    <message>
+        <source>Salvo. Vale para as próximas mensagens dos pacientes.</source>
+        <translation>Saved. It applies to the next patient messages.</translation>
     </message>
 </context>
 <context>

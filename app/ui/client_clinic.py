@@ -1,0 +1,81 @@
+"""The desk's calls for the Clínica page: a branch's settings (``/branches/{id}/settings``)
+and its quick replies (``/quick-replies``), kept out of ``client.py``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from app.ui.client import DeskClient
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class BranchSettings:
+    """A branch's settings as the engine holds them (None: the engine's default applies)."""
+
+    branch_id: int
+    name: str
+    timezone: str
+    business_hours: str | None  # JSON {"mon": [["08:00", "12:00"], …]}; None: always open
+    out_of_hours_message: str | None
+    reopen_window_minutes: int | None
+    menu_header: str | None
+    clinic_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class QuickReplyRow:
+    """One ``/shortcut`` of a branch, with the id that changes or deletes it."""
+
+    id: int
+    shortcut: str
+    body: str
+
+
+def _settings_of(j: Json) -> BranchSettings:
+    return BranchSettings(
+        int(j["branch_id"]), str(j["name"]), str(j["timezone"]), j.get("business_hours"),
+        j.get("out_of_hours_message"), j.get("reopen_window_minutes"), j.get("menu_header"),
+        j.get("clinic_name"),
+    )  # fmt: skip
+
+
+async def branch_settings(client: DeskClient, branch_id: int) -> BranchSettings:
+    """``GET /branches/{id}/settings``."""
+    return _settings_of(await client.call("GET", f"/branches/{branch_id}/settings"))
+
+
+async def configure_branch(client: DeskClient, branch_id: int, change: Json) -> BranchSettings:
+    """``PATCH /branches/{id}/settings`` with only the fields that changed; the settings after."""
+    path = f"/branches/{branch_id}/settings"
+    return _settings_of(await client.call("PATCH", path, json=change))
+
+
+def _reply_of(j: Json) -> QuickReplyRow:
+    return QuickReplyRow(int(j["id"]), str(j["shortcut"]), str(j["body"]))
+
+
+async def quick_replies(client: DeskClient, branch_id: int) -> list[QuickReplyRow]:
+    """The branch's replies, by shortcut."""
+    data = await client.call("GET", "/quick-replies", params={"branch_id": branch_id})
+    return [_reply_of(q) for q in data]
+
+
+async def add_quick_reply(
+    client: DeskClient, branch_id: int, shortcut: str, body: str
+) -> QuickReplyRow:
+    reply = {"branch_id": branch_id, "shortcut": shortcut, "body": body}
+    return _reply_of(await client.call("POST", "/quick-replies", json=reply))
+
+
+async def change_quick_reply(
+    client: DeskClient, reply_id: int, shortcut: str, body: str
+) -> QuickReplyRow:
+    change = {"shortcut": shortcut, "body": body}
+    return _reply_of(await client.call("PUT", f"/quick-replies/{reply_id}", json=change))
+
+
+async def remove_quick_reply(client: DeskClient, reply_id: int) -> None:
+    await client.call("DELETE", f"/quick-replies/{reply_id}")

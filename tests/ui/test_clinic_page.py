@@ -1,0 +1,223 @@
+"""Clínica: the weekly hours grid, and the page on a real engine (settings saved with only
+what changed, quick replies added, changed and deleted, supervisors read-only)."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from PySide6.QtCore import QTime
+
+from app.domain.hours_text import hours_json, hours_text
+from app.ui.client import DeskClient
+from app.ui.client_types import BranchRole, Me
+from app.ui.clinic_hours import HoursGrid
+from app.ui.clinic_page import ClinicPage
+from tests.helpers.cli import PASSWORD, EngineProcess, init_installation
+from tests.helpers.desk import until
+
+WEEK = "seg-sex 08:00-12:00 13:00-18:00; sab 08:00-12:00"
+
+
+def _grid(qtbot: Any, typed: str | None) -> HoursGrid:
+    grid = HoursGrid()
+    qtbot.addWidget(grid)
+    grid.set_hours(hours_json(typed) if typed else None)
+    return grid
+
+
+# ---- the hours grid -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "typed", [WEEK, "seg,qua 07:30-11:00; sab-dom 09:00-13:00", "dom 10:00-14:00"]
+)
+def test_stored_hours_come_back_from_the_grid_unchanged(qtbot: Any, typed: str) -> None:
+    grid = _grid(qtbot, typed)
+    assert grid.typed() == hours_text(hours_json(typed)) and grid.problem() is None
+    assert not grid.note.isVisibleTo(grid)
+
+
+def test_always_open_offers_a_usual_week_when_unticked(qtbot: Any) -> None:
+    grid = _grid(qtbot, None)
+    assert grid.always.isChecked() and grid.typed() == "sempre"
+    assert not any(row.open.isEnabled() for row in grid.rows)  # frozen while always open
+    grid.always.setChecked(False)
+    assert grid.typed() == "seg-sex 08:00-12:00 13:00-18:00"
+    saturday = grid.rows[5]
+    assert not saturday.times[0].isEnabled()
+    saturday.open.setChecked(True)
+    assert saturday.times[0].isEnabled() and not saturday.times[2].isEnabled()
+
+
+def test_impossible_hours_are_explained(qtbot: Any) -> None:
+    grid = _grid(qtbot, WEEK)
+    grid.rows[0].times[1].setTime(QTime(7, 0))  # Monday: 08:00 to 07:00
+    assert grid.problem() == "Em cada período, o fim deve ser depois do início."
+    for row in grid.rows:
+        row.open.setChecked(False)
+    assert grid.problem() == 'Marque ao menos um dia aberto, ou "Sempre aberto".'
+
+
+def test_a_day_with_more_than_two_periods_is_flagged(qtbot: Any) -> None:
+    grid = _grid(qtbot, "seg 08:00-10:00 11:00-12:00 14:00-18:00")
+    assert grid.note.isVisibleTo(grid)
+    assert grid.typed() == "seg 08:00-10:00 11:00-12:00"
+
+
+def test_the_page_is_for_admins_and_supervisors() -> None:
+    def me(role: str, super_admin: bool = False) -> Me:
+        return Me(1, "u", "U", super_admin, (BranchRole(1, "Centro", role),))
+
+    assert [ClinicPage.shown_to(me(r)) for r in ("admin", "supervisor", "receptionist")] == [
+        True, True, False,
+    ]  # fmt: skip
+    assert ClinicPage.shown_to(Me(1, "root", "Root", True, ()))
+
+
+# ---- the page on a real engine ----------------------------------------------------------------
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="engine process: POSIX here")
+
+
+class Engine:
+    """A real engine with the branches Centro and Sul, and a supervisor of Centro."""
+
+    def __init__(self, process: EngineProcess) -> None:
+        info = process.wait_ready()
+        self.process, self.url = process, str(info["url"])
+        self.http = httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {info['token']}"}, trust_env=False
+        )
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.http.request(method, path, **kwargs)
+        assert response.status_code < 400, response.text
+        return response.json() if response.content else None
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    tmp = tmp_path_factory.mktemp("clinic")
+    data_dir = tmp / "data"
+    init_installation(tmp, data_dir)
+    found = Engine(EngineProcess(data_dir))
+    branch = found.call("POST", "/branches", json={"name": "Centro"})
+    found.call("POST", "/branches", json={"name": "Sul"})
+    user = {"username": "sup", "display_name": "Sup", "password": PASSWORD, "branch": "Centro"}
+    found.call("POST", "/users", json=user | {"role": "supervisor"})
+    found.branch_id = branch["id"]  # type: ignore[attr-defined]
+    yield found
+    found.http.close()
+    found.process.stop()
+
+
+@contextlib.asynccontextmanager
+async def page_of(qtbot: Any, engine: Engine, username: str) -> AsyncIterator[ClinicPage]:
+    """The Clínica page of ``username``, shown, once its form is loaded."""
+    client = DeskClient(engine.url)
+    me = await client.login(username, PASSWORD)
+    page = ClinicPage(client, me)
+    qtbot.addWidget(page)
+    page.show()
+    await until(lambda: page.form.baseline, "the settings loaded")
+    try:
+        yield page
+    finally:
+        await page.settle()
+        await client.close()
+
+
+def _settings(engine: Engine) -> dict[str, Any]:
+    return dict(engine.call("GET", f"/branches/{engine.branch_id}/settings"))  # type: ignore[attr-defined]
+
+
+async def test_an_admin_sets_the_hours_and_only_the_changes_are_sent(
+    qtbot: Any, engine: Engine
+) -> None:
+    async with page_of(qtbot, engine, "root") as page:
+        form = page.form
+        assert page.branch.count() == 2 and page.branch.isVisibleTo(page)  # root: every branch
+        page.branch.setCurrentIndex(page.branch.findData(engine.branch_id))  # type: ignore[attr-defined]
+        await until(lambda: form.branch_id == engine.branch_id and form.baseline, "Centro")  # type: ignore[attr-defined]
+        await form.settle()
+        assert form.grid.always.isChecked() and form.reopen.value() == 120
+        form.grid.always.setChecked(False)
+        saturday = form.grid.rows[5]
+        saturday.open.setChecked(True)
+        saturday.second.setChecked(False)
+        saturday.times[1].setTime(QTime(12, 0))
+        form.out_of_hours.setPlainText("Estamos fechados. Respondemos amanhã cedo.")
+        form.clinic_name.setText("Clínica Centro")
+        assert set(form.changes()) == {"hours", "out_of_hours_message", "clinic_name"}
+        form.save()
+        await form.settle()
+        assert form.result.text().startswith("Salvo.")
+        assert form.changes() == {}
+    stored = _settings(engine)
+    assert stored["hours"] == WEEK
+    assert stored["out_of_hours_message"] == "Estamos fechados. Respondemos amanhã cedo."
+    assert (stored["clinic_name"], stored["reopen_window_minutes"]) == ("Clínica Centro", None)
+
+
+async def test_impossible_hours_are_not_sent(qtbot: Any, engine: Engine) -> None:
+    before = _settings(engine)
+    async with page_of(qtbot, engine, "sup") as page:  # Centro only: no branch chooser
+        assert not page.branch.isVisibleTo(page)
+    async with page_of(qtbot, engine, "root") as page:
+        page.branch.setCurrentIndex(page.branch.findData(engine.branch_id))  # type: ignore[attr-defined]
+        await page.form.settle()
+        page.form.grid.always.setChecked(False)
+        page.form.grid.rows[0].times[1].setTime(QTime(7, 0))
+        page.form.save()
+        await page.form.settle()
+        assert page.form.result.text() == "Em cada período, o fim deve ser depois do início."
+    assert _settings(engine) == before
+
+
+async def test_a_supervisor_sees_the_settings_but_cannot_change_them(
+    qtbot: Any, engine: Engine
+) -> None:
+    async with page_of(qtbot, engine, "sup") as page:
+        assert not page.form.save_button.isVisibleTo(page.form)
+        assert not page.form.clinic_name.isEnabled() and not page.form.grid.isEnabled()
+        assert page.replies.add_button.isEnabled()  # quick replies are theirs to keep
+
+
+async def test_quick_replies_are_added_changed_and_deleted(qtbot: Any, engine: Engine) -> None:
+    async with page_of(qtbot, engine, "sup") as page:
+        tab = page.replies
+        await tab.settle()
+        for shortcut, text in (("endereco", "Rua das Flores, 100"), ("retorno", "Até breve!")):
+            dialog = tab.open_dialog(None)
+            dialog.shortcut.setText("/" + shortcut)
+            dialog.text.setPlainText(text)
+            dialog.submit()
+            await tab.settle()
+        assert [tab.table.item(r, 0).text() for r in range(tab.table.rowCount())] == [
+            "/endereco", "/retorno",
+        ]  # fmt: skip
+        tab.table.selectRow(1)
+        dialog = tab.open_dialog(tab.selected())
+        dialog.shortcut.setText("endereco")
+        dialog.submit()
+        await tab.settle()
+        assert dialog.message.text() == "Já existe uma resposta com este atalho."
+        dialog.shortcut.setText("volta")
+        dialog.text.setPlainText("Até logo, {primeiro_nome}!")
+        dialog.submit()
+        await tab.settle()
+        assert not dialog.isVisible()
+        tab.table.selectRow(0)
+        tab.confirm_removal = lambda reply: True  # type: ignore[method-assign]
+        tab.remove_selected()
+        await tab.settle()
+        assert tab.status.text() == "Resposta /endereco excluída."
+    replies = engine.call("GET", "/quick-replies", params={"branch_id": engine.branch_id})  # type: ignore[attr-defined]
+    assert [(r["shortcut"], r["body"]) for r in replies] == [
+        ("volta", "Até logo, {primeiro_nome}!")
+    ]
