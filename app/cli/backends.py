@@ -51,6 +51,8 @@ class ClinicBackend(Protocol):
     def queue_member(self, branch: str, queue: str, username: str, *, add: bool) -> None: ...
     def add_quick_reply(self, branch: str, shortcut: str, body: str) -> Json: ...
     def list_quick_replies(self, branch: str) -> list[Json]: ...
+    def change_quick_reply(self, branch: str, shortcut: str, new: Json) -> Json: ...
+    def remove_quick_reply(self, branch: str, shortcut: str) -> None: ...
     def close(self) -> None: ...
 
 
@@ -138,6 +140,17 @@ class RemoteClinic:
     def list_quick_replies(self, branch: str) -> list[Json]:
         params = {"branch_id": self._branch_id(branch)}
         return list(self.client.call("GET", "/quick-replies", params=params))
+
+    def _reply_id(self, branch: str, shortcut: str) -> int:
+        replies = self.list_quick_replies(branch)
+        return int(named_row(replies, shortcut.lstrip("/"), "shortcut", "quick_reply")["id"])
+
+    def change_quick_reply(self, branch: str, shortcut: str, new: Json) -> Json:
+        path = f"/quick-replies/{self._reply_id(branch, shortcut)}"
+        return dict(self.client.call("PUT", path, json=new))
+
+    def remove_quick_reply(self, branch: str, shortcut: str) -> None:
+        self.client.call("DELETE", f"/quick-replies/{self._reply_id(branch, shortcut)}")
 
     def close(self) -> None:
         self.client.close()

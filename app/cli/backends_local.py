@@ -137,6 +137,19 @@ class LocalClinic:
         replies = self._run(self.core.tickets.quick_replies(self.actor, self._branch(branch).id))
         return [QuickReplyOut.model_validate(r).model_dump(mode="json") for r in replies]
 
+    def _reply_id(self, branch: str, shortcut: str) -> int:
+        replies = self.list_quick_replies(branch)
+        return int(named_row(replies, shortcut.lstrip("/"), "shortcut", "quick_reply")["id"])
+
+    def change_quick_reply(self, branch: str, shortcut: str, new: Json) -> Json:
+        reply_id, tickets = self._reply_id(branch, shortcut), self.core.tickets
+        done = self._run(tickets.change_quick_reply(self.actor, reply_id, **new))
+        return QuickReplyOut.model_validate(done).model_dump(mode="json")
+
+    def remove_quick_reply(self, branch: str, shortcut: str) -> None:
+        reply_id = self._reply_id(branch, shortcut)
+        self._run(self.core.tickets.remove_quick_reply(self.actor, reply_id))
+
     def close(self) -> None:
         self.core.close()
 

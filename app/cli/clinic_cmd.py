@@ -85,7 +85,7 @@ def _queue_action(args: argparse.Namespace, backend: ClinicBackend) -> int:
 
 
 def cmd_quick_reply(args: argparse.Namespace) -> int:
-    """``quick-reply add`` / ``quick-reply list``."""
+    """``quick-reply add|list|change|remove``."""
     return _with_clinic(args, lambda backend: _reply_action(args, backend))
 
 
@@ -93,8 +93,33 @@ def _reply_action(args: argparse.Namespace, backend: ClinicBackend) -> int:
     if args.action == "add":
         made = backend.add_quick_reply(args.branch, args.shortcut, args.text)
         print(f"Quick reply /{made['shortcut']} created (id {made['id']})")
+    elif args.action == "change":
+        return _change_reply(args, backend)
+    elif args.action == "remove":
+        backend.remove_quick_reply(args.branch, args.shortcut)
+        print(f"Quick reply /{args.shortcut.lstrip('/')} removed")
     elif args.json:
         print_json(backend.list_quick_replies(args.branch))
     else:
         print_table(backend.list_quick_replies(args.branch), ["shortcut", "body"])
+    return EXIT_OK
+
+
+def _change_reply(args: argparse.Namespace, backend: ClinicBackend) -> int:
+    """A new shortcut and/or text; what is not given stays as it is."""
+    if args.new_shortcut is None and args.text is None:
+        raise ClinicDeskError(ErrorCode.INVALID_INPUT, field="reply", reason="nothing_to_change")
+    current = next(
+        (r for r in backend.list_quick_replies(args.branch)
+         if r["shortcut"] == args.shortcut.lstrip("/").lower()),
+        None,
+    )  # fmt: skip
+    if current is None:
+        raise ClinicDeskError(ErrorCode.NOT_FOUND, entity="quick_reply")
+    new = {
+        "shortcut": args.new_shortcut or current["shortcut"],
+        "body": args.text or current["body"],
+    }
+    done = backend.change_quick_reply(args.branch, args.shortcut, new)
+    print(f"Quick reply /{done['shortcut']} changed")
     return EXIT_OK

@@ -171,7 +171,10 @@ def message_for(error: ClinicDeskError) -> str:
     template = _BY_REASON.get((error.code, reason)) or _TEXT.get(error.code)
     if template is None:
         return error.code.value
+    params = dict(error.params)
+    if "entity" in params:  # "quick_reply" (a code's word) reads "quick reply"
+        params["entity"] = str(params["entity"]).replace("_", " ")
     try:
-        return template.format(**error.params)
+        return template.format(**params)
     except (KeyError, IndexError):
         return f"{template.split('{')[0].rstrip()} ({error.code.value})"

@@ -130,7 +130,7 @@ def add_queue_parser(sub: Subs, dd: argparse.ArgumentParser) -> None:
 
 
 def add_quick_reply_parser(sub: Subs, dd: argparse.ArgumentParser) -> None:
-    """``quick-reply add|list``."""
+    """``quick-reply add|list|change|remove``."""
     replies = sub.add_parser("quick-reply", help="answers typed as /shortcut").add_subparsers(
         dest="action", required=True
     )
@@ -141,6 +141,14 @@ def add_quick_reply_parser(sub: Subs, dd: argparse.ArgumentParser) -> None:
     listing = replies.add_parser("list", parents=[dd])
     listing.add_argument("--branch", required=True, help="branch name")
     listing.add_argument("--json", action="store_true")
+    change = replies.add_parser("change", parents=[dd])
+    change.add_argument("--branch", required=True, help="branch name")
+    change.add_argument("--shortcut", required=True, help="the reply to change")
+    change.add_argument("--new-shortcut", help="rename it")
+    change.add_argument("--text", help="its new text")
+    remove = replies.add_parser("remove", parents=[dd])
+    remove.add_argument("--branch", required=True, help="branch name")
+    remove.add_argument("--shortcut", required=True)
 
 
 def add_desk_parser(sub: Subs, dd: argparse.ArgumentParser) -> None:

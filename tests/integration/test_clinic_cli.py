@@ -15,6 +15,7 @@ from tests.helpers.cli import EngineProcess, init_installation, run_cli, tree_di
 
 HOURS = "seg-sex 08:00-12:00 13:00-18:00; sáb 8:00-12:00"
 CLOSED = "Estamos fechados. Respondemos a partir das 8h."
+ADDRESS = "Olá {primeiro_nome}! Rua das Flores, 100, sala 2."
 
 
 def _make_clinic(tmp: Path) -> Path:
@@ -76,6 +77,14 @@ def _configure_and_queue(data_dir: Path) -> None:
         "--shortcut", "endereco", "--text", "Olá {primeiro_nome}! Rua das Flores, 100.",
     )  # fmt: skip
     assert reply.code == 0 and "/endereco" in reply.out, reply.err
+    for args in (
+        ("add", "--shortcut", "apagar", "--text", "provisório"),
+        ("change", "--shortcut", "/endereco", "--text", ADDRESS),
+        ("remove", "--shortcut", "apagar"),
+    ):
+        done = run_cli("quick-reply", args[0], "--data-dir", data_dir, "--branch", "Centro",
+                       *args[1:])  # fmt: skip
+        assert done.code == 0, done.err
 
 
 def _check(data_dir: Path) -> None:
@@ -88,7 +97,9 @@ def _check(data_dir: Path) -> None:
     queues = json.loads(listed.out)
     assert [(q["name"], q["menu_order"]) for q in queues] == [("Consultas", 1), ("Exames", 2)]
     replies = run_cli("quick-reply", "list", "--data-dir", data_dir, "--branch", "Centro", "--json")
-    assert [r["shortcut"] for r in json.loads(replies.out)] == ["endereco"]
+    assert [(r["shortcut"], r["body"]) for r in json.loads(replies.out)] == [
+        ("endereco", ADDRESS),
+    ]  # fmt: skip
 
 
 def test_a_clinic_is_set_up_on_the_store(clinic: Path) -> None:
@@ -128,6 +139,12 @@ def test_a_clinic_is_set_up_through_the_running_engine(clinic: Path) -> None:
          "no such queue"),
         (["quick-reply", "add", "--branch", "Sul", "--shortcut", "x", "--text", "y"],
          "no such branch"),
+        (["quick-reply", "change", "--branch", "Centro", "--shortcut", "nada", "--text", "y"],
+         "no such quick reply"),
+        (["quick-reply", "change", "--branch", "Centro", "--shortcut", "nada"],
+         "nothing to change"),
+        (["quick-reply", "remove", "--branch", "Centro", "--shortcut", "nada"],
+         "no such quick reply"),
     ],
 )  # fmt: skip
 def test_bad_input_is_one_line_and_changes_nothing(
