@@ -48,7 +48,10 @@ def cmd_branch_settings(args: argparse.Namespace) -> int:
     change = {field: getattr(args, option) for option, field in SETTING_OPTIONS.items()}
     change = {field: value for field, value in change.items() if value is not None}
     if not change:
-        raise ClinicDeskError(ErrorCode.INVALID_INPUT, field="settings", reason="nothing_to_change")
+        options = ", ".join(f"--{o.replace('_', '-')}" for o in SETTING_OPTIONS)
+        raise ClinicDeskError(
+            ErrorCode.INVALID_INPUT, field="settings", reason="nothing_to_change", options=options
+        )
     return _with_clinic(args, lambda b: _print_settings(args, b.configure_branch(name, change)))
 
 
@@ -108,7 +111,10 @@ def _reply_action(args: argparse.Namespace, backend: ClinicBackend) -> int:
 def _change_reply(args: argparse.Namespace, backend: ClinicBackend) -> int:
     """A new shortcut and/or text; what is not given stays as it is."""
     if args.new_shortcut is None and args.text is None:
-        raise ClinicDeskError(ErrorCode.INVALID_INPUT, field="reply", reason="nothing_to_change")
+        raise ClinicDeskError(
+            ErrorCode.INVALID_INPUT, field="reply", reason="nothing_to_change",
+            options="--new-shortcut or --text",
+        )  # fmt: skip
     current = next(
         (r for r in backend.list_quick_replies(args.branch)
          if r["shortcut"] == args.shortcut.lstrip("/").lower()),

@@ -158,10 +158,7 @@ _BY_REASON: dict[tuple[ErrorCode, str], str] = {
     (ErrorCode.INVALID_INPUT, "unknown_zone"): (
         "unknown time zone; use a name such as America/Sao_Paulo or America/Manaus"
     ),
-    (ErrorCode.INVALID_INPUT, "nothing_to_change"): (
-        "nothing to change: give --timezone, --hours, --out-of-hours-message, "
-        "--reopen-minutes, --menu-header or --clinic-name"
-    ),
+    (ErrorCode.INVALID_INPUT, "nothing_to_change"): "nothing to change: give {options}",
 }
 
 
