@@ -18,6 +18,7 @@ from app.api.schemas_tickets import (
     MessagePageOut,
     NoteIn,
     NoteOut,
+    QueueChangeIn,
     QueueIn,
     QueueOut,
     QuickReplyChangeIn,
@@ -32,7 +33,7 @@ from app.api.schemas_tickets import (
     TicketPageOut,
     TransferIn,
 )
-from app.services.queues import QueueService
+from app.services.queues import QueueChange, QueueService
 from app.services.ticket_start import StartRequest
 from app.services.tickets import TicketFilters, TicketService, TicketView
 
@@ -219,6 +220,22 @@ async def create_queue(body: QueueIn, actor: ActorDep, queues: QueuesDep) -> Que
         menu_order=body.menu_order, color=body.color,
     )  # fmt: skip
     return QueueOut.model_validate(queue)
+
+
+@router.patch("/queues/{queue_id}")
+async def change_queue(
+    queue_id: int, body: QueueChangeIn, actor: ActorDep, queues: QueuesDep
+) -> QueueOut:
+    """Rename a queue or change its greeting, menu position or colour (admins of its branch);
+    409 if another queue of the branch has that name."""
+    queue = await queues.change(actor, queue_id, QueueChange(**body.model_dump()))
+    return QueueOut.model_validate(queue)
+
+
+@router.get("/queues/{queue_id}/members")
+async def queue_members(queue_id: int, actor: ActorDep, queues: QueuesDep) -> list[int]:
+    """The ids of the queue's members (admins of its branch; names: ``GET /users``)."""
+    return await queues.members(actor, queue_id)
 
 
 @router.post("/queues/{queue_id}/members", status_code=204)

@@ -188,6 +188,15 @@ class QueueIn(BaseModel):
     color: str | None = Field(default=None, pattern=r"^#[0-9A-Fa-f]{6}$")
 
 
+class QueueChangeIn(BaseModel):
+    """Fields to change (absent or null: unchanged; "" clears the greeting)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=80)
+    greeting: str | None = Field(default=None, max_length=4000)
+    menu_order: int | None = Field(default=None, ge=0, le=99)
+    color: str | None = Field(default=None, pattern=r"^#[0-9A-Fa-f]{6}$")
+
+
 class QueueOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

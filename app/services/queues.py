@@ -7,6 +7,7 @@ branch may list its queues (the desk shows them as transfer targets).
 from __future__ import annotations
 
 import re
+from dataclasses import asdict, dataclass
 
 from app.domain.errors import ClinicDeskError, ErrorCode, NotFoundError
 from app.domain.roles import Actor, Permission
@@ -17,6 +18,16 @@ from app.services.ports_messaging import QueueRecord
 
 COLOR_RE = re.compile(r"^#[0-9A-Fa-f]{6}$")
 GREETING_MAX = 4000
+
+
+@dataclass(frozen=True, slots=True)
+class QueueChange:
+    """Fields to change (None: unchanged; an empty greeting clears it)."""
+
+    name: str | None = None
+    greeting: str | None = None
+    menu_order: int | None = None
+    color: str | None = None
 
 
 class QueueService:
@@ -50,6 +61,35 @@ class QueueService:
             return _must(tx.messaging.get_queue(queue_id))
 
         return await self._store.transaction(work)
+
+    async def change(self, actor: Actor, queue_id: int, change: QueueChange) -> QueueRecord:
+        """Rename a queue, or change its greeting, menu position or colour (admins of its
+        branch); ``already_exists`` if another queue of the branch has the new name."""
+        values = _values(change)
+
+        def work(tx: Tx) -> QueueRecord:
+            queue = self._managed(tx, actor, queue_id)
+            name = values.get("name")
+            if isinstance(name, str) and any(
+                q.name.lower() == name.lower() and q.id != queue_id
+                for q in tx.messaging.queues(queue.branch_id)
+            ):
+                raise ClinicDeskError(ErrorCode.ALREADY_EXISTS, entity="queue")
+            if values:
+                tx.messaging.update_queue(queue_id, **values)
+            target = AuditTarget("queue", queue_id, queue.branch_id)
+            self._auditor.record(tx, actor, "queue.change", target, fields=sorted(values))
+            return _must(tx.messaging.get_queue(queue_id))
+
+        return await self._store.transaction(work)
+
+    async def members(self, actor: Actor, queue_id: int) -> list[int]:
+        """Ids of the queue's members (admins of its branch)."""
+
+        def work(tx: Tx) -> list[int]:
+            return tx.messaging.queue_member_ids(self._managed(tx, actor, queue_id).id)
+
+        return await self._store.read(work)
 
     async def list(self, actor: Actor, branch_id: int) -> list[QueueRecord]:
         """The branch's queues in menu order."""
@@ -99,6 +139,19 @@ def _check(greeting: str | None, color: str | None) -> None:
         raise ClinicDeskError(ErrorCode.INVALID_INPUT, field="greeting")
     if color is not None and not COLOR_RE.fullmatch(color):
         raise ClinicDeskError(ErrorCode.INVALID_INPUT, field="color")
+
+
+def _values(change: QueueChange) -> dict[str, object]:
+    """The columns to write, checked; INVALID_INPUT names the first bad field."""
+    values = {k: v for k, v in asdict(change).items() if v is not None}
+    if "name" in values:
+        values["name"] = clean_name(str(values["name"]), "name", 80)
+    if "greeting" in values:
+        values["greeting"] = str(values["greeting"]).strip() or None
+    _check(change.greeting, change.color)
+    if change.menu_order is not None and not 0 <= change.menu_order <= 99:
+        raise ClinicDeskError(ErrorCode.INVALID_INPUT, field="menu_order")
+    return values
 
 
 def _must(queue: QueueRecord | None) -> QueueRecord:

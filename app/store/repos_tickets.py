@@ -208,6 +208,14 @@ class TicketSql:
         query = select(queue_members.c.queue_id).where(queue_members.c.user_id == user_id)
         return {int(r[0]) for r in self._c.execute(query)}
 
+    def queue_member_ids(self, queue_id: int) -> list[int]:
+        qm = queue_members.c
+        query = select(qm.user_id).where(qm.queue_id == queue_id).order_by(qm.user_id)
+        return [int(r[0]) for r in self._c.execute(query)]
+
+    def update_queue(self, queue_id: int, **values: object) -> None:
+        self._c.execute(update(queues).where(queues.c.id == queue_id).values(**values))
+
     # ---- tags, notes, quick replies ------------------------------------------------------
 
     def add_tag(self, ticket_id: int, branch_id: int, name: str) -> bool:

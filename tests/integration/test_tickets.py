@@ -16,7 +16,7 @@ from app.domain.errors import AccessDeniedError, ClinicDeskError, ErrorCode, Not
 from app.domain.roles import Actor, Role
 from app.services.audit import Auditor
 from app.services.contacts_merge import ContactMergeService
-from app.services.queues import QueueService
+from app.services.queues import QueueChange, QueueService
 from app.services.ticket_events import TicketChanged
 from app.services.tickets import TicketFilters, TicketService
 from tests.helpers.messaging import Desk, make_desk, patient
@@ -295,6 +295,32 @@ async def test_quick_reply_changes_are_audited_without_their_text(world: World) 
         ("quick_reply.remove", {}),
     ]
     assert not any("Texto" in r.details for r in rows)
+
+
+async def test_a_queue_is_changed_and_its_members_listed_by_admins_only(world: World) -> None:
+    root, qa, qb = world.actors["root"], world.queue_ids["A"], world.queue_ids["B"]
+    change = QueueChange(name="Agendamento", greeting="", menu_order=3, color="#10B981")
+    changed = await world.queues.change(root, qa, change)
+    assert (changed.name, changed.greeting, changed.menu_order, changed.color) == (
+        "Agendamento", None, 3, "#10B981",
+    )  # fmt: skip
+    centro = world.inst.branch_ids["Centro"]
+    assert [q.name for q in await world.queues.list(root, centro)] == ["B", "Agendamento"]
+    with pytest.raises(ClinicDeskError) as clash:
+        await world.queues.change(root, qb, QueueChange(name="agendamento"))
+    assert clash.value.code is ErrorCode.ALREADY_EXISTS
+    with pytest.raises(ClinicDeskError) as bad:
+        await world.queues.change(root, qb, QueueChange(color="azul"))
+    assert bad.value.params["field"] == "color"
+    with pytest.raises(AccessDeniedError):
+        await world.queues.change(world.actors["sup"], qa, QueueChange(name="X"))
+    with pytest.raises(NotFoundError):
+        await world.queues.members(world.actors["rec.sul"], qa)
+    assert await world.queues.members(root, qa) == [_uid(world.actors["rec.a"])]
+    rows = await world.centro.rows("audit_log", action="queue.change")
+    assert [json.loads(r.details) for r in rows] == [
+        {"fields": ["color", "greeting", "menu_order", "name"]},
+    ]  # fmt: skip
 
 
 async def test_mine_filter(world: World) -> None:

@@ -94,6 +94,20 @@ async def test_quick_replies_are_changed_and_removed_over_the_api(
     assert (await api.delete(path, headers=sup)).status_code == 404
 
 
+async def test_queues_are_changed_and_members_listed_over_the_api(
+    api: httpx.AsyncClient, api_world: World
+) -> None:
+    root, sup = auth(api_world, "root"), auth(api_world, "sup")
+    path = f"/queues/{api_world.queue_ids['B']}"
+    assert (await api.patch(path, json={"greeting": "Oi"}, headers=sup)).status_code == 403
+    changed = await api.patch(path, json={"greeting": "Olá! Setor B."}, headers=root)
+    assert (changed.status_code, changed.json()["greeting"]) == (200, "Olá! Setor B.")
+    assert (await api.patch(path, json={"menu_order": 100}, headers=root)).status_code == 400
+    members = await api.get(f"{path}/members", headers=root)
+    assert members.json() == [api_world.actors["rec.b"].user_id]
+    assert (await api.get(f"{path}/members", headers=sup)).status_code == 403
+
+
 async def test_conversation_and_actions(api: httpx.AsyncClient, api_world: World) -> None:
     rec, ticket_id = auth(api_world, "rec.a"), api_world.ticket_ids["A"]
     messages = (await api.get(f"/tickets/{ticket_id}/messages", headers=rec)).json()
