@@ -79,3 +79,67 @@ async def change_quick_reply(
 
 async def remove_quick_reply(client: DeskClient, reply_id: int) -> None:
     await client.call("DELETE", f"/quick-replies/{reply_id}")
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    """One queue of the numbered menu, as admins edit it."""
+
+    id: int
+    name: str
+    color: str
+    greeting: str | None
+    menu_order: int
+
+
+@dataclass(frozen=True, slots=True)
+class StaffRow:
+    """An account that works in the branch (a possible queue member)."""
+
+    id: int
+    username: str
+    display_name: str
+
+
+def _queue_of(j: Json) -> QueueRow:
+    return QueueRow(int(j["id"]), str(j["name"]), str(j["color"]), j.get("greeting"),
+                    int(j["menu_order"]))  # fmt: skip
+
+
+async def queues(client: DeskClient, branch_id: int) -> list[QueueRow]:
+    """The branch's queues in menu order."""
+    data = await client.call("GET", "/queues", params={"branch_id": branch_id})
+    return [_queue_of(q) for q in data]
+
+
+async def save_queue(
+    client: DeskClient, branch_id: int, queue_id: int | None, fields: Json
+) -> QueueRow:
+    """Create the queue (``queue_id`` None) or change its ``fields``."""
+    if queue_id is None:
+        body = fields | {"branch_id": branch_id}
+        return _queue_of(await client.call("POST", "/queues", json=body))
+    return _queue_of(await client.call("PATCH", f"/queues/{queue_id}", json=fields))
+
+
+async def queue_members(client: DeskClient, queue_id: int) -> set[int]:
+    return {int(u) for u in await client.call("GET", f"/queues/{queue_id}/members")}
+
+
+async def set_member(client: DeskClient, queue_id: int, user_id: int, member: bool) -> None:
+    """Put the user in the queue, or take them out."""
+    if member:
+        await client.call("POST", f"/queues/{queue_id}/members", json={"user_id": user_id})
+    else:
+        await client.call("DELETE", f"/queues/{queue_id}/members/{user_id}")
+
+
+async def staff(client: DeskClient, branch_name: str) -> list[StaffRow]:
+    """Active accounts with a role in the branch, by name (``GET /users``: admins)."""
+    users = await client.call("GET", "/users")
+    found = [
+        StaffRow(int(u["id"]), str(u["username"]), str(u["display_name"]))
+        for u in users
+        if branch_name in u.get("roles", {}) and not u.get("disabled")
+    ]
+    return sorted(found, key=lambda s: s.display_name.lower())

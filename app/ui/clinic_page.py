@@ -1,11 +1,10 @@
 """Clínica (admins and supervisors): how a branch answers patients, set from the desk.
 
-Two tabs per branch. "Horário e mensagens": the clinic's name (``{clinica}``), business hours
+Three tabs per branch. "Horário e mensagens": the clinic's name (``{clinica}``), business hours
 (a weekly grid, :mod:`app.ui.clinic_hours`), the out-of-hours reply, the reopen window, the
 menu's first line and the time zone; admins of the branch save them (only the fields that
-changed: ``PATCH /branches/{id}/settings``), supervisors see them read-only. "Respostas
-rápidas": :mod:`app.ui.clinic_replies`. Queues and their members are set up by IT staff with
-``clinicdesk queue`` (docs/CLI.md).
+changed: ``PATCH /branches/{id}/settings``), supervisors see them read-only. "Filas" (admins):
+:mod:`app.ui.clinic_queues`. "Respostas rápidas": :mod:`app.ui.clinic_replies`.
 """
 
 from __future__ import annotations
@@ -37,6 +36,7 @@ from app.ui.client import DeskClient
 from app.ui.client_clinic import BranchSettings
 from app.ui.client_types import Me
 from app.ui.clinic_hours import HoursGrid
+from app.ui.clinic_queues import QueuesTab
 from app.ui.clinic_replies import RepliesTab
 from app.ui.qtutil import ERROR_STYLE, named
 from app.ui.tasks import TaskSet
@@ -240,7 +240,9 @@ class ClinicPage(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.form)
         self.tabs = named(QTabWidget(), "clinicTabs")
+        self.queues = QueuesTab(client)
         self.tabs.addTab(scroll, self.tr("Horário e mensagens"))
+        self.tabs.addTab(self.queues, self.tr("Filas"))
         self.tabs.addTab(self.replies, self.tr("Respostas rápidas"))
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -279,8 +281,12 @@ class ClinicPage(QWidget):
         branch_id = self.branch.itemData(index)
         if branch_id is None:
             return
-        self.form.show_branch(branch_id, self.administers(branch_id))
+        admin = self.administers(branch_id)
+        self.form.show_branch(branch_id, admin)
         self.replies.show_branch(branch_id)
+        self.tabs.setTabEnabled(self.tabs.indexOf(self.queues), admin)  # members: admins only
+        if admin:
+            self.queues.show_branch(branch_id, self.branch.itemText(index))
 
     @staticmethod
     def shown_to(me: Me) -> bool:
@@ -297,3 +303,4 @@ class ClinicPage(QWidget):
         await self._tasks.settle()
         await self.form.settle()
         await self.replies.settle()
+        await self.queues.settle()

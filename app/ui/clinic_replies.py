@@ -11,17 +11,13 @@ import logging
 
 from PySide6.QtCore import QCoreApplication, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDialog,
     QFormLayout,
-    QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -31,7 +27,15 @@ from app.domain.errors import ClinicDeskError, ErrorCode
 from app.ui import client_clinic
 from app.ui.client import DeskClient
 from app.ui.client_clinic import QuickReplyRow
-from app.ui.qtutil import ERROR_STYLE, dialog_buttons, error_label, named
+from app.ui.qtutil import (
+    ERROR_STYLE,
+    button_row,
+    dialog_buttons,
+    error_label,
+    named,
+    row_table,
+    selected_row,
+)
 from app.ui.tasks import TaskSet
 from app.ui.texts import error_text
 
@@ -123,13 +127,8 @@ class RepliesTab(QWidget):
         self.replies: list[QuickReplyRow] = []
         self.dialog: ReplyDialog | None = None
         self._tasks = TaskSet()
-        self.table = named(QTableWidget(0, 2), "repliesTable")
-        self.table.setHorizontalHeaderLabels([self.tr("Atalho"), self.tr("Texto")])
-        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.table.verticalHeader().hide()
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        headers = [self.tr("Atalho"), self.tr("Texto")]
+        self.table = row_table("repliesTable", headers, stretch=1)
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.table.doubleClicked.connect(lambda _index: self.edit_selected())
         self.status = named(QLabel(), "repliesStatus")
@@ -140,20 +139,14 @@ class RepliesTab(QWidget):
         layout.addWidget(self.status)
 
     def _buttons(self) -> QWidget:
-        row = QWidget()
-        line = QHBoxLayout(row)
-        line.setContentsMargins(0, 0, 0, 0)
         self.add_button = named(QPushButton(self.tr("Nova resposta")), "replyAdd")
         self.edit_button = named(QPushButton(self.tr("Editar")), "replyEdit")
         self.remove_button = named(QPushButton(self.tr("Excluir")), "replyRemove")
         self.add_button.clicked.connect(lambda: self.open_dialog(None))
         self.edit_button.clicked.connect(self.edit_selected)
         self.remove_button.clicked.connect(self.remove_selected)
-        for button in (self.add_button, self.edit_button, self.remove_button):
-            line.addWidget(button)
-        line.addStretch(1)
         self._selection_changed()
-        return row
+        return button_row(self.add_button, self.edit_button, self.remove_button)
 
     def show_branch(self, branch_id: int) -> None:
         """Load this branch's replies."""
@@ -180,8 +173,8 @@ class RepliesTab(QWidget):
         self._selection_changed()
 
     def selected(self) -> QuickReplyRow | None:
-        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
-        return self.replies[rows[0].row()] if rows else None
+        row = selected_row(self.table)
+        return None if row is None else self.replies[row]
 
     def _selection_changed(self) -> None:
         chosen = self.selected() is not None

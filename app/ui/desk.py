@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 AUTOLOGIN_WAIT_S = 60.0
 SHOT_NAMES = (
     "login.png", "inbox.png", "conversation.png", "contacts.png", "channels.png", "painel.png",
-    "reminders.png", "clinic.png", "clinic_replies.png",
+    "reminders.png", "clinic.png", "clinic_queues.png", "clinic_replies.png",
 )  # fmt: skip
 
 
@@ -200,7 +200,7 @@ class Desk:
         return save(window, folder / "contacts.png")
 
     async def _clinic_screens(self, window: MainWindow, folder: Path) -> bool:
-        """Clínica's two tabs (admins and supervisors only have the page)."""
+        """Clínica's three tabs (admins and supervisors only have the page)."""
         page = window.clinic_page
         if page is None:
             return True
@@ -208,10 +208,12 @@ class Desk:
         await _pause(window)
         await page.settle()
         ok = save(window, folder / "clinic.png")
-        page.tabs.setCurrentIndex(1)
-        await _pause(window)
-        await page.settle()
-        return save(window, folder / "clinic_replies.png") and ok
+        for tab, name in ((page.queues, "clinic_queues.png"), (page.replies, "clinic_replies.png")):
+            page.tabs.setCurrentWidget(tab)
+            await _pause(window)
+            await page.settle()
+            ok = save(window, folder / name) and ok
+        return ok
 
 
 def save(widget: QWidget, path: Path) -> bool:

@@ -14,7 +14,17 @@ import sys
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QAbstractTableModel, QIdentityProxyModel, QModelIndex, QObject, Qt
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QWidget,
+)
 
 T = TypeVar("T", bound=QObject)
 PROBE_CALLS = 64
@@ -44,6 +54,40 @@ def dialog_buttons(dialog: QDialog, accept: str, cancel: str, submit: Any) -> QD
     buttons.accepted.connect(submit)
     buttons.rejected.connect(dialog.reject)
     return buttons
+
+
+def row_table(name: str, headers: list[str], stretch: int) -> QTableWidget:
+    """A read-only table chosen a whole row at a time; column ``stretch`` takes the spare
+    width, the others fit their contents (short lists an admin edits through dialogs)."""
+    table = named(QTableWidget(0, len(headers)), name)
+    table.setHorizontalHeaderLabels(headers)
+    for column in range(len(headers)):
+        fit = QHeaderView.ResizeMode.Stretch if column == stretch else None
+        table.horizontalHeader().setSectionResizeMode(
+            column, fit or QHeaderView.ResizeMode.ResizeToContents
+        )
+    table.verticalHeader().hide()
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    return table
+
+
+def selected_row(table: QTableWidget) -> int | None:
+    """The index of the chosen row, None when none is."""
+    rows = table.selectionModel().selectedRows()
+    return rows[0].row() if rows else None
+
+
+def button_row(*buttons: QPushButton) -> QWidget:
+    """Buttons side by side at the left."""
+    row = QWidget()
+    line = QHBoxLayout(row)
+    line.setContentsMargins(0, 0, 0, 0)
+    for button in buttons:
+        line.addWidget(button)
+    line.addStretch(1)
+    return row
 
 
 class _Probe(QAbstractTableModel):

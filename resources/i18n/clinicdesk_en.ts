@@ -408,6 +408,10 @@
         <translation>Hours and messages</translation>
     </message>
     <message>
+        <source>Filas</source>
+        <translation>Queues</translation>
+    </message>
+    <message>
         <source>Respostas rápidas</source>
         <translation>Quick replies</translation>
     </message>
@@ -994,6 +998,25 @@
     </message>
 </context>
 <context>
+    <name>MembersDialog</name>
+    <message>
+        <source>Atendentes da fila %1</source>
+        <translation>Staff of queue %1</translation>
+    </message>
+    <message>
+        <source>Quem está marcado vê e atende as conversas desta fila.</source>
+        <translation>Whoever is ticked sees and answers this queue&apos;s conversations.</translation>
+    </message>
+    <message>
+        <source>Salvar</source>
+        <translation>Save</translation>
+    </message>
+    <message>
+        <source>Cancelar</source>
+        <translation>Cancel</translation>
+    </message>
+</context>
+<context>
     <name>NewReminderDialog</name>
     <message>
         <source>Novo lembrete</source>
@@ -1201,6 +1224,124 @@
     <message>
         <source>Código expirado. Aguarde um novo…</source>
         <translation>Code expired. Wait for a new one…</translation>
+    </message>
+</context>
+<context>
+    <name>QueueDialog</name>
+    <message>
+        <source>Azul</source>
+        <translation>Blue</translation>
+    </message>
+    <message>
+        <source>Verde</source>
+        <translation>Green</translation>
+    </message>
+    <message>
+        <source>Laranja</source>
+        <translation>Orange</translation>
+    </message>
+    <message>
+        <source>Vermelho</source>
+        <translation>Red</translation>
+    </message>
+    <message>
+        <source>Roxo</source>
+        <translation>Purple</translation>
+    </message>
+    <message>
+        <source>Rosa</source>
+        <translation>Pink</translation>
+    </message>
+    <message>
+        <source>Turquesa</source>
+        <translation>Teal</translation>
+    </message>
+    <message>
+        <source>Cinza</source>
+        <translation>Grey</translation>
+    </message>
+    <message>
+        <source>Já existe uma fila com este nome.</source>
+        <translation>A queue with this name already exists.</translation>
+    </message>
+    <message>
+        <source>Dê à fila um nome de até 80 letras.</source>
+        <translation>Give the queue a name of up to 80 letters.</translation>
+    </message>
+    <message>
+        <source>Editar fila</source>
+        <translation>Edit queue</translation>
+    </message>
+    <message>
+        <source>Nova fila</source>
+        <translation>New queue</translation>
+    </message>
+    <message>
+        <source>Enviada quando o paciente escolhe esta fila</source>
+        <translation>Sent when the patient chooses this queue</translation>
+    </message>
+    <message>
+        <source>Nome (aparece no menu)</source>
+        <translation>Name (shown in the menu)</translation>
+    </message>
+    <message>
+        <source>Mensagem de boas-vindas</source>
+        <translation>Welcome message</translation>
+    </message>
+    <message>
+        <source>Posição no menu</source>
+        <translation>Position in the menu</translation>
+    </message>
+    <message>
+        <source>Cor no atendimento</source>
+        <translation>Colour in the inbox</translation>
+    </message>
+    <message>
+        <source>Salvar</source>
+        <translation>Save</translation>
+    </message>
+    <message>
+        <source>Cancelar</source>
+        <translation>Cancel</translation>
+    </message>
+    <message>
+        <source>Dê um nome à fila.</source>
+        <translation>Give the queue a name.</translation>
+    </message>
+</context>
+<context>
+    <name>QueuesTab</name>
+    <message>
+        <source>Nº no menu</source>
+        <translation>No. in menu</translation>
+    </message>
+    <message>
+        <source>Fila</source>
+        <translation>Queue</translation>
+    </message>
+    <message>
+        <source>Mensagem de boas-vindas</source>
+        <translation>Welcome message</translation>
+    </message>
+    <message>
+        <source>O paciente recebe o menu com as filas nesta ordem e responde com o número. Só atendentes da fila veem as conversas dela.</source>
+        <translation>The patient gets the menu with the queues in this order and answers with the number. Only the queue&apos;s staff see its conversations.</translation>
+    </message>
+    <message>
+        <source>Nova fila</source>
+        <translation>New queue</translation>
+    </message>
+    <message>
+        <source>Editar</source>
+        <translation>Edit</translation>
+    </message>
+    <message>
+        <source>Atendentes…</source>
+        <translation>Staff…</translation>
+    </message>
+    <message>
+        <source>Nenhuma fila ainda: o paciente não recebe menu.</source>
+        <translation>No queues yet: patients get no menu.</translation>
     </message>
 </context>
 <context>

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from PySide6.QtCore import QTime
+from PySide6.QtCore import Qt, QTime
 
 from app.domain.hours_text import hours_json, hours_text
 from app.ui.client import DeskClient
@@ -221,3 +221,51 @@ async def test_quick_replies_are_added_changed_and_deleted(qtbot: Any, engine: E
     assert [(r["shortcut"], r["body"]) for r in replies] == [
         ("volta", "Até logo, {primeiro_nome}!")
     ]
+
+
+async def test_an_admin_sets_up_the_queues_and_who_answers_them(qtbot: Any, engine: Engine) -> None:
+    async with page_of(qtbot, engine, "root") as page:
+        page.branch.setCurrentIndex(page.branch.findData(engine.branch_id))  # type: ignore[attr-defined]
+        tab = page.queues
+        await page.settle()
+        assert page.tabs.isTabEnabled(page.tabs.indexOf(tab))
+        for name, greeting in (("Consultas", "Vamos agendar?"), ("Exames", "")):
+            dialog = tab.open_queue(None)
+            dialog.name.setText(name)
+            dialog.greeting.setPlainText(greeting)
+            dialog.submit()
+            await tab.settle()
+        rows = lambda: [  # noqa: E731
+            (tab.table.item(r, 0).text(), tab.table.item(r, 1).text())
+            for r in range(tab.table.rowCount())
+        ]
+        assert rows() == [("1", "Consultas"), ("2", "Exames")]
+        tab.table.selectRow(1)
+        dialog = tab.open_queue(tab.selected())
+        dialog.name.setText("consultas")
+        dialog.submit()
+        await tab.settle()
+        assert dialog.message.text() == "Já existe uma fila com este nome."
+        dialog.name.setText("Exames de sangue")
+        dialog.order.setValue(0)
+        dialog.submit()
+        await tab.settle()
+        assert rows() == [("0", "Exames de sangue"), ("1", "Consultas")]
+        tab.table.selectRow(1)
+        members = await tab.open_members(tab.selected())  # type: ignore[arg-type]
+        assert members is not None
+        people = [members.people.item(i) for i in range(members.people.count())]
+        assert [p.text() for p in people] == ["Sup (sup)"]
+        people[0].setCheckState(Qt.CheckState.Checked)
+        members.submit()
+        await tab.settle()
+    queues = engine.call("GET", "/queues", params={"branch_id": engine.branch_id})  # type: ignore[attr-defined]
+    consultas = next(q for q in queues if q["name"] == "Consultas")
+    assert consultas["greeting"] == "Vamos agendar?"
+    sup_id = next(u["id"] for u in engine.call("GET", "/users") if u["username"] == "sup")
+    assert engine.call("GET", f"/queues/{consultas['id']}/members") == [sup_id]
+
+
+async def test_a_supervisor_has_no_queues_tab(qtbot: Any, engine: Engine) -> None:
+    async with page_of(qtbot, engine, "sup") as page:
+        assert not page.tabs.isTabEnabled(page.tabs.indexOf(page.queues))
