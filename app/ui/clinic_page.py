@@ -144,11 +144,14 @@ class SettingsForm(QWidget):
         self._tasks.spawn(self._load())
 
     async def _load(self) -> None:
+        branch_id = self.branch_id
         try:
-            settings = await client_clinic.branch_settings(self.client, self.branch_id)
+            settings = await client_clinic.branch_settings(self.client, branch_id)
         except ClinicDeskError as exc:
             log.info("branch settings failed", extra={"code": exc.code.value})
             self.say(error_text(exc), ERROR_STYLE)
+            return
+        if branch_id != self.branch_id:  # another branch was chosen meanwhile: its load wins
             return
         self.fill(settings)
         self.say("", "")

@@ -253,12 +253,18 @@ class QueuesTab(QWidget):
         self._tasks.spawn(self._load())
 
     async def _load(self) -> None:
+        branch_id = self.branch_id
         try:
-            self.queues = await client_clinic.queues(self.client, self.branch_id)
+            queues = await client_clinic.queues(self.client, branch_id)
         except ClinicDeskError as exc:
             log.info("queues failed", extra={"code": exc.code.value})
             self._say(error_text(exc), error=True)
             return
+        if branch_id == self.branch_id:  # not if another branch was chosen meanwhile
+            self._fill(queues)
+
+    def _fill(self, queues: list[QueueRow]) -> None:
+        self.queues = queues
         self.table.setRowCount(len(self.queues))
         for row, queue in enumerate(self.queues):
             self.table.setItem(row, 0, QTableWidgetItem(str(queue.menu_order)))

@@ -154,13 +154,16 @@ class RepliesTab(QWidget):
         self._tasks.spawn(self._load())
 
     async def _load(self) -> None:
+        branch_id = self.branch_id
         try:
-            self.replies = await client_clinic.quick_replies(self.client, self.branch_id)
+            replies = await client_clinic.quick_replies(self.client, branch_id)
         except ClinicDeskError as exc:
             log.info("quick replies failed", extra={"code": exc.code.value})
             self._say(error_text(exc), error=True)
             return
-        self._fill()
+        if branch_id == self.branch_id:  # not if another branch was chosen meanwhile
+            self.replies = replies
+            self._fill()
 
     def _fill(self) -> None:
         self.table.setRowCount(len(self.replies))

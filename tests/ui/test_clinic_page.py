@@ -3,6 +3,7 @@ what changed, quick replies added, changed and deleted, supervisors read-only)."
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -16,7 +17,7 @@ from app.domain.hours_text import hours_json, hours_text
 from app.ui.client import DeskClient
 from app.ui.client_types import BranchRole, Me
 from app.ui.clinic_hours import HoursGrid
-from app.ui.clinic_page import ClinicPage
+from app.ui.clinic_page import ClinicPage, SettingsForm
 from tests.helpers.cli import PASSWORD, EngineProcess, init_installation
 from tests.helpers.desk import until
 
@@ -77,6 +78,31 @@ def test_the_page_is_for_admins_and_supervisors() -> None:
         True, True, False,
     ]  # fmt: skip
     assert ClinicPage.shown_to(Me(1, "root", "Root", True, ()))
+
+
+class SlowFirst:
+    """Answers GET /branches/{id}/settings; branch 1's answer waits until branch 2's is out."""
+
+    def __init__(self) -> None:
+        self.second_done = asyncio.Event()
+
+    async def call(self, method: str, path: str, **_: Any) -> dict[str, Any]:
+        branch_id = int(path.split("/")[2])
+        if branch_id == 1:
+            await self.second_done.wait()
+        else:
+            self.second_done.set()
+        return {"branch_id": branch_id, "name": f"B{branch_id}", "timezone": "America/Manaus",
+                "clinic_name": f"Clínica {branch_id}"}  # fmt: skip
+
+
+async def test_a_late_answer_for_the_previous_branch_is_not_shown(qtbot: Any) -> None:
+    form = SettingsForm(SlowFirst())  # type: ignore[arg-type]
+    qtbot.addWidget(form)
+    form.show_branch(1, editable=True)
+    form.show_branch(2, editable=True)
+    await form.settle()
+    assert (form.branch_id, form.clinic_name.text()) == (2, "Clínica 2")
 
 
 # ---- the page on a real engine ----------------------------------------------------------------
