@@ -15,6 +15,19 @@ from app.services.dashboard import DashboardService
 router = APIRouter()
 
 
+class QueueFiguresOut(BaseModel):
+    """One queue's part of today (``queue_id``/``name`` null: tickets in no queue)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    queue_id: int | None
+    name: str | None
+    waiting: int
+    avg_first_response_s: float | None
+    resolved: int
+    avg_resolution_s: float | None
+
+
 class DashboardOut(BaseModel):
     """Averages in seconds (null: nothing answered/closed today); ``hourly_*``: 24 local hours."""
 
@@ -31,6 +44,7 @@ class DashboardOut(BaseModel):
     hourly_in: list[int]
     hourly_out: list[int]
     generated_at: datetime
+    queues: list[QueueFiguresOut]  # menu order, branch by branch; no queue last
 
 
 def _dashboard(core: CoreDep) -> DashboardService:

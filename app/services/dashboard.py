@@ -12,7 +12,9 @@ so 09:00 means nine in the morning wherever the branch is.
   the automatic greeting or menu, nor on a conversation the clinic started) minus
   ``created_at``, over tickets first answered today;
 - resolution: ``closed_at`` minus ``created_at``, over tickets closed today;
-- waiting: tickets in ``pending`` now, whatever their age.
+- waiting: tickets in ``pending`` now, whatever their age;
+- per queue (``queues``): the same figures for each queue (a ticket counts in the queue it is
+  in now), the tickets in no queue last. Queue names are the clinic's, not a patient's.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from app.domain.errors import ErrorCode, NotFoundError
 from app.domain.models import Branch
 from app.domain.roles import Actor
 from app.services.ports import Clock, Store, Tx
-from app.services.ports_stats import BranchDayCounts
+from app.services.ports_stats import BranchDayCounts, QueueDayCounts
 
 HOURS = 24
 
@@ -45,6 +47,19 @@ class Dashboard:
     hourly_in: tuple[int, ...]
     hourly_out: tuple[int, ...]
     generated_at: datetime
+    queues: tuple[QueueFigures, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFigures:
+    """One queue's part of today (``queue_id`` None: tickets in no queue, all branches)."""
+
+    queue_id: int | None
+    name: str | None
+    waiting: int
+    avg_first_response_s: float | None
+    resolved: int
+    avg_resolution_s: float | None
 
 
 def zone_of(branch: Branch) -> ZoneInfo:
@@ -67,8 +82,46 @@ def _average(total: float, count: int) -> float | None:
     return total / count if count else None
 
 
-def combine(parts: list[BranchDayCounts], ids: tuple[int, ...], at: datetime) -> Dashboard:
-    """One :class:`Dashboard` out of per-branch counts (sums, then averages)."""
+@dataclass
+class _QueueSums:
+    """A queue's counts added up over branches, before averaging."""
+
+    waiting: int = 0
+    first_s: float = 0.0
+    firsts: int = 0
+    done_s: float = 0.0
+    dones: int = 0
+
+    def add(self, q: QueueDayCounts) -> None:
+        self.waiting += q.waiting
+        self.first_s, self.firsts = (
+            self.first_s + q.first_response_s,
+            self.firsts + q.first_responses,
+        )
+        self.done_s, self.dones = self.done_s + q.resolution_s, self.dones + q.resolutions
+
+    def figures(self, queue_id: int | None, name: str | None) -> QueueFigures:
+        first, done = _average(self.first_s, self.firsts), _average(self.done_s, self.dones)
+        return QueueFigures(queue_id, name, self.waiting, first, self.dones, done)
+
+
+def by_queue(parts: list[BranchDayCounts], names: dict[int, str]) -> tuple[QueueFigures, ...]:
+    """Per-queue figures in menu order (``names``' order), the tickets in no queue last."""
+    sums: dict[int | None, _QueueSums] = {}
+    for part in parts:
+        for counts in part.by_queue:
+            sums.setdefault(counts.queue_id, _QueueSums()).add(counts)
+    rank = {queue_id: i for i, queue_id in enumerate(names)}
+    order = sorted(sums, key=lambda q: len(rank) + 1 if q is None else rank.get(q, len(rank)))
+    return tuple(sums[q].figures(q, None if q is None else names.get(q)) for q in order)
+
+
+def combine(
+    parts: list[BranchDayCounts], ids: tuple[int, ...], at: datetime,
+    names: dict[int, str] | None = None,
+) -> Dashboard:  # fmt: skip
+    """One :class:`Dashboard` out of per-branch counts (sums, then averages); ``names`` of the
+    queues in menu order, branch by branch."""
 
     def total(name: str) -> int:
         return sum(int(getattr(p, name)) for p in parts)
@@ -81,6 +134,7 @@ def combine(parts: list[BranchDayCounts], ids: tuple[int, ...], at: datetime) ->
         _average(first_s, total("first_responses")), _average(done_s, total("resolutions")),
         tuple(sum(p.hourly_in[h] for p in parts) for h in range(HOURS)),
         tuple(sum(p.hourly_out[h] for p in parts) for h in range(HOURS)), at,
+        by_queue(parts, names or {}),
     )  # fmt: skip
 
 
@@ -113,6 +167,7 @@ class DashboardService:
         def work(tx: Tx) -> Dashboard:
             branches = branches_for(tx, actor, branch_id)
             parts = [tx.stats.branch_day(b.id, *today_window(now, zone_of(b))) for b in branches]
-            return combine(parts, tuple(b.id for b in branches), now)
+            names = {q.id: q.name for b in branches for q in tx.messaging.queues(b.id)}
+            return combine(parts, tuple(b.id for b in branches), now, names)
 
         return await self._store.read(work)

@@ -9,6 +9,18 @@ from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
+class QueueDayCounts:
+    """One queue (None: tickets in no queue) over the same window as its branch's counts."""
+
+    queue_id: int | None
+    waiting: int
+    first_response_s: float
+    first_responses: int
+    resolution_s: float
+    resolutions: int
+
+
+@dataclass(frozen=True, slots=True)
 class BranchDayCounts:
     """One branch over one window ``[start, end)``.
 
@@ -28,6 +40,7 @@ class BranchDayCounts:
     first_responses: int
     resolution_s: float
     resolutions: int
+    by_queue: tuple[QueueDayCounts, ...] = ()
 
 
 class StatsRepo(Protocol):

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import BigInteger, ColumnElement, Connection, func, select, type_coerce
 
-from app.services.ports_stats import BranchDayCounts
+from app.services.ports_stats import BranchDayCounts, QueueDayCounts
 from app.store.schema import channels, messages, tickets
 
 HOURS = 24
@@ -35,12 +35,19 @@ class StatsRepository:
     def branch_day(self, branch_id: int, start: datetime, end: datetime) -> BranchDayCounts:
         connected, total = self._channels(branch_id)
         hourly = self._hourly(branch_id, start, end)
-        first_s, firsts = self._durations(branch_id, tickets.c.first_response_at, start, end)
-        done_s, dones = self._durations(branch_id, tickets.c.closed_at, start, end)
+        waiting = self._waiting(branch_id)
+        firsts = self._durations(branch_id, tickets.c.first_response_at, start, end)
+        dones = self._durations(branch_id, tickets.c.closed_at, start, end)
+        queues = sorted(set(waiting) | set(firsts) | set(dones), key=lambda q: (q is None, q))
+        by_queue = tuple(
+            QueueDayCounts(q, waiting.get(q, 0), *firsts.get(q, (0.0, 0)), *dones.get(q, (0.0, 0)))
+            for q in queues
+        )
         return BranchDayCounts(
             connected, total, sum(hourly["in"]), sum(hourly["out"]),
-            tuple(hourly["in"]), tuple(hourly["out"]), self._waiting(branch_id),
-            first_s, firsts, done_s, dones,
+            tuple(hourly["in"]), tuple(hourly["out"]), sum(waiting.values()),
+            sum(s for s, _ in firsts.values()), sum(n for _, n in firsts.values()),
+            sum(s for s, _ in dones.values()), sum(n for _, n in dones.values()), by_queue,
         )  # fmt: skip
 
     def _channels(self, branch_id: int) -> tuple[int, int]:
@@ -64,16 +71,19 @@ class StatsRepository:
             found[direction][min(int(h), HOURS - 1)] += int(n)
         return found
 
-    def _waiting(self, branch_id: int) -> int:
+    def _waiting(self, branch_id: int) -> dict[int | None, int]:
+        """Tickets waiting now, per queue."""
         where = (tickets.c.branch_id == branch_id) & (tickets.c.status == "pending")
-        return int(self._c.execute(select(func.count()).where(where)).scalar() or 0)
+        query = select(tickets.c.queue_id, func.count()).where(where).group_by(tickets.c.queue_id)
+        return {q: int(n) for q, n in self._c.execute(query)}
 
     def _durations(
         self, branch_id: int, ended: ColumnElement[datetime], start: datetime, end: datetime
-    ) -> tuple[float, int]:
-        """Total seconds from a ticket's creation to ``ended``, for tickets whose ``ended``
-        falls in the window, and how many there are."""
+    ) -> dict[int | None, tuple[float, int]]:
+        """Per queue: total seconds from a ticket's creation to ``ended``, for tickets whose
+        ``ended`` falls in the window, and how many there are."""
         spent = func.sum(_raw(ended) - _raw(tickets.c.created_at))
         where = (tickets.c.branch_id == branch_id) & (ended >= start) & (ended < end)
-        total, count = self._c.execute(select(spent, func.count()).where(where)).one()
-        return (int(total or 0) / 1000.0, int(count or 0))
+        query = select(tickets.c.queue_id, spent, func.count()).where(where)
+        rows = self._c.execute(query.group_by(tickets.c.queue_id))
+        return {q: (int(total or 0) / 1000.0, int(count)) for q, total, count in rows}

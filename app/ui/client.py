@@ -36,6 +36,7 @@ from app.ui.client_types import (
     Note,
     Outbound,
     Queue,
+    QueueFigures,
     QuickReply,
     SearchPage,
     Ticket,
@@ -359,6 +360,11 @@ class DeskClient:
             d["channels_connected"], d["channels_total"], d["messages_in"], d["messages_out"],
             d["waiting"], d.get("avg_first_response_s"), d.get("avg_resolution_s"),
             tuple(d["hourly_in"]), tuple(d["hourly_out"]),
+            tuple(
+                QueueFigures(q.get("name"), q["waiting"], q.get("avg_first_response_s"),
+                             q["resolved"], q.get("avg_resolution_s"))
+                for q in d.get("queues", ())
+            ),
         )  # fmt: skip
 
     # ---- backups (admins) ---------------------------------------------------------------------

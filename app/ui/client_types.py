@@ -201,6 +201,18 @@ class Dashboard:
     avg_resolution_s: float | None
     hourly_in: tuple[int, ...]
     hourly_out: tuple[int, ...]
+    queues: tuple[QueueFigures, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFigures:
+    """One queue's part of today (``name`` None: tickets in no queue)."""
+
+    name: str | None
+    waiting: int
+    avg_first_response_s: float | None
+    resolved: int
+    avg_resolution_s: float | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""Painel: today's figures for the user's branch and a messages-per-hour bar chart.
+"""Painel: today's figures for the user's branch, the same per queue, and a messages-per-hour
+bar chart.
 
 The figures come from ``GET /stats/dashboard`` (counts only). The page reloads on bridge
 events, at most once every DEBOUNCE_MS (a busy clinic produces many events a minute and the
@@ -12,13 +13,22 @@ import logging
 
 from PySide6.QtCore import QCoreApplication, QPointF, QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
-from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.domain.errors import ClinicDeskError
 from app.ui.bridge import EventBridge
 from app.ui.client import DeskClient
-from app.ui.client_types import Dashboard
-from app.ui.qtutil import named
+from app.ui.client_types import Dashboard, QueueFigures
+from app.ui.qtutil import named, row_table
 from app.ui.tasks import TaskSet
 
 log = logging.getLogger(__name__)
@@ -26,6 +36,7 @@ DEBOUNCE_MS = 5_000
 REFRESH_MS = 60_000
 IN_COLOUR, OUT_COLOUR = QColor("#0B7A6F"), QColor("#8BC34A")
 BACKGROUND = QColor("#FFFFFF")
+QUEUE_TABLE_HEIGHT = 170  # about five rows; the chart takes the rest
 
 
 def duration_text(seconds: float | None) -> str:
@@ -161,6 +172,14 @@ class PainelPage(QWidget):
         for i, card in enumerate(self.cards.values()):
             grid.addWidget(card, i // 3, i % 3)
         layout.addLayout(grid)
+        self.queues_caption = QLabel(self.tr("Por fila (hoje)"))
+        layout.addWidget(self.queues_caption)
+        headers = [self.tr("Fila"), self.tr("Aguardando"), self.tr("1ª resposta (média)"),
+                   self.tr("Resolvidos"), self.tr("Resolução (média)")]  # fmt: skip
+        self.queue_table = row_table("painelQueues", headers, stretch=0)
+        self.queue_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.queue_table.setMaximumHeight(QUEUE_TABLE_HEIGHT)
+        layout.addWidget(self.queue_table)
         layout.addWidget(QLabel(self.tr("Mensagens por hora (hoje)")))
         self.chart = named(HourlyChart(), "hourlyChart")
         layout.addWidget(self.chart, 1)
@@ -210,6 +229,22 @@ class PainelPage(QWidget):
         self.cards["first"].value.setText(duration_text(d.avg_first_response_s))
         self.cards["resolution"].value.setText(duration_text(d.avg_resolution_s))
         self.chart.set_counts(d.hourly_in, d.hourly_out)
+        self.show_queues(d.queues)
+
+    def show_queues(self, queues: tuple[QueueFigures, ...]) -> None:
+        """One row per queue (and "Sem fila"); the table hides when the branch has none."""
+        self.queue_table.setRowCount(len(queues))
+        for row, q in enumerate(queues):
+            cells = (q.name or self.tr("Sem fila"), str(q.waiting),
+                     duration_text(q.avg_first_response_s), str(q.resolved),
+                     duration_text(q.avg_resolution_s))  # fmt: skip
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if column:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                self.queue_table.setItem(row, column, item)
+        for widget in (self.queues_caption, self.queue_table):
+            widget.setVisible(bool(queues))
 
     async def settle(self) -> None:
         await self._tasks.settle()

@@ -1160,6 +1160,30 @@
         <translation>Average resolution time</translation>
     </message>
     <message>
+        <source>Por fila (hoje)</source>
+        <translation>Per queue (today)</translation>
+    </message>
+    <message>
+        <source>Fila</source>
+        <translation>Queue</translation>
+    </message>
+    <message>
+        <source>Aguardando</source>
+        <translation>Waiting</translation>
+    </message>
+    <message>
+        <source>1ª resposta (média)</source>
+        <translation>1st reply (average)</translation>
+    </message>
+    <message>
+        <source>Resolvidos</source>
+        <translation>Resolved</translation>
+    </message>
+    <message>
+        <source>Resolução (média)</source>
+        <translation>Resolution (average)</translation>
+    </message>
+    <message>
         <source>Mensagens por hora (hoje)</source>
         <translation>Messages per hour (today)</translation>
     </message>
@@ -1174,6 +1198,10 @@
     <message>
         <source>%1 de %2</source>
         <translation>%1 of %2</translation>
+    </message>
+    <message>
+        <source>Sem fila</source>
+        <translation>No queue</translation>
     </message>
 </context>
 <context>

@@ -53,20 +53,26 @@ class Seeder:
         row |= {"sent_at": at, "stored_at": at}
         self.c.execute(schema.messages.insert().values(**row))
 
+    def queue(self, branch_id: int, name: str, order: int) -> int:
+        row = {"branch_id": branch_id, "name": name, "menu_order": order}
+        return int(self.c.execute(schema.queues.insert().values(**row)).inserted_primary_key[0])
+
 
 def seed(tx: SqlTx, centro: int, sul: int) -> None:
     s = Seeder(tx)
     ch = s.channel(centro, "CONNECTED")
     s.channel(centro, "DISCONNECTED")
     sul_ch = s.channel(sul, "CONNECTED")
+    exames = s.queue(centro, "Exames", 2)  # made first, second in the menu
+    consultas = s.queue(centro, "Consultas", 1)
     answered = s.ticket(
-        centro, ch, local(9, 10), status="closed",
+        centro, ch, local(9, 10), status="closed", queue_id=exames,
         first_response_at=local(9, 20), closed_at=local(10, 10),
     )  # fmt: skip
     s.message(answered, ch, "in", local(9, 10))
     s.message(answered, ch, "in", local(9, 40))
     s.message(answered, ch, "out", local(10, 5))
-    old = s.ticket(centro, ch, local(23, 0, day=9))  # pending since yesterday evening
+    old = s.ticket(centro, ch, local(23, 0, day=9), queue_id=consultas)  # pending since yesterday
     s.message(old, ch, "in", local(23, 0, day=9))  # 02:00 UTC today, yesterday locally
     s.ticket(centro, ch, local(11, 0))  # pending, unanswered
     other = s.ticket(sul, sul_ch, local(8, 0))
@@ -100,6 +106,22 @@ async def test_figures_of_one_branch_today(api: httpx.AsyncClient, fresh: Instal
     assert body["hourly_in"][9] == 2 and body["hourly_out"][10] == 1
     assert sum(body["hourly_in"]) == 2 and len(body["hourly_in"]) == 24
     assert "segredo" not in str(body)
+
+
+async def test_figures_per_queue_in_menu_order_then_no_queue(
+    api: httpx.AsyncClient, fresh: Installation
+) -> None:
+    body = (await _get(api, fresh, SUPER, branch_id=fresh.branch_ids["Centro"])).json()
+    rows = [
+        (q["name"], q["waiting"], q["avg_first_response_s"], q["resolved"], q["avg_resolution_s"])
+        for q in body["queues"]
+    ]
+    assert rows == [
+        ("Consultas", 1, None, 0, None),
+        ("Exames", 0, 600.0, 1, 3600.0),
+        (None, 1, None, 0, None),  # the pending ticket of 11:00 is in no queue
+    ]
+    assert sum(q["waiting"] for q in body["queues"]) == body["waiting"]
 
 
 async def test_super_admin_sees_every_branch(api: httpx.AsyncClient, fresh: Installation) -> None:

@@ -8,7 +8,7 @@ from PySide6.QtCore import QPointF
 from PySide6.QtGui import QColor
 
 from app.ui.bridge import EventBridge
-from app.ui.client_types import Dashboard
+from app.ui.client_types import Dashboard, QueueFigures
 from app.ui.painel import BACKGROUND, IN_COLOUR, OUT_COLOUR, HourlyChart, PainelPage
 
 
@@ -98,3 +98,21 @@ async def test_the_chart_paints_bars_where_the_counts_are(qtbot: Any) -> None:
     assert _colour(image, empty_hour) == BACKGROUND  # no count: nothing painted there
     tallest = chart.bar_rect(9, False)
     assert tallest.height() > chart.bar_rect(14, True).height() > 0
+
+
+def test_figures_per_queue_show_in_a_table_that_hides_without_queues(qtbot: Any) -> None:
+    page = _page(qtbot, FakeClient())
+    queues = (
+        QueueFigures("Consultas", 3, 300.0, 2, 4000.0),
+        QueueFigures(None, 1, None, 0, None),
+    )
+    page.show_figures(figures(queues=queues))
+    table = page.queue_table
+    cells = [[table.item(r, c).text() for c in range(5)] for r in range(table.rowCount())]
+    assert cells == [
+        ["Consultas", "3", "5 min", "2", "1 h 07 min"],
+        ["Sem fila", "1", "—", "0", "—"],
+    ]
+    assert table.isVisibleTo(page)
+    page.show_figures(figures())
+    assert not table.isVisibleTo(page) and not page.queues_caption.isVisibleTo(page)
