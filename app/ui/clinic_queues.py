@@ -179,22 +179,24 @@ class MembersDialog(QDialog):
         for widget in (hint, self.people, self.message, self.buttons):
             layout.addWidget(widget)
 
-    def chosen(self) -> set[int]:
+    def ticks(self) -> dict[int, bool]:
+        """Each listed person's id and whether they are ticked."""
         items = (self.people.item(i) for i in range(self.people.count()))
         return {
-            int(item.data(Qt.ItemDataRole.UserRole))
+            int(item.data(Qt.ItemDataRole.UserRole)): item.checkState() == Qt.CheckState.Checked
             for item in items
-            if item.checkState() == Qt.CheckState.Checked
         }
 
     def submit(self) -> None:
-        self._tasks.spawn(self._save(self.chosen()))
+        self._tasks.spawn(self._save(self.ticks()))
 
-    async def _save(self, chosen: set[int]) -> None:
-        """Add the newly ticked, remove the unticked; on a failure say so and stay open."""
+    async def _save(self, ticks: dict[int, bool]) -> None:
+        """Add the newly ticked, remove the unticked (members not listed, such as a disabled
+        account, are left as they are); on a failure say so and stay open."""
+        chosen = {user_id for user_id, ticked in ticks.items() if ticked}
         self.buttons.setEnabled(False)
         try:
-            for user_id in sorted(chosen ^ self.members):
+            for user_id in sorted((chosen ^ self.members) & set(ticks)):
                 await client_clinic.set_member(
                     self.client, self.queue.id, user_id, user_id in chosen
                 )

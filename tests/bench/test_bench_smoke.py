@@ -1,10 +1,11 @@
-"""The benchmarks' code paths, small: channels (20 channels, real workers and simulator) and
-messaging (ingest, send, search, stall at a tiny scale).
+"""The benchmarks' code paths, small: channels (20 channels, real workers and simulator),
+messaging (ingest, send, search, stall at a tiny scale) and command-line start-up (one round).
 
 Asserts behaviour only (every channel CONNECTED after start, storm and restart; connects in
 flight never above the cap; no worker left; every event stored and every send arrived; every
-figure reported) — never a time. The full runs are ``python -m tests.bench.bench_channels``
-and ``python -m tests.bench.bench_messaging`` (docs/PERFORMANCE.md); pytest does not collect
+figure reported) — never a time. The full runs are ``python -m tests.bench.bench_channels``,
+``python -m tests.bench.bench_messaging`` and ``python -m tests.bench.bench_cli``
+(docs/PERFORMANCE.md); pytest does not collect
 ``bench_*.py``.
 """
 
@@ -80,3 +81,16 @@ async def test_messaging_benchmark_small(tmp_path: Path) -> None:
         assert figure["value"] is not None and figure["value_per_goal"] is not None, figure
         assert figure["meets_goal"] in (True, False), figure
     assert "figure" in text and "checks:" in text
+
+
+def test_cli_benchmark_small(tmp_path: Path) -> None:
+    from tests.bench import bench_cli
+
+    report = bench_cli.run_benchmark(tmp_path, rounds=1)
+    text = bench_cli.render(report)
+    assert report["errors"] == [], text
+    labels = {row["command"] for row in report["commands"]}
+    for name in bench_cli.commands(tmp_path):
+        assert {f"{name} (no engine)", f"{name} (engine running)"} <= labels, text
+    assert all(row["exit"] == 0 for row in report["commands"]), text
+    assert all(row["per_floor"] > 0 for row in report["commands"]), text

@@ -15,9 +15,11 @@ from PySide6.QtCore import Qt, QTime
 
 from app.domain.hours_text import hours_json, hours_text
 from app.ui.client import DeskClient
+from app.ui.client_clinic import QueueRow, StaffRow
 from app.ui.client_types import BranchRole, Me
 from app.ui.clinic_hours import HoursGrid
 from app.ui.clinic_page import ClinicPage, SettingsForm
+from app.ui.clinic_queues import MembersDialog
 from tests.helpers.cli import PASSWORD, EngineProcess, init_installation
 from tests.helpers.desk import until
 
@@ -103,6 +105,31 @@ async def test_a_late_answer_for_the_previous_branch_is_not_shown(qtbot: Any) ->
     form.show_branch(2, editable=True)
     await form.settle()
     assert (form.branch_id, form.clinic_name.text()) == (2, "Clínica 2")
+
+
+class Recorder:
+    """Records the engine calls a dialog makes."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    async def call(self, method: str, path: str, **_: Any) -> None:
+        self.calls.append((method, path))
+
+
+async def test_members_not_listed_are_left_in_the_queue(qtbot: Any) -> None:
+    staff = [StaffRow(1, "ana", "Ana"), StaffRow(2, "bia", "Bia")]
+    client = Recorder()
+    queue = QueueRow(9, "Exames", "#10B981", None, 1)
+    dialog = MembersDialog(client, queue, staff, {1, 7}, None)  # type: ignore[arg-type]
+    qtbot.addWidget(dialog)
+    dialog.people.item(0).setCheckState(Qt.CheckState.Unchecked)  # Ana out
+    dialog.people.item(1).setCheckState(Qt.CheckState.Checked)  # Bia in
+    dialog.submit()
+    await dialog.settle()
+    # 7 (say, a disabled account, not listed) is neither removed nor touched
+    assert client.calls == [("DELETE", "/queues/9/members/1"), ("POST", "/queues/9/members")]
+    assert dialog.members == {2, 7}
 
 
 # ---- the page on a real engine ----------------------------------------------------------------
