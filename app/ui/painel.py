@@ -178,7 +178,6 @@ class PainelPage(QWidget):
                    self.tr("Resolvidos"), self.tr("Resolução (média)")]  # fmt: skip
         self.queue_table = row_table("painelQueues", headers, stretch=0)
         self.queue_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.queue_table.setMaximumHeight(QUEUE_TABLE_HEIGHT)
         layout.addWidget(self.queue_table)
         layout.addWidget(QLabel(self.tr("Mensagens por hora (hoje)")))
         self.chart = named(HourlyChart(), "hourlyChart")
@@ -245,6 +244,10 @@ class PainelPage(QWidget):
                 self.queue_table.setItem(row, column, item)
         for widget in (self.queues_caption, self.queue_table):
             widget.setVisible(bool(queues))
+        table = self.queue_table
+        rows = sum(table.rowHeight(r) for r in range(table.rowCount()))
+        fit = table.horizontalHeader().height() + rows + 2 * table.frameWidth()
+        table.setFixedHeight(min(fit, QUEUE_TABLE_HEIGHT))  # no empty band under few queues
 
     async def settle(self) -> None:
         await self._tasks.settle()
