@@ -18,6 +18,7 @@ from app.domain.roles import Permission, Role
 from app.services.branches import SettingsChange
 from app.services.channels import ChannelSpec
 from app.services.ports_messaging import QueueRecord
+from app.services.queues import QueueChange
 from app.services.users import NewUser
 
 MANAGE_USERS = Permission.MANAGE_USERS
@@ -119,6 +120,11 @@ class LocalClinic:
     def list_queues(self, branch: str) -> list[Json]:
         queues = self._run(self.core.queues.list(self.actor, self._branch(branch).id))
         return [_queue_json(q) for q in queues]
+
+    def change_queue(self, branch: str, queue: str, change: Json) -> Json:
+        queue_id = int(named_row(self.list_queues(branch), queue, "name", "queue")["id"])
+        done = self._run(self.core.queues.change(self.actor, queue_id, QueueChange(**change)))
+        return _queue_json(done)
 
     def queue_member(self, branch: str, queue: str, username: str, *, add: bool) -> None:
         queue_id = int(named_row(self.list_queues(branch), queue, "name", "queue")["id"])

@@ -67,7 +67,7 @@ def _print_settings(args: argparse.Namespace, settings: dict[str, Any]) -> int:
 
 
 def cmd_queue(args: argparse.Namespace) -> int:
-    """``queue add`` / ``queue list`` / ``queue member``."""
+    """``queue add|list|change|member``."""
     return _with_clinic(args, lambda backend: _queue_action(args, backend))
 
 
@@ -76,6 +76,8 @@ def _queue_action(args: argparse.Namespace, backend: ClinicBackend) -> int:
         body = {"name": args.name, "greeting": args.greeting, "menu_order": args.order}
         made = backend.add_queue(args.branch, body | {"color": args.color})
         print(f"Queue {made['name']} created (id {made['id']}, menu position {args.order})")
+    elif args.action == "change":
+        return _change_queue(args, backend)
     elif args.action == "member":
         backend.queue_member(args.branch, args.queue, args.username, add=not args.remove)
         verb = "removed from" if args.remove else "added to"
@@ -128,4 +130,21 @@ def _change_reply(args: argparse.Namespace, backend: ClinicBackend) -> int:
     }
     done = backend.change_quick_reply(args.branch, args.shortcut, new)
     print(f"Quick reply /{done['shortcut']} changed")
+    return EXIT_OK
+
+
+QUEUE_OPTIONS = {"name": "name", "greeting": "greeting", "order": "menu_order", "color": "color"}
+
+
+def _change_queue(args: argparse.Namespace, backend: ClinicBackend) -> int:
+    """New name, greeting ("" clears it), menu position or colour; the rest stays."""
+    change = {field: getattr(args, option) for option, field in QUEUE_OPTIONS.items()}
+    change = {field: value for field, value in change.items() if value is not None}
+    if not change:
+        raise ClinicDeskError(
+            ErrorCode.INVALID_INPUT, field="queue", reason="nothing_to_change",
+            options="--name, --greeting, --order or --color",
+        )  # fmt: skip
+    done = backend.change_queue(args.branch, args.queue, change)
+    print(f"Queue {done['name']} changed (menu position {done['menu_order']})")
     return EXIT_OK

@@ -109,7 +109,7 @@ def add_branch_settings_parsers(branch: Subs, dd: argparse.ArgumentParser) -> No
 
 
 def add_queue_parser(sub: Subs, dd: argparse.ArgumentParser) -> None:
-    """``queue add|list|member``."""
+    """``queue add|list|change|member``."""
     queue = sub.add_parser("queue", help="queues of the numbered menu").add_subparsers(
         dest="action", required=True
     )
@@ -122,6 +122,13 @@ def add_queue_parser(sub: Subs, dd: argparse.ArgumentParser) -> None:
     listing = queue.add_parser("list", parents=[dd])
     listing.add_argument("--branch", required=True, help="branch name")
     listing.add_argument("--json", action="store_true")
+    change = queue.add_parser("change", parents=[dd])
+    change.add_argument("--branch", required=True, help="branch name")
+    change.add_argument("--queue", required=True, help="the queue's name now")
+    change.add_argument("--name", help="a new name")
+    change.add_argument("--greeting", help='"" clears it')
+    change.add_argument("--order", type=int, help="position in the menu (0-99)")
+    change.add_argument("--color", help="#RRGGBB in the desk")
     member = queue.add_parser("member", parents=[dd])
     member.add_argument("--branch", required=True, help="branch name")
     member.add_argument("--queue", required=True, help="queue name")

@@ -67,6 +67,11 @@ def _configure_and_queue(data_dir: Path) -> None:
             "--order", order,
         )  # fmt: skip
         assert made.code == 0, made.err
+    changed = run_cli(
+        "queue", "change", "--data-dir", data_dir, "--branch", "Centro", "--queue", "exames",
+        "--greeting", "Envie o pedido médico, por favor.", "--color", "#10B981",
+    )  # fmt: skip
+    assert changed.code == 0 and "Queue Exames changed" in changed.out, changed.err
     member = run_cli(
         "queue", "member", "--data-dir", data_dir, "--branch", "Centro", "--queue", "exames",
         "--username", "ana",
@@ -96,6 +101,9 @@ def _check(data_dir: Path) -> None:
     listed = run_cli("queue", "list", "--data-dir", data_dir, "--branch", "Centro", "--json")
     queues = json.loads(listed.out)
     assert [(q["name"], q["menu_order"]) for q in queues] == [("Consultas", 1), ("Exames", 2)]
+    assert (queues[1]["greeting"], queues[1]["color"]) == (
+        "Envie o pedido médico, por favor.", "#10B981",
+    )  # fmt: skip
     replies = run_cli("quick-reply", "list", "--data-dir", data_dir, "--branch", "Centro", "--json")
     assert [(r["shortcut"], r["body"]) for r in json.loads(replies.out)] == [
         ("endereco", ADDRESS),
@@ -136,6 +144,10 @@ def test_a_clinic_is_set_up_through_the_running_engine(clinic: Path) -> None:
         (["branch", "show", "--name", "Sul"], "no such branch"),
         (["queue", "add", "--branch", "Centro", "--name", "X", "--color", "red"], "color"),
         (["queue", "member", "--branch", "Centro", "--queue", "Nada", "--username", "ana"],
+         "no such queue"),
+        (["queue", "change", "--branch", "Centro", "--queue", "Consultas"],
+         "give --name, --greeting"),
+        (["queue", "change", "--branch", "Centro", "--queue", "Nada", "--order", "2"],
          "no such queue"),
         (["quick-reply", "add", "--branch", "Sul", "--shortcut", "x", "--text", "y"],
          "no such branch"),
