@@ -10,6 +10,7 @@ lives in the encrypted store, as the global setting ``backup.status``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import secrets
@@ -157,6 +158,17 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+@dataclass(frozen=True, slots=True)
+class RunState:
+    """Where a running backup is: its step (``snapshot``, ``media``, ``channels``,
+    ``database``, ``copying``, ``verifying``), the step's number and how many there are."""
+
+    step: str
+    index: int
+    total: int
+    started_at: str
+
+
 class BackupService:
     """Backups of the installation open as ``store`` (see the module docstring)."""
 
@@ -177,6 +189,7 @@ class BackupService:
         self._running = threading.Lock()
         self.opener: Opener = exclusive_open  # tests inject a failing writer (full disk)
         self.next_run: Callable[[], datetime | None] = lambda: None  # set by the engine's jobs
+        self.state: RunState | None = None  # the running backup's step (status, the desk)
 
     # --- run ----------------------------------------------------------------------------
 
@@ -191,9 +204,23 @@ class BackupService:
             raise ClinicDeskError(ErrorCode.BACKUP_IN_PROGRESS)
         try:
             targets = (target,) if target else self.settings.targets
-            return self._run_recorded(targets, progress, verify)
+            total = 4 + (len(targets) - 1) + (1 if verify else 0)
+            return self._run_recorded(targets, self._tracked(progress, total), verify)
         finally:
+            self.state = None
             self._running.release()
+
+    def _tracked(self, progress: Progress, total: int) -> Progress:
+        """``progress`` that also keeps :attr:`state` (one step per call, in order)."""
+        started = now_iso()
+
+        def step(name: str) -> None:
+            index = self.state.index + 1 if self.state else 1
+            # "copying to FOLDER": the step, not the path (the status is shown to admins)
+            self.state = RunState(name.split(" ", 1)[0], min(index, total), total, started)
+            progress(name)
+
+        return step
 
     def _run_recorded(self, targets: tuple[Path, ...], progress: Progress, verify: bool) -> Path:
         started = now_iso()
@@ -362,6 +389,7 @@ class BackupService:
                 {"path": str(t), "free_bytes": free_bytes(t)} for t in self.settings.targets
             ],
             "has_backup_key": self._keystore.has_backup_key(),
+            "running": dataclasses.asdict(self.state) if self.state else None,
         }
 
 

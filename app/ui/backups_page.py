@@ -13,7 +13,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication
+from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QFormLayout,
@@ -35,6 +35,7 @@ from app.ui.texts import error_text
 
 log = logging.getLogger(__name__)
 STALE_AFTER = timedelta(hours=26)
+POLL_MS = 1_000
 ALERT_STYLE = (
     "background: #FCE8E6; color: #A50E0E; border-radius: 6px; padding: 8px; font-weight: bold;"
 )
@@ -97,6 +98,19 @@ def size_text(free: int | None) -> str:
     return QCoreApplication.translate("Backups", "%1 GB livres").replace("%1", gb)
 
 
+def step_text(step: str) -> str:
+    """What a running backup is doing, in plain Portuguese (``step`` from ``GET /backups``)."""
+    texts = {
+        "snapshot": QCoreApplication.translate("Backups", "Preparando a cópia dos dados…"),
+        "media": QCoreApplication.translate("Backups", "Copiando fotos e documentos…"),
+        "channels": QCoreApplication.translate("Backups", "Copiando as conexões do WhatsApp…"),
+        "database": QCoreApplication.translate("Backups", "Copiando as conversas…"),
+        "copying": QCoreApplication.translate("Backups", "Gravando nos outros destinos…"),
+        "verifying": QCoreApplication.translate("Backups", "Conferindo a cópia…"),
+    }
+    return texts.get(step, QCoreApplication.translate("Backups", "Copiando…"))
+
+
 def backup_error_text(code: str | ErrorCode | None) -> str:
     """Why a backup failed, in plain Portuguese; other codes get the desk's usual text."""
     try:
@@ -142,8 +156,14 @@ class BackupsPage(QWidget):
         self.client = client
         self.now = clock or (lambda: datetime.now(UTC))
         self.status: BackupStatus | None = None
+        self.own_run = False  # "Fazer cópia agora" awaits the engine
+        self.outcome, self.outcome_style = "", ""  # how this page's last run ended
         self._tasks = TaskSet()
         self._build()
+        # While a backup runs (this page's or the nightly one), its step is polled: the API
+        # has no progress stream, and GET /backups is cheap.
+        self.poll = QTimer(self, interval=POLL_MS)
+        self.poll.timeout.connect(self._poll_due)
 
     def _build(self) -> None:
         layout = QVBoxLayout(self)
@@ -213,6 +233,10 @@ class BackupsPage(QWidget):
     def refresh(self) -> None:
         self._spawn(self._load())
 
+    async def refresh_now(self) -> None:
+        """Load the status and show it (awaited: what :meth:`refresh` starts)."""
+        await self._load()
+
     async def _load(self) -> None:
         try:
             status = await self.client.backups()
@@ -239,6 +263,34 @@ class BackupsPage(QWidget):
         )
         self.fields["archives"].setText(str(s.archives))
         self._show_freshness(s, now)
+        self._show_running(s.running)
+
+    def _show_running(self, running: tuple[str, int, int] | None) -> None:
+        """A running backup's step on a bar of steps; the button waits until it ends."""
+        self.run_button.setEnabled(running is None and not self.own_run)
+        if running is None:
+            if not self.own_run:
+                self.progress.hide()
+                self.poll.stop()
+                if self.result.property("stage"):  # a step shown last: the run's outcome now
+                    self.result.setText(self.outcome)
+                    self.result.setStyleSheet(self.outcome_style)
+                    self.result.setProperty("stage", False)
+            return
+        step, index, total = running
+        self.progress.setRange(0, total)
+        self.progress.setValue(index - 1)
+        self.progress.show()
+        stage = self.tr("Etapa %1 de %2:").replace("%1", str(index)).replace("%2", str(total))
+        self.result.setStyleSheet("")
+        self.result.setText(f"{stage} {step_text(step)}")
+        self.result.setProperty("stage", True)
+        if not self.poll.isActive():
+            self.poll.start()
+
+    def _poll_due(self) -> None:
+        if self.isVisible():
+            self.refresh()
 
     def _show_failure(self, s: BackupStatus, now: datetime) -> None:
         label = self.fields["failure"]
@@ -276,9 +328,12 @@ class BackupsPage(QWidget):
         if not self.run_button.isEnabled():
             return
         self.run_button.setEnabled(False)
+        self.own_run = True
+        self.progress.setRange(0, 0)  # until the first step is known
         self.progress.show()
         self.result.setStyleSheet("")
         self.result.setText(self.tr("Copiando… Isso pode levar alguns minutos."))
+        self.poll.start()
         self._spawn(self._run())
 
     async def _run(self) -> None:
@@ -286,11 +341,16 @@ class BackupsPage(QWidget):
             archive = await self.client.run_backup()
         except ClinicDeskError as exc:
             log.info("backup run failed", extra={"code": exc.code.value})
-            self.result.setText(backup_error_text(exc.code))
-            self.result.setStyleSheet(FAILURE_STYLE)
+            self.outcome, self.outcome_style = backup_error_text(exc.code), FAILURE_STYLE
         else:
-            self.result.setText(self.tr("Cópia feita e conferida: %1").replace("%1", archive))
+            self.outcome = self.tr("Cópia feita e conferida: %1").replace("%1", archive)
+            self.outcome_style = ""
         finally:
+            self.result.setText(self.outcome)
+            self.result.setStyleSheet(self.outcome_style)
+            self.result.setProperty("stage", False)
+            self.own_run = False
+            self.poll.stop()
             self.progress.hide()
             self.run_button.setEnabled(True)
         await self._load()

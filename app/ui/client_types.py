@@ -229,6 +229,7 @@ class BackupStatus:
     next_run: datetime | None
     targets: tuple[tuple[str, int | None], ...]
     archives: int
+    running: tuple[str, int, int] | None = None  # a backup running now: step, number, of
 
 
 def moment(value: str | None) -> datetime | None:
@@ -244,8 +245,12 @@ def backup_status_of(d: Json) -> BackupStatus:
         moment((s.get("last_verify") or {}).get("at")),
         moment((s.get("last_restore_test") or {}).get("at")), moment(s.get("next_run")),
         tuple((t["path"], t.get("free_bytes")) for t in s.get("targets", [])),
-        len(d.get("archives", [])),
+        len(d.get("archives", [])), _running(s.get("running")),
     )  # fmt: skip
+
+
+def _running(r: Json | None) -> tuple[str, int, int] | None:
+    return (str(r["step"]), int(r["index"]), int(r["total"])) if r else None
 
 
 def when(value: str | None) -> datetime:

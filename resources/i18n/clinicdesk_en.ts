@@ -52,6 +52,34 @@
         <translation>%1 GB free</translation>
     </message>
     <message>
+        <source>Preparando a cópia dos dados…</source>
+        <translation>Preparing the copy of the data…</translation>
+    </message>
+    <message>
+        <source>Copiando fotos e documentos…</source>
+        <translation>Copying photos and documents…</translation>
+    </message>
+    <message>
+        <source>Copiando as conexões do WhatsApp…</source>
+        <translation>Copying the WhatsApp connections…</translation>
+    </message>
+    <message>
+        <source>Copiando as conversas…</source>
+        <translation>Copying the conversations…</translation>
+    </message>
+    <message>
+        <source>Gravando nos outros destinos…</source>
+        <translation>Writing to the other destinations…</translation>
+    </message>
+    <message>
+        <source>Conferindo a cópia…</source>
+        <translation>Checking the backup…</translation>
+    </message>
+    <message>
+        <source>Copiando…</source>
+        <translation>Backing up…</translation>
+    </message>
+    <message>
         <source>Não foi possível gravar no destino: disco cheio, desconectado ou sem permissão.</source>
         <translation>Could not write to the destination: disk full, disconnected or no permission.</translation>
     </message>
@@ -125,6 +153,10 @@
     <message>
         <source>Não agendada</source>
         <translation>Not scheduled</translation>
+    </message>
+    <message>
+        <source>Etapa %1 de %2:</source>
+        <translation>Step %1 of %2:</translation>
     </message>
     <message>
         <source>Nenhuma</source>

@@ -4,6 +4,7 @@ during ingest, a full target, and no plaintext in archives (RELIABILITY_SECURITY
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import hashlib
 import json
@@ -687,3 +688,27 @@ async def test_the_backup_status_lives_in_the_encrypted_store(clinic: Clinic) ->
     assert isinstance(reopened, dict) and set(reopened) >= {"last_success", "last_verify"}
     assert clinic.core.backups is not None
     assert clinic.core.backups.last_verified() == reopened["last_verify"]["archive"]
+
+
+async def test_a_running_backup_reports_its_steps_in_the_status(
+    clinic: Clinic, tmp_path: Path
+) -> None:
+    service = clinic.core.backups
+    assert service is not None and service.status()["running"] is None
+    seen: list[tuple[str, int, int]] = []
+
+    def progress(_step: str) -> None:  # called by the backup thread, as the API's run is
+        running = service.status()["running"]
+        assert isinstance(running, dict)
+        seen.append((running["step"], running["index"], running["total"]))
+
+    extra = tmp_path / "usb"
+    targets = (service.settings.targets[0], extra)
+    service.settings = dataclasses.replace(service.settings, targets=targets)
+    await asyncio.to_thread(service.run, None, progress)
+    assert seen == [
+        ("snapshot", 1, 6), ("media", 2, 6), ("channels", 3, 6), ("database", 4, 6),
+        ("copying", 5, 6), ("verifying", 6, 6),
+    ]  # fmt: skip
+    assert service.status()["running"] is None
+    assert str(extra) not in str(seen)  # the step names no folder

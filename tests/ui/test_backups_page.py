@@ -126,6 +126,40 @@ async def test_back_up_now_runs_once_disables_the_button_and_shows_the_archive(
     assert page.fields["success"].text().endswith("(agora há pouco)")
 
 
+async def test_a_running_backup_shows_its_step_and_the_button_waits(qtbot: Any) -> None:
+    client = FakeClient()
+    client.current = status(running={"step": "media", "index": 2, "total": 5})
+    page = _page(qtbot, client)  # the nightly backup is running as the page opens
+    await page.settle()
+    assert page.result.text() == "Etapa 2 de 5: Copiando fotos e documentos…"
+    assert (page.progress.maximum(), page.progress.value()) == (5, 1)
+    assert page.progress.isVisible() and not page.run_button.isEnabled()
+    assert page.poll.isActive()  # its next steps are asked for every second
+    client.current = status()
+    page.refresh()
+    await page.settle()
+    assert not page.progress.isVisible() and page.run_button.isEnabled()
+    assert not page.poll.isActive() and page.result.text() == ""
+
+
+async def test_back_up_now_shows_the_steps_then_the_outcome(qtbot: Any) -> None:
+    client = FakeClient()
+    client.release = asyncio.Event()
+    page = _page(qtbot, client)
+    await page.settle()
+    page.run_button.click()
+    client.current = status(running={"step": "verifying", "index": 5, "total": 5})
+    await page.refresh_now()  # what the poll timer does each second
+    assert page.result.text() == "Etapa 5 de 5: Conferindo a cópia…"
+    client.release.set()
+    await page.settle()
+    assert page.result.text() == "Cópia feita e conferida: /b/new.cdbk"
+    # a poll answered after the run ended shows the step, and the next one the outcome again
+    page.show_status(status(running={"step": "verifying", "index": 5, "total": 5}))
+    page.show_status(status())
+    assert page.result.text() == "Cópia feita e conferida: /b/new.cdbk"
+
+
 async def test_a_failed_run_shows_the_reason_in_portuguese(qtbot: Any) -> None:
     client = FakeClient(fail=ErrorCode.BACKUP_IN_PROGRESS)
     page = _page(qtbot, client)
