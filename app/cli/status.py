@@ -82,6 +82,10 @@ def _backup_lines(backups: dict[str, Any] | None) -> list[str]:
     if backups.get("last_failure"):
         failure = backups["last_failure"]
         lines.append(f"Backups: last failure {failure['at']} ({failure['code']})")
+    if backups.get("running"):
+        run = backups["running"]
+        lines.append(f"Backups: running since {run['started_at']}, step {run['index']} of "
+                     f"{run['total']} ({run['step']})")  # fmt: skip
     for target in backups.get("targets", []):
         free = target.get("free_bytes")
         space = f"{free / 2**30:.1f} GiB free" if free is not None else "free space unknown"
