@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
@@ -221,7 +222,7 @@ class SettingsForm(QWidget):
 
 
 class ClinicPage(QWidget):
-    """The branch chooser and the two tabs."""
+    """The branch chooser and the three tabs."""
 
     def __init__(self, client: DeskClient, me: Me, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -282,7 +283,10 @@ class ClinicPage(QWidget):
 
     def _branch_chosen(self, index: int) -> None:
         branch_id = self.branch.itemData(index)
-        if branch_id is None:
+        if branch_id is None or branch_id == self.form.branch_id:
+            return
+        if self.form.editable and self.form.changes() and not self.confirm_discard():
+            self._select(self.form.branch_id)  # stay on the branch being edited
             return
         admin = self.administers(branch_id)
         self.form.show_branch(branch_id, admin)
@@ -290,6 +294,20 @@ class ClinicPage(QWidget):
         self.tabs.setTabEnabled(self.tabs.indexOf(self.queues), admin)  # members: admins only
         if admin:
             self.queues.show_branch(branch_id, self.branch.itemText(index))
+
+    def _select(self, branch_id: int) -> None:
+        self.branch.blockSignals(True)
+        self.branch.setCurrentIndex(self.branch.findData(branch_id))
+        self.branch.blockSignals(False)
+
+    def confirm_discard(self) -> bool:
+        """Ask before another branch replaces unsaved changes (tests replace this)."""
+        answer = QMessageBox.question(
+            self,
+            self.tr("Alterações não salvas"),
+            self.tr("As alterações do horário e das mensagens não foram salvas. Descartar?"),
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     @staticmethod
     def shown_to(me: Me) -> bool:

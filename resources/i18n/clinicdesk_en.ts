@@ -447,6 +447,14 @@
         <source>Respostas rápidas</source>
         <translation>Quick replies</translation>
     </message>
+    <message>
+        <source>Alterações não salvas</source>
+        <translation>Unsaved changes</translation>
+    </message>
+    <message>
+        <source>As alterações do horário e das mensagens não foram salvas. Descartar?</source>
+        <translation>The changes to the hours and messages were not saved. Discard them?</translation>
+    </message>
 </context>
 <context>
     <name>Composer</name>

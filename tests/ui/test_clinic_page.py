@@ -132,6 +132,37 @@ async def test_members_not_listed_are_left_in_the_queue(qtbot: Any) -> None:
     assert dialog.members == {2, 7}
 
 
+class TwoBranches:
+    """Answers the Clínica page's reads for branches 1 and 2 (no queues, no replies)."""
+
+    async def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        if path.startswith("/branches/"):
+            branch_id = int(path.split("/")[2])
+            name = f"Clínica {branch_id}"
+            return {"branch_id": branch_id, "name": f"B{branch_id}",
+                    "timezone": "America/Sao_Paulo", "clinic_name": name}  # fmt: skip
+        return []
+
+
+async def test_unsaved_changes_are_kept_unless_the_admin_discards_them(qtbot: Any) -> None:
+    me = Me(1, "adm", "Adm", False, (BranchRole(1, "B1", "admin"), BranchRole(2, "B2", "admin")))
+    page = ClinicPage(TwoBranches(), me)  # type: ignore[arg-type]
+    qtbot.addWidget(page)
+    page.show_branches([(1, "B1"), (2, "B2")])
+    await page.settle()
+    page.form.clinic_name.setText("Clínica Um, com nome novo")
+    answers = [False, True]
+    page.confirm_discard = lambda: answers.pop(0)  # type: ignore[method-assign]
+    page.branch.setCurrentIndex(1)
+    await page.settle()
+    assert (page.branch.currentIndex(), page.form.branch_id) == (0, 1)  # stayed
+    assert page.form.clinic_name.text() == "Clínica Um, com nome novo"
+    page.branch.setCurrentIndex(1)
+    await page.settle()
+    assert (page.form.branch_id, page.form.clinic_name.text()) == (2, "Clínica 2")
+    assert answers == []
+
+
 # ---- the page on a real engine ----------------------------------------------------------------
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="engine process: POSIX here")
