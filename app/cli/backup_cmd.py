@@ -9,9 +9,12 @@ engine lock so no engine starts in the middle.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
+from typing import Any
 
 from app.backup.archive import header_of
 from app.backup.restore import backup_key_from_recovery, check_target, restore_archive
@@ -19,7 +22,7 @@ from app.backup.service import BackupSettings, list_rows
 from app.backup.verify import open_file
 from app.bootstrap import open_core
 from app.cli.output import print_json, print_table
-from app.cli.remote import running_engine
+from app.cli.remote import EngineClient, running_engine
 from app.config import DataDir, resolve_data_dir
 from app.domain.errors import ClinicDeskError, ErrorCode
 from app.infra.lock import SingleInstanceLock
@@ -29,6 +32,7 @@ from app.security.protectors import default_machine_protector
 
 EXIT_OK = 0
 RUN_TIMEOUT_S = 3600.0
+POLL_S = 0.5  # how often a backup run through the engine asks for its step
 
 
 def progress(step: str) -> None:
@@ -60,16 +64,39 @@ def _run(args: argparse.Namespace) -> int:
         progress("asking the running engine")
         body = {"target": str(target)} if target else {}
         try:
-            # The engine answers when the archive is written and verified: minutes for a big
-            # store, far beyond the client's default 30 s.
-            answer = client.call("POST", "/backups/run", json=body, timeout=RUN_TIMEOUT_S)
-            path = str(answer["archive"])
+            path = _run_through(client, body, running_engine(data_dir))
         finally:
             client.close()
     else:
         path = str(_run_here(data_dir, target, args.insecure_key_storage))
     print(path)
     return EXIT_OK
+
+
+def _run_through(client: EngineClient, body: dict[str, str], watcher: EngineClient | None) -> str:
+    """``POST /backups/run`` on the engine; meanwhile ``watcher`` (a second client) reports each
+    step the engine is at. The engine answers when the archive is written and verified:
+    minutes for a big store, far beyond the client's default 30 s."""
+    with ThreadPoolExecutor(1, "clinicdesk-backup-call") as pool:
+        answer = pool.submit(client.call, "POST", "/backups/run", json=body, timeout=RUN_TIMEOUT_S)
+        if watcher is not None:
+            try:
+                follow_steps(watcher, answer)
+            finally:
+                watcher.close()
+        return str(answer.result()["archive"])
+
+
+def follow_steps(watcher: EngineClient, answer: Future[Any], every_s: float = POLL_S) -> None:
+    """Print each new step of the engine's running backup until ``answer`` is done (a failed
+    poll is skipped: the run's own answer says how it ended)."""
+    shown: object = None
+    while not wait([answer], timeout=every_s).done:
+        with contextlib.suppress(ClinicDeskError, KeyError, TypeError):
+            running = watcher.call("GET", "/backups")["status"]["running"]
+            if running and running != shown:
+                progress(f"{running['step']} (step {running['index']} of {running['total']})")
+                shown = running
 
 
 def _run_here(data_dir: DataDir, target: Path | None, insecure: bool) -> Path:
