@@ -32,7 +32,7 @@ from app.ui.client_contact import ContactProfile, ContactTicket
 from app.ui.client_types import Note, Ticket
 from app.ui.qtutil import named
 from app.ui.tasks import TaskSet
-from app.ui.texts import error_text, phone_text
+from app.ui.texts import error_text, phone_text, with_phone
 
 CHIP_STYLE = (
     "QToolButton { background: #E7F3EF; border: 1px solid #B7DCCF; border-radius: 10px;"
@@ -67,11 +67,14 @@ class ContactPanel(QWidget):
 
     ticketUpdated = Signal(int)
     ticketRequested = Signal(int)  # an earlier ticket the user clicked (and may see)
+    reminderRequested = Signal(int, str, int)  # contact_id, "Name · phone", channel_id
 
     def __init__(self, client: DeskClient, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.client = client
         self.ticket: Ticket | None = None
+        self.profile: ContactProfile | None = None
+        self.can_remind = False  # supervisors and admins schedule reminders
         self._channels: dict[int, str] = {}
         self._queues: dict[int, tuple[str, str]] = {}
         self._tasks = TaskSet()
@@ -89,6 +92,8 @@ class ContactPanel(QWidget):
         self.opted_out.hide()
         self.details = named(QLabel(), "contactDetails")
         self.details.setWordWrap(True)
+        self.remind_btn = named(QPushButton(self.tr("Agendar lembrete…")), "remindPatient")
+        self.remind_btn.clicked.connect(self._ask_reminder)
         self._build_history()
         self.chips = QHBoxLayout()
         self.chips.setSpacing(4)
@@ -107,7 +112,7 @@ class ContactPanel(QWidget):
         self.notice.setWordWrap(True)
         self.notice.hide()
         outer = QVBoxLayout(self)
-        for widget in (self.name, self.phone, self.opted_out, self.details):
+        for widget in (self.name, self.phone, self.opted_out, self.details, self.remind_btn):
             outer.addWidget(widget)
         self.body = QWidget()  # tags and notes: hidden while no ticket is open
         outer.addWidget(self.body, 100)
@@ -182,6 +187,28 @@ class ContactPanel(QWidget):
         ]
         self.details.setText("\n".join(lines))
 
+    def set_can_remind(self, allowed: bool) -> None:
+        """Whether the user may schedule reminders (the engine checks it again)."""
+        self.can_remind = allowed
+        self._show_remind()
+
+    def _show_remind(self) -> None:
+        """ "Agendar lembrete…" once the patient is known; disabled after SAIR/PARAR."""
+        profile = self.profile
+        self.remind_btn.setVisible(self.can_remind and profile is not None)
+        refused = profile is not None and profile.opted_out_at is not None
+        self.remind_btn.setEnabled(not refused)
+        self.remind_btn.setToolTip(
+            self.tr("O paciente pediu para não receber lembretes.") if refused else ""
+        )
+
+    def _ask_reminder(self) -> None:
+        t, profile = self.ticket, self.profile
+        if t is None or profile is None:
+            return
+        label = with_phone(t.contact_name or self.tr("Paciente sem nome"), profile.phone_e164)
+        self.reminderRequested.emit(t.contact_id, label, t.channel_id)
+
     def _show_tags(self, tags: tuple[str, ...]) -> None:
         while self.chips.count():
             item = self.chips.takeAt(0)
@@ -211,6 +238,8 @@ class ContactPanel(QWidget):
 
     def _show_profile(self, profile: ContactProfile | None) -> None:
         """Phone, opt-out and earlier tickets (blank until the profile arrives)."""
+        self.profile = profile
+        self._show_remind()
         phone = phone_text(profile.phone_e164) if profile else ""
         self.phone.setText(phone)
         self.phone.setVisible(bool(phone))

@@ -41,7 +41,7 @@ from app.ui.login import LoginResult
 from app.ui.notifier import Notifier
 from app.ui.painel import PainelPage
 from app.ui.qtutil import named
-from app.ui.reminders_page import RemindersPage
+from app.ui.reminders_page import RemindersPage, can_schedule
 from app.ui.settings_page import SettingsPage
 from app.ui.tasks import TaskSet
 
@@ -105,6 +105,8 @@ class MainWindow(QMainWindow):
         self.contacts_page.startRequested.connect(self.start_conversation)
         listed = lambda: sorted(self.channels.values(), key=lambda c: c.id)  # noqa: E731
         self.reminders_page = RemindersPage(client, login.me, listed)
+        self.inbox.contact.set_can_remind(can_schedule(login.me))
+        self.inbox.contact.reminderRequested.connect(self.remind_patient)
         self._build_pages()
         self._build_status()
         bridge.statusChanged.connect(lambda s: self.link_label.setText(link_text(s)))
@@ -167,6 +169,14 @@ class MainWindow(QMainWindow):
         """Show Atendimentos with this ticket's conversation (from Contatos)."""
         self.show_page(self.stack.indexOf(self.inbox))
         self.inbox.open_ticket(ticket_id)
+
+    def remind_patient(self, contact_id: int, label: str, channel_id: int) -> None:
+        """ "Agendar lembrete…" from a conversation: the dialog for that patient; once it is
+        scheduled the status bar says so (the list is on Lembretes)."""
+        dialog = self.reminders_page.open_for(contact_id, label, channel_id)
+        dialog.created.connect(
+            lambda _n: self.statusBar().showMessage(self.tr("Lembrete agendado."), 5000)
+        )
 
     def start_conversation(self, phone: str = "") -> None:
         """Show Atendimentos with "Nova conversa" open (from Contatos: the patient's number)."""

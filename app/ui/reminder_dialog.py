@@ -157,6 +157,14 @@ class NewReminderDialog(QDialog):
             item.setSelected(contact_id in chosen)
         self.message.setText("" if hits else self.tr("Nenhum paciente encontrado."))
 
+    def preset(self, contact_id: int, label: str, channel_id: int) -> None:
+        """Start with this patient chosen and this number sending (from a conversation)."""
+        self._show_hits([(contact_id, label)])
+        self.found.item(0).setSelected(True)
+        index = self.channel.findData(channel_id)
+        if index >= 0:  # a paused number is not offered: the first one stays
+            self.channel.setCurrentIndex(index)
+
     def chosen_contacts(self) -> list[int]:
         return [int(i.data(CONTACT_ROLE)) for i in self.found.selectedItems()]
 

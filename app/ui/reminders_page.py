@@ -282,11 +282,18 @@ class RemindersPage(QWidget):
             self.notice.setText(error_text(exc))
         self._selection_changed()
 
-    def open_new(self) -> None:
+    def open_new(self) -> NewReminderDialog:
         """The "Novo lembrete" dialog; on success the list shows the new reminders."""
         self.dialog = NewReminderDialog(self.client, self.api, self._channels(), self)
         self.dialog.created.connect(self._created)
         self.dialog.open()
+        return self.dialog
+
+    def open_for(self, contact_id: int, label: str, channel_id: int) -> NewReminderDialog:
+        """ "Novo lembrete" for one patient from a conversation, its number preselected."""
+        dialog = self.open_new()
+        dialog.preset(contact_id, label, channel_id)
+        return dialog
 
     def _created(self, count: int) -> None:
         text = self.tr("Lembrete agendado.") if count == 1 else self.tr("%1 lembretes agendados.")

@@ -478,6 +478,10 @@
         <translation>New tag</translation>
     </message>
     <message>
+        <source>Agendar lembrete…</source>
+        <translation>Schedule a reminder…</translation>
+    </message>
+    <message>
         <source>Nota interna (o paciente não vê)</source>
         <translation>Internal note (the patient does not see it)</translation>
     </message>
@@ -516,6 +520,10 @@
     <message>
         <source>Atendimento #%1</source>
         <translation>Ticket #%1</translation>
+    </message>
+    <message>
+        <source>O paciente pediu para não receber lembretes.</source>
+        <translation>The patient asked not to receive reminders.</translation>
     </message>
     <message>
         <source>Remover a etiqueta</source>
@@ -1035,6 +1043,10 @@
     <message>
         <source>Cópias de segurança</source>
         <translation>Backups</translation>
+    </message>
+    <message>
+        <source>Lembrete agendado.</source>
+        <translation>Reminder scheduled.</translation>
     </message>
 </context>
 <context>
