@@ -254,8 +254,7 @@ class ClinicPage(QWidget):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        if not self.branches:
-            self._tasks.spawn(self._load_branches())
+        self._tasks.spawn(self._load_branches())  # each time: a branch may have been added
 
     async def _load_branches(self) -> None:
         """The branches this user manages (every branch for a super admin)."""
@@ -271,6 +270,9 @@ class ClinicPage(QWidget):
         self.show_branches(found)
 
     def show_branches(self, branches: list[tuple[int, str]]) -> None:
+        """Offer ``branches``; the branch on screen stays chosen while it is still offered."""
+        if branches == self.branches:
+            return
         self.branches = branches
         self.branch.blockSignals(True)
         self.branch.clear()
@@ -278,7 +280,10 @@ class ClinicPage(QWidget):
             self.branch.addItem(name, branch_id)
         self.branch.blockSignals(False)
         self.branch.setVisible(len(branches) > 1)
-        if branches:
+        kept = self.branch.findData(self.form.branch_id)
+        if kept >= 0:
+            self._select(self.form.branch_id)
+        elif branches:
             self._branch_chosen(0)
 
     def _branch_chosen(self, index: int) -> None:

@@ -163,6 +163,22 @@ async def test_unsaved_changes_are_kept_unless_the_admin_discards_them(qtbot: An
     assert answers == []
 
 
+async def test_a_branch_added_meanwhile_is_offered_and_the_one_on_screen_stays(
+    qtbot: Any,
+) -> None:
+    me = Me(1, "root", "Root", True, ())
+    page = ClinicPage(TwoBranches(), me)  # type: ignore[arg-type]
+    qtbot.addWidget(page)
+    page.show_branches([(1, "B1")])
+    await page.settle()
+    page.form.clinic_name.setText("sendo editado")
+    page.show_branches([(1, "B1"), (2, "B2")])  # what showing the page again found
+    await page.settle()
+    assert [page.branch.itemText(i) for i in range(page.branch.count())] == ["B1", "B2"]
+    assert page.branch.isVisibleTo(page) and page.branch.currentIndex() == 0
+    assert (page.form.branch_id, page.form.clinic_name.text()) == (1, "sendo editado")
+
+
 # ---- the page on a real engine ----------------------------------------------------------------
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="engine process: POSIX here")
