@@ -36,6 +36,7 @@ from app.ui.qtutil import (
     button_row,
     dialog_buttons,
     error_label,
+    guarded,
     named,
     row_table,
     selected_row,
@@ -137,17 +138,11 @@ class QueueDialog(QDialog):
     async def _save(self, fields: dict[str, object]) -> None:
         if self.queue is None and not fields["greeting"]:
             fields = {k: v for k, v in fields.items() if k != "greeting"}
-        self.buttons.setEnabled(False)
         queue_id = self.queue.id if self.queue else None
-        try:
-            await client_clinic.save_queue(self.client, self.branch_id, queue_id, fields)
-        except ClinicDeskError as exc:
-            self.message.setText(queue_error_text(exc))
-            return
-        finally:
-            self.buttons.setEnabled(True)
-        self.saved.emit()
-        self.accept()
+        work = client_clinic.save_queue(self.client, self.branch_id, queue_id, fields)
+        if await guarded(self.buttons, self.message, work, queue_error_text):
+            self.saved.emit()
+            self.accept()
 
     async def settle(self) -> None:
         await self._tasks.settle()
@@ -193,20 +188,14 @@ class MembersDialog(QDialog):
     async def _save(self, ticks: dict[int, bool]) -> None:
         """Add the newly ticked, remove the unticked (members not listed, such as a disabled
         account, are left as they are); on a failure say so and stay open."""
+        if await guarded(self.buttons, self.message, self._apply(ticks), error_text):
+            self.accept()
+
+    async def _apply(self, ticks: dict[int, bool]) -> None:
         chosen = {user_id for user_id, ticked in ticks.items() if ticked}
-        self.buttons.setEnabled(False)
-        try:
-            for user_id in sorted((chosen ^ self.members) & set(ticks)):
-                await client_clinic.set_member(
-                    self.client, self.queue.id, user_id, user_id in chosen
-                )
-                self.members ^= {user_id}  # what the engine holds now, should a later one fail
-        except ClinicDeskError as exc:
-            self.message.setText(error_text(exc))
-            return
-        finally:
-            self.buttons.setEnabled(True)
-        self.accept()
+        for user_id in sorted((chosen ^ self.members) & set(ticks)):
+            await client_clinic.set_member(self.client, self.queue.id, user_id, user_id in chosen)
+            self.members ^= {user_id}  # what the engine holds now, should a later one fail
 
     async def settle(self) -> None:
         await self._tasks.settle()

@@ -32,6 +32,7 @@ from app.ui.qtutil import (
     button_row,
     dialog_buttons,
     error_label,
+    guarded,
     named,
     row_table,
     selected_row,
@@ -85,19 +86,13 @@ class ReplyDialog(QDialog):
         self._tasks.spawn(self._save(shortcut, text))
 
     async def _save(self, shortcut: str, text: str) -> None:
-        self.buttons.setEnabled(False)
-        try:
-            if self.reply is None:
-                await client_clinic.add_quick_reply(self.client, self.branch_id, shortcut, text)
-            else:
-                await client_clinic.change_quick_reply(self.client, self.reply.id, shortcut, text)
-        except ClinicDeskError as exc:
-            self.message.setText(reply_error_text(exc))
-            return
-        finally:
-            self.buttons.setEnabled(True)
-        self.saved.emit()
-        self.accept()
+        if self.reply is None:
+            work = client_clinic.add_quick_reply(self.client, self.branch_id, shortcut, text)
+        else:
+            work = client_clinic.change_quick_reply(self.client, self.reply.id, shortcut, text)
+        if await guarded(self.buttons, self.message, work, reply_error_text):
+            self.saved.emit()
+            self.accept()
 
     async def settle(self) -> None:
         await self._tasks.settle()

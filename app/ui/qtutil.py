@@ -11,6 +11,7 @@ not have the bug (measured the same way), so pyproject.toml pins ``<6.12``;
 from __future__ import annotations
 
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QAbstractTableModel, QIdentityProxyModel, QModelIndex, QObject, Qt
@@ -25,6 +26,8 @@ from PySide6.QtWidgets import (
     QTableWidget,
     QWidget,
 )
+
+from app.domain.errors import ClinicDeskError
 
 T = TypeVar("T", bound=QObject)
 PROBE_CALLS = 64
@@ -43,6 +46,23 @@ def error_label(name: str) -> QLabel:
     label.setStyleSheet(ERROR_STYLE)
     label.setWordWrap(True)
     return label
+
+
+async def guarded(
+    buttons: QDialogButtonBox, message: QLabel, work: Awaitable[object],
+    explain: Callable[[ClinicDeskError], str],
+) -> bool:  # fmt: skip
+    """Await a dialog's ``work`` with its buttons disabled; True when it succeeded. A core
+    error is shown in ``message`` as ``explain`` words it (False: the dialog stays open)."""
+    buttons.setEnabled(False)
+    try:
+        await work
+    except ClinicDeskError as exc:
+        message.setText(explain(exc))
+        return False
+    finally:
+        buttons.setEnabled(True)
+    return True
 
 
 def dialog_buttons(dialog: QDialog, accept: str, cancel: str, submit: Any) -> QDialogButtonBox:
