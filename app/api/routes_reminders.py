@@ -7,7 +7,7 @@ Changes are announced as ``ReminderChanged`` events; sends follow as ``OutboxCha
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -37,6 +37,8 @@ class ReminderIn(BaseModel):
     start_at: AwareDatetime
     every_days: int | None = Field(default=None, ge=1, le=MAX_EVERY_DAYS)
     cron: str | None = Field(default=None, min_length=9, max_length=CRON_MAX)
+    # the text gets "Responda 1 para confirmar ou 2 para remarcar"; the answer is recorded
+    ask_confirmation: bool = False
 
 
 class ReminderOut(BaseModel):
@@ -56,6 +58,10 @@ class ReminderOut(BaseModel):
     created_at: datetime
     last_sent_at: datetime | None
     contact_name: str | None = None  # in GET /reminders pages
+    ask_confirmation: bool = False
+    asked_ticket_id: int | None = None  # the conversation the latest occurrence went into
+    answer: Literal["confirmed", "declined"] | None = None  # to the latest occurrence
+    answered_at: datetime | None = None
 
 
 class ReminderListOut(BaseModel):
@@ -74,6 +80,7 @@ class ReminderListQuery(BaseModel):
     status: str | None = Field(default=None, max_length=20)
     campaign: str | None = Field(default=None, pattern=CAMPAIGN_PATTERN)
     contact_id: int | None = None
+    answer: Literal["confirmed", "declined", "waiting"] | None = None
     cursor: str | None = Field(default=None, max_length=64)
     limit: int = Field(default=50, ge=1, le=200)
 
@@ -97,7 +104,7 @@ async def create_reminder(
     """Schedule a reminder per contact (several contacts share one ``campaign``)."""
     request = ReminderRequest(
         body.channel_id, tuple(body.contact_ids), body.text, body.start_at,
-        body.every_days, body.cron,
+        body.every_days, body.cron, body.ask_confirmation,
     )  # fmt: skip
     return _items(await reminders.create(actor, request))
 
@@ -106,9 +113,12 @@ async def create_reminder(
 async def list_reminders(
     params: Annotated[ReminderListQuery, Query()], actor: ActorDep, reminders: RemindersDep
 ) -> ReminderPageOut:
-    """Reminders of the caller's branches, newest first; filter by status, campaign, contact."""
+    """Reminders of the caller's branches, newest first; filter by status, campaign, contact,
+    or answer (``waiting``: asked, sent, not answered yet)."""
     p = params
-    filters = ReminderFilters(p.branch_id, p.status, p.campaign, p.contact_id, p.cursor, p.limit)
+    filters = ReminderFilters(
+        p.branch_id, p.status, p.campaign, p.contact_id, p.cursor, p.limit, p.answer
+    )
     page = await reminders.list(actor, filters)
     items = [ReminderOut.model_validate(r) for r in page.items]
     return ReminderPageOut(items=items, next_cursor=page.next_cursor)

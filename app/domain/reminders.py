@@ -1,5 +1,5 @@
-"""Reminder and campaign rules (pure): recurrence, per-channel pacing, the send key, and the
-opt-out keywords.
+"""Reminder and campaign rules (pure): recurrence, per-channel pacing, the send key, the
+opt-out keywords, and the patient's answer to "1 to confirm, 2 to reschedule".
 
 A reminder is one scheduled text to one contact; a campaign is the same text to several
 contacts, one reminder each, grouped by a campaign id. Recurrence follows APScheduler 3 trigger
@@ -27,6 +27,23 @@ CRON_MAX = 64
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 _DIGITS = re.compile(r"\d+")
 
+# The patient's answer to a reminder that asks for confirmation. Only a message made of one of
+# these (after folding) is an answer: anything longer goes to a person, never guessed at.
+CONFIRMED, DECLINED = "confirmed", "declined"
+ANSWERS = (CONFIRMED, DECLINED)
+WAITING = "waiting"  # a list filter: asked and sent, no answer yet
+_CONFIRM_WORDS = frozenset(
+    {"1", "SIM", "S", "OK", "CONFIRMO", "CONFIRMAR", "CONFIRMADO", "CONFIRMADA", "SIM CONFIRMO",
+     "CONFIRMADISSIMO", "\N{THUMBS UP SIGN}", "1 CONFIRMAR", "1 SIM"}
+)  # fmt: skip
+_DECLINE_WORDS = frozenset(
+    {"2", "NAO", "N", "REMARCAR", "REAGENDAR", "DESMARCAR", "CANCELAR", "NAO POSSO",
+     "NAO VOU", "NAO VOU PODER", "QUERO REMARCAR", "2 REMARCAR"}
+)  # fmt: skip
+_SKIN_TONES = re.compile("[\U0001f3fb-\U0001f3ff\ufe0f]")
+_ANSWER_PUNCTUATION = re.compile(r"[.!,;:)(\-]+")
+ANSWER_WINDOW = timedelta(days=3)  # a "1" later than this is not taken as an answer
+
 # ---- opt-out keywords ------------------------------------------------------------------------
 
 
@@ -42,6 +59,20 @@ def opt_keyword(text: str | None) -> str | None:
     letters = "".join(c for c in folded if not unicodedata.combining(c) and not c.isspace())
     word = letters.rstrip(".!").upper()
     return word if word in OPT_OUT_KEYWORDS | OPT_IN_KEYWORDS else None
+
+
+def reminder_answer(text: str | None) -> str | None:
+    """``CONFIRMED`` or ``DECLINED`` when the whole message is such an answer ("1", "Sim!",
+    "👍", "2", "não posso", "Remarcar."), else None. Case, accents, punctuation, blanks and
+    emoji skin tones are ignored; "sim, estarei lá" is an ordinary message, never guessed."""
+    if not text or len(text) > 40:
+        return None
+    folded = unicodedata.normalize("NFKD", _SKIN_TONES.sub("", text))
+    plain = "".join(c for c in folded if not unicodedata.combining(c)).upper()
+    words = " ".join(_ANSWER_PUNCTUATION.sub(" ", plain).split())
+    if words in _CONFIRM_WORDS:
+        return CONFIRMED
+    return DECLINED if words in _DECLINE_WORDS else None
 
 
 # ---- recurrence -------------------------------------------------------------------------------

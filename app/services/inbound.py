@@ -50,6 +50,8 @@ from app.services.media import (
 from app.services.ports import Clock, Store, Tx
 from app.services.ports_media import MediaBlobs
 from app.services.ports_messaging import NewMessage
+from app.services.reminder_answers import Answered
+from app.services.reminders import ReminderChanged
 from app.services.transport import TransportEvent
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,7 @@ class Stored:
     wa_id: str
     message_id: int
     ticket_id: int
+    answered: Answered | None = None  # the reminder question this message answered
 
 
 class InboundPipeline:
@@ -97,12 +100,15 @@ class InboundPipeline:
             return
         stored = await self._store_or_quarantine(channel_id, event, (clean, media), now)
         if stored is not None:
-            self._bus.publish(
-                InboundReceived(
-                    stored.branch_id, stored.channel_id, stored.wa_id,
-                    stored.message_id, stored.ticket_id,
-                )
-            )  # fmt: skip
+            self._announce(stored)
+
+    def _announce(self, s: Stored) -> None:
+        """Tell the bus what the committed message did."""
+        event = InboundReceived(s.branch_id, s.channel_id, s.wa_id, s.message_id, s.ticket_id)
+        self._bus.publish(event)
+        if s.answered is not None:
+            a = s.answered
+            self._bus.publish(ReminderChanged(s.branch_id, a.reminder_id, None, None, a.status))
 
     async def _receive(self, event: TransportEvent, clean: CleanInbound) -> ReceivedMedia | None:
         """Store the event's attachment (off the loop); None when it has none."""
@@ -169,7 +175,10 @@ class InboundPipeline:
         tx.messaging.set_message_links(message_id, who.contact_id, routed.ticket_id)
         replies = self._reply(tx, channel.id, clean, (who.contact_id, routed), now)
         self._audit(tx, channel, message_id, (who, routed), replies, media=media)
-        return Stored(channel.branch_id, channel_id, clean.wa_id, message_id, routed.ticket_id)
+        return Stored(
+            channel.branch_id, channel_id, clean.wa_id, message_id, routed.ticket_id,
+            routed.answered,
+        )  # fmt: skip
 
     @staticmethod
     def _reply(

@@ -1,5 +1,6 @@
 """Where an inbound message goes: find, reopen or create its ticket, route it to a queue, and
-decide the automatic replies (out-of-hours notice, numbered menu, the queue's greeting).
+decide the automatic replies (out-of-hours notice, numbered menu, the queue's greeting). An
+answer to a reminder's "1 to confirm, 2 to reschedule" is filed by ``reminder_answers`` first.
 
 Runs inside the pipeline's transaction; the replies are written by the pipeline as outbound
 ``messages`` rows with ``automatic=1`` and queued in the outbox in that same transaction.
@@ -25,6 +26,7 @@ from app.domain.tickets import (
 from app.services.opt_out import DEFAULT_OPT_IN_REPLY, DEFAULT_OPT_OUT_REPLY, OptMessage, opt_reply
 from app.services.ports import Tx
 from app.services.ports_messaging import QueueRecord, TicketRecord
+from app.services.reminder_answers import Answered, Question, take_answer
 
 DEFAULT_MENU_HEADER = "Olá! Para agilizar o seu atendimento, responda com o número da opção:"
 REOPEN_SETTING = "reopen_window_minutes"
@@ -54,6 +56,7 @@ class Routed:
     created: bool = False
     reopened: bool = False
     replies: list[tuple[str, str]] = field(default_factory=list)
+    answered: Answered | None = None  # when it answered a reminder's question
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,9 @@ class Arrival:
 
 def route(tx: Tx, arrival: Arrival, settings: RoutingSettings) -> Routed:
     """Put the message in a ticket (see the module docstring) and list the replies owed."""
+    answered = _reminder_answer(tx, arrival)
+    if answered is not None:  # its acknowledgement is the only reply (reminder_answers)
+        return answered
     m = tx.messaging
     active = m.active_ticket(arrival.branch_id, arrival.contact_id, arrival.channel_id)
     if active is not None:
@@ -81,6 +87,17 @@ def route(tx: Tx, arrival: Arrival, settings: RoutingSettings) -> Routed:
     if notice:
         routed.replies.insert(0, ("out_of_hours", notice))
     _opt_keyword(tx, arrival, routed, settings)
+    return routed
+
+
+def _reminder_answer(tx: Tx, arrival: Arrival) -> Routed | None:
+    a = arrival
+    question = Question(a.branch_id, a.channel_id, a.contact_id, a.message_id, a.text, a.at)
+    answered = take_answer(tx, question)
+    if answered is None:
+        return None
+    routed = Routed(answered.ticket_id, reopened=answered.reopened, replies=[answered.reply])
+    routed.answered = answered
     return routed
 
 

@@ -50,12 +50,12 @@ def opt_reply(
         if not opted_out:
             tx.reminders.set_opted_out(msg.contact_id, msg.at)
         _record(tx, msg, keyword, "contact.opt_out")
-        return "opt_out", _text(tx, msg.branch_id, OPT_OUT_REPLY_SETTING, defaults[0])
+        return "opt_out", branch_text(tx, msg.branch_id, OPT_OUT_REPLY_SETTING, defaults[0])
     if not opted_out:
         return None
     tx.reminders.set_opted_out(msg.contact_id, None)
     _record(tx, msg, keyword, "contact.opt_in")
-    return "opt_in", _text(tx, msg.branch_id, OPT_IN_REPLY_SETTING, defaults[1])
+    return "opt_in", branch_text(tx, msg.branch_id, OPT_IN_REPLY_SETTING, defaults[1])
 
 
 def _record(tx: Tx, msg: OptMessage, keyword: str, action: str) -> None:
@@ -71,6 +71,7 @@ def _record(tx: Tx, msg: OptMessage, keyword: str, action: str) -> None:
     tx.audit.append(entry)
 
 
-def _text(tx: Tx, branch_id: int, key: str, default: str) -> str:
+def branch_text(tx: Tx, branch_id: int, key: str, default: str) -> str:
+    """The branch's text setting ``key``, or ``default`` when it is unset or blank."""
     value = tx.messaging.setting(branch_id, key)
     return value if isinstance(value, str) and value.strip() else default

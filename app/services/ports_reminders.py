@@ -23,6 +23,7 @@ class NewReminder:
     campaign: str | None
     created_by: int | None
     at: datetime
+    ask_confirmation: bool = False  # the text ends with "1 to confirm, 2 to reschedule"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,10 @@ class ReminderRecord:
     created_at: datetime
     last_sent_at: datetime | None
     contact_name: str | None = None  # in lists only (who the reminder is for; never logged)
+    ask_confirmation: bool = False
+    asked_ticket_id: int | None = None  # the ticket the latest occurrence went into
+    answer: str | None = None  # the patient's answer to it: confirmed / declined (None: none)
+    answered_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +60,7 @@ class ReminderQuery:
     campaign: str | None = None
     contact_id: int | None = None
     before: tuple[datetime, int] | None = None
+    answer: str | None = None  # confirmed, declined, or waiting (asked, sent, unanswered)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,4 +87,7 @@ class ReminderRepo(Protocol):
         self, contact_id: int, keyword: str, message_id: int | None, at: datetime
     ) -> int: ...
     def link_message(self, message_id: int, reminder_id: int) -> None: ...
+    def awaiting_answer(
+        self, contact_id: int, channel_id: int, since: datetime
+    ) -> ReminderRecord | None: ...
     def channel_sends(self, channel_id: int, since: datetime) -> tuple[datetime | None, int]: ...

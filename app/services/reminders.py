@@ -17,7 +17,13 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from app.domain.errors import ClinicDeskError, ErrorCode, NotFoundError
-from app.domain.reminders import Recurrence, check_recurrence, first_occurrence
+from app.domain.reminders import (
+    ANSWERS,
+    WAITING,
+    Recurrence,
+    check_recurrence,
+    first_occurrence,
+)
 from app.domain.roles import Actor, Permission
 from app.services.audit import Auditor, AuditTarget
 from app.services.events import Event, EventBus
@@ -31,6 +37,7 @@ from app.services.ticket_access import clamp_limit, decode_cursor, encode_cursor
 MAX_CONTACTS = 1000
 PAST_TOLERANCE = timedelta(minutes=5)  # "now" from a client whose clock is a little behind
 STATUSES = frozenset({"scheduled", "done", "cancelled", "skipped_opt_out"})
+ANSWER_FILTERS = frozenset({*ANSWERS, WAITING})
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +50,7 @@ class ReminderRequest:
     start_at: datetime
     every_days: int | None = None
     cron: str | None = None
+    ask_confirmation: bool = False  # "Responda 1 para confirmar ou 2 para remarcar"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +61,7 @@ class ReminderFilters:
     contact_id: int | None = None
     cursor: str | None = None
     limit: int = 50
+    answer: str | None = None  # confirmed, declined, or waiting (asked, sent, no answer yet)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +85,7 @@ class DueReminder:
 
 @dataclass(frozen=True, slots=True)
 class ReminderChanged(Event):
-    """A reminder was created, cancelled, fired or skipped (ids and status only)."""
+    """A reminder was created, cancelled, fired, skipped or answered (ids and status only)."""
 
     reminder_id: int
     contact_id: int | None
@@ -129,7 +138,7 @@ class ReminderService:
             kept = _branch_contact(tx, channel.branch_id, contact_id)
             new = NewReminder(
                 channel.branch_id, channel.id, kept, text, first, rec.every_days, rec.cron,
-                campaign, actor.user_id, now,
+                campaign, actor.user_id, now, req.ask_confirmation,
             )  # fmt: skip
             made.append(self._add(tx, actor, new))
         return made
@@ -139,6 +148,7 @@ class ReminderService:
         target = AuditTarget("reminder", reminder_id, new.branch_id)
         details: dict[str, object] = {"contact_id": new.contact_id, "channel_id": new.channel_id}
         details |= {"campaign": new.campaign, "every_days": new.every_days, "cron": new.cron}
+        details["ask_confirmation"] = new.ask_confirmation
         self._auditor.record(tx, actor, "reminder.create", target, **details)
         return _must(tx, reminder_id)
 
@@ -147,10 +157,14 @@ class ReminderService:
         f = filters
         if f.status is not None and f.status not in STATUSES:
             raise ClinicDeskError(ErrorCode.INVALID_INPUT, field="status")
+        if f.answer is not None and f.answer not in ANSWER_FILTERS:
+            raise ClinicDeskError(ErrorCode.INVALID_INPUT, field="answer")
         actor.require(Permission.MANAGE_REMINDERS)
         limit, before = clamp_limit(f.limit), decode_cursor(f.cursor)
         branches = _branches(actor, f.branch_id)
-        query = ReminderQuery(branches, limit + 1, f.status, f.campaign, f.contact_id, before)
+        query = ReminderQuery(
+            branches, limit + 1, f.status, f.campaign, f.contact_id, before, f.answer
+        )
         rows = await self._store.read(lambda tx: tx.reminders.list(query))
         cursor = None
         if len(rows) > limit:

@@ -20,6 +20,7 @@ from app.services.audit import Auditor, AuditTarget
 from app.services.ports import Tx
 from app.services.ports_outbox import NewOutbound, OutboxItem, TicketTarget
 from app.services.ports_reminders import ContactFacts, ReminderRecord
+from app.services.reminder_answers import prompt_text
 from app.services.ticket_extras import CLINIC_NAME_SETTING
 
 SYSTEM = Actor(user_id=None, username="engine.reminders")
@@ -71,7 +72,8 @@ def timezone_of(tx: Tx, branch_id: int) -> str:
 
 def render(tx: Tx, rem: ReminderRecord, facts: ContactFacts) -> str:
     """The reminder's text with ``{nome}``, ``{primeiro_nome}`` and ``{clinica}`` filled as in
-    quick replies; a name the contact does not have is left out rather than sent as "{nome}"."""
+    quick replies; a name the contact does not have is left out rather than sent as "{nome}".
+    A reminder that asks for confirmation ends with the branch's "1 to confirm" line."""
     clinic = tx.messaging.setting(rem.branch_id, CLINIC_NAME_SETTING)
     routing = tx.messaging.routing(rem.branch_id)
     values = {
@@ -82,7 +84,10 @@ def render(tx: Tx, rem: ReminderRecord, facts: ContactFacts) -> str:
     text = render_placeholders(rem.body, values)
     for placeholder in NAME_PLACEHOLDERS:
         text = text.replace(placeholder, "")
-    return _SPACES.sub(" ", text).strip()
+    text = _SPACES.sub(" ", text).strip()
+    if rem.ask_confirmation:  # the question the patient's "1" or "2" answers
+        text = f"{text}\n\n{prompt_text(tx, rem.branch_id)}"
+    return text
 
 
 def _target(tx: Tx, rem: ReminderRecord, now: datetime) -> TicketTarget | None:
@@ -122,6 +127,8 @@ def _finish(
         values["status"] = "done"
     if item is not None:
         values["last_sent_at"] = now
+        if rem.ask_confirmation:  # a new question: an answer to the last one no longer counts
+            values |= {"asked_ticket_id": item.ticket_id, "answer": None, "answered_at": None}
     tx.reminders.update(rem.id, **values)
     details: dict[str, object] = {"contact_id": rem.contact_id, "outcome": outcome}
     if item is not None:

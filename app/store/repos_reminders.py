@@ -10,8 +10,9 @@ import builtins
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, func, insert, or_, select, text, update
 
+from app.domain.reminders import WAITING
 from app.services.ports_reminders import (
     ContactFacts,
     NewReminder,
@@ -23,6 +24,7 @@ from app.store.schema import contacts, messages, opt_outs, reminders
 
 r = reminders.c
 SCHEDULED = "scheduled"
+_AWAITING = text("ask_confirmation = 1 AND answer IS NULL")
 
 
 def _record(row: Any) -> ReminderRecord:
@@ -31,8 +33,16 @@ def _record(row: Any) -> ReminderRecord:
         body=row.body, next_run_at=row.next_run_at, every_days=row.every_days, cron=row.cron,
         campaign=row.campaign, status=row.status, created_by=row.created_by,
         created_at=row.created_at, last_sent_at=row.last_sent_at,
-        contact_name=getattr(row, "contact_name", None),
+        contact_name=getattr(row, "contact_name", None), ask_confirmation=row.ask_confirmation,
+        asked_ticket_id=row.asked_ticket_id, answer=row.answer, answered_at=row.answered_at,
     )  # fmt: skip
+
+
+def _answer_is(answer: str) -> Any:
+    """``waiting``: the question was sent and is unanswered; otherwise that answer."""
+    if answer == WAITING:
+        return and_(_AWAITING, r.last_sent_at.is_not(None))
+    return r.answer == answer
 
 
 class ReminderRepository:
@@ -46,6 +56,7 @@ class ReminderRepository:
         values |= {"contact_id": new.contact_id, "body": new.body, "status": SCHEDULED}
         values |= {"next_run_at": new.next_run_at, "every_days": new.every_days}
         values |= {"cron": new.cron, "campaign": new.campaign, "created_by": new.created_by}
+        values["ask_confirmation"] = new.ask_confirmation
         return new_id(self._c.execute(insert(reminders).values(**values, created_at=new.at)))
 
     def get(self, reminder_id: int) -> ReminderRecord | None:
@@ -63,6 +74,8 @@ class ReminderRepository:
                 q = q.where(column == value)
         if query.contact_id is not None:
             q = q.where(r.contact_id == query.contact_id)
+        if query.answer is not None:
+            q = q.where(_answer_is(query.answer))
         if query.before is not None:
             at, row_id = query.before
             q = q.where(or_(r.created_at < at, (r.created_at == at) & (r.id < row_id)))
@@ -102,6 +115,18 @@ class ReminderRepository:
     def link_message(self, message_id: int, reminder_id: int) -> None:
         query = update(messages).where(messages.c.id == message_id)
         self._c.execute(query.values(reminder_id=reminder_id))
+
+    def awaiting_answer(
+        self, contact_id: int, channel_id: int, since: datetime
+    ) -> ReminderRecord | None:
+        """The latest question sent to the contact on the channel since ``since`` that is
+        still unanswered (the partial index ``ix_reminders_awaiting`` serves it)."""
+        where = (r.contact_id == contact_id) & (r.channel_id == channel_id)
+        where &= _AWAITING  # word for word the index's WHERE, so SQLite can use the index
+        where &= (r.last_sent_at >= since) & r.asked_ticket_id.is_not(None)
+        q = select(reminders).where(where).order_by(r.last_sent_at.desc(), r.id.desc()).limit(1)
+        row = self._c.execute(q).first()
+        return _record(row) if row else None
 
     def channel_sends(self, channel_id: int, since: datetime) -> tuple[datetime | None, int]:
         """The newest reminder message queued on the channel, and how many since ``since``."""

@@ -363,10 +363,23 @@ reminders = Table(
     Column("created_by", ForeignKey("users.id"), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("last_sent_at", UtcDateTime, nullable=True),
+    # "Responda 1 para confirmar ou 2 para remarcar" (migration 0009): the latest occurrence's
+    # ticket, and the patient's answer to it (confirmed / declined; null: none yet)
+    Column("ask_confirmation", Boolean, nullable=False, server_default=text("0")),
+    Column("asked_ticket_id", Integer, nullable=True),
+    Column("answer", String(10), nullable=True),
+    Column("answered_at", UtcDateTime, nullable=True),
     CheckConstraint(
         _in("status", ("scheduled", "done", "cancelled", "skipped_opt_out")), name="status"
     ),
     Index("ix_reminders_due", "status", "next_run_at"),
+    # the inbound pipeline looks up an unanswered question only for a message that is an answer
+    Index(
+        "ix_reminders_awaiting",
+        "contact_id",
+        "channel_id",
+        sqlite_where=text("ask_confirmation = 1 AND answer IS NULL"),
+    ),
     Index("ix_reminders_campaign", "campaign"),
     Index("ix_reminders_list", "branch_id", "created_at"),
 )

@@ -110,3 +110,44 @@ def _two_tickets(engine: Engine) -> dict[str, dict[str, Any]] | None:
 def _first_name(text: str) -> str:
     """The name the engine filled into the reminder (the simulator's patient push name)."""
     return text.removeprefix("Lembrete: ").split(",", 1)[0]
+
+
+def test_a_patients_1_confirms_the_appointment_end_to_end(
+    tmp_path: Path, data_dir: Path, sim: Simulator
+) -> None:
+    init_installation(tmp_path, data_dir)
+    engine = Engine(data_dir)
+    try:
+        engine.call("POST", "/branches", json={"name": BRANCH})
+        channel = engine.linked_channel(BRANCH, "confirma", sim)
+        account = sim_account(sim, channel)
+        engine.call("PUT", "/channels/confirma/limits", json={"send_limits": FAST_LIMITS})
+        sim.post("/control/inbound", channel=account, text="Oi", patient=3)
+        [ticket] = wait_until(lambda: engine.call("GET", "/tickets")["items"] or None, "ticket")
+        body = {
+            "channel_id": channel["id"], "contact_ids": [ticket["contact_id"]],
+            "text": REMINDER, "start_at": datetime.now(UTC).isoformat(),
+            "ask_confirmation": True,
+        }  # fmt: skip
+        [made] = engine.call("POST", "/reminders", json=body)["items"]
+        [sent] = wait_until(lambda: _reminders_to(sim, account, 3), "the reminder")
+        assert sent.endswith("\n\nResponda 1 para confirmar ou 2 para remarcar.")
+        sim.post("/control/inbound", channel=account, text="1", patient=3)
+        answered = wait_until(
+            lambda: _answered(engine, made["id"]), "the answer recorded by the engine"
+        )
+        assert answered["answer"] == "confirmed" and answered["asked_ticket_id"] == ticket["id"]
+        wait_until(
+            lambda: "Obrigado! Sua presença está confirmada." in _sent_to(sim, account, 3),
+            "the acknowledgement at the patient",
+        )
+        listed = engine.call("GET", "/reminders", params={"answer": "confirmed"})["items"]
+        assert [r["id"] for r in listed] == [made["id"]]
+        assert sim.count(account, "duplicate_sends") == 0
+    finally:
+        engine.stop_or_kill()
+
+
+def _answered(engine: Engine, reminder_id: int) -> dict[str, Any] | None:
+    found: dict[str, Any] = engine.call("GET", f"/reminders/{reminder_id}")
+    return found if found["answer"] else None

@@ -1,5 +1,6 @@
-"""Reminder rules without I/O: opt-out keywords, recurrence, pacing math (fake clock and RNG
-values), the daily cap rolling over, and the per-occurrence send key."""
+"""Reminder rules without I/O: opt-out keywords, the patient's answer to "1 or 2",
+recurrence, pacing math (fake clock and RNG values), the daily cap rolling over, and the
+per-occurrence send key."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.domain.errors import ClinicDeskError
 from app.domain.reminders import (
@@ -20,6 +23,7 @@ from app.domain.reminders import (
     occurrence_key,
     opt_keyword,
     pacing_from_env,
+    reminder_answer,
     reserve_slot,
 )
 from app.domain.roles import Permission, Role, role_grants
@@ -52,6 +56,42 @@ def test_opt_keyword_is_the_whole_message_ignoring_case_accents_and_blanks(
     text: str | None, keyword: str | None
 ) -> None:
     assert opt_keyword(text) == keyword
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("1", "confirmed"),
+        (" Sim! ", "confirmed"),
+        ("sím", "confirmed"),
+        ("CONFIRMADO.", "confirmed"),
+        ("ok", "confirmed"),
+        ("\N{THUMBS UP SIGN}", "confirmed"),
+        ("\N{THUMBS UP SIGN}\N{EMOJI MODIFIER FITZPATRICK TYPE-4}", "confirmed"),
+        ("1 - sim", "confirmed"),
+        ("2", "declined"),
+        ("Não posso", "declined"),
+        ("nao vou poder!", "declined"),
+        ("Remarcar.", "declined"),
+        ("cancelar", "declined"),
+        ("sim, estarei lá", None),  # a sentence goes to a person: never guessed
+        ("12", None),
+        ("3", None),
+        ("sair", None),  # an opt-out keyword is never an answer
+        ("", None),
+        (None, None),
+        ("1" * 41, None),
+    ],
+)
+def test_an_answer_is_the_whole_message_in_a_known_form(
+    text: str | None, answer: str | None
+) -> None:
+    assert reminder_answer(text) == answer
+
+
+@given(st.text(max_size=60))
+def test_no_text_is_both_an_answer_and_an_opt_keyword(text: str) -> None:
+    assert reminder_answer(text) is None or opt_keyword(text) is None
 
 
 @pytest.mark.parametrize(
