@@ -55,9 +55,9 @@ DEMO_REPLIES = (
     ("jejum", "Para este exame é preciso jejum de 8 horas. Água pode, {primeiro_nome}."),
 )
 DEMO_PATIENTS = (("+55 11 98765-4321", "Maria Oliveira"), ("(21) 99876-5432", "João Santos"))
-DEMO_REMINDERS = (
-    ("Olá {primeiro_nome}, lembramos da sua consulta amanhã às 9h na {clinica}.", None),
-    ("Olá {primeiro_nome}, hora da sua sessão semanal de fisioterapia na {clinica}.", 7),
+DEMO_REMINDERS = (  # (text, every N days, ask the patient to confirm)
+    ("Olá {primeiro_nome}, lembramos da sua consulta amanhã às 9h na {clinica}.", None, True),
+    ("Olá {primeiro_nome}, hora da sua sessão semanal de fisioterapia na {clinica}.", 7, False),
 )
 
 
@@ -103,11 +103,14 @@ def _demo_channel(branch_id: int, key: str, label: str, index: int, url: str) ->
 
 
 async def _demo_reminders(core: Core, channel_id: int, patients: list[int]) -> None:
-    """A one-off appointment reminder tomorrow at 9:00 and a weekly one (Lembretes page)."""
+    """A one-off appointment reminder tomorrow at 9:00 that asks for confirmation, and a
+    weekly one (Lembretes page)."""
     local = datetime.now().astimezone()
     tomorrow = datetime.combine(local.date() + timedelta(days=1), clock_time(9), local.tzinfo)
-    for contact_id, (text, every) in zip(patients, DEMO_REMINDERS, strict=False):
-        request = ReminderRequest(channel_id, (contact_id,), text, tomorrow, every)
+    for contact_id, (text, every, ask) in zip(patients, DEMO_REMINDERS, strict=False):
+        request = ReminderRequest(
+            channel_id, (contact_id,), text, tomorrow, every, ask_confirmation=ask
+        )
         await core.reminders.create(core.local_actor(), request)
 
 

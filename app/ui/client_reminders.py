@@ -27,10 +27,18 @@ class Reminder:
     status: str  # scheduled, done, cancelled, skipped_opt_out
     last_sent_at: datetime | None
     contact_name: str | None = None
+    ask_confirmation: bool = False
+    answer: str | None = None  # confirmed / declined, to the latest occurrence
+    asked_ticket_id: int | None = None  # the conversation the latest occurrence went into
 
     @property
     def cancellable(self) -> bool:
         return self.status == SCHEDULED
+
+    @property
+    def waiting(self) -> bool:
+        """Asked for confirmation, sent, and not answered yet."""
+        return self.ask_confirmation and self.answer is None and self.last_sent_at is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +50,7 @@ class NewReminder:
     text: str
     start_at: datetime  # aware
     every_days: int | None = None
+    ask_confirmation: bool = False  # "Responda 1 para confirmar ou 2 para remarcar"
 
 
 def _moment(value: str | None) -> datetime | None:
@@ -54,6 +63,7 @@ def reminder_of(d: Json) -> Reminder:
         d["id"], d["branch_id"], d["channel_id"], d["contact_id"], d["body"],
         _moment(d.get("next_run_at")), d.get("every_days"), d.get("cron"), d["status"],
         _moment(d.get("last_sent_at")), d.get("contact_name"),
+        bool(d.get("ask_confirmation")), d.get("answer"), d.get("asked_ticket_id"),
     )  # fmt: skip
 
 
@@ -64,11 +74,11 @@ class RemindersApi:
         self.client = client
 
     async def page(
-        self, status: str | None = None, cursor: str | None = None, limit: int = 100
+        self, filters: Json | None = None, cursor: str | None = None, limit: int = 100
     ) -> tuple[list[Reminder], str | None]:
-        """Newest first; the cursor continues the list (None: the end)."""
-        params: Json = {"limit": limit}
-        params |= {"status": status} if status else {}
+        """Newest first, filtered by ``status`` and/or ``answer`` (``filters``); the cursor
+        continues the list (None: the end)."""
+        params: Json = {"limit": limit} | (filters or {})
         params |= {"cursor": cursor} if cursor else {}
         d = await self.client.call("GET", "/reminders", params=params)
         return [reminder_of(r) for r in d["items"]], d.get("next_cursor")
@@ -83,6 +93,8 @@ class RemindersApi:
         }
         if new.every_days:
             body["every_days"] = new.every_days
+        if new.ask_confirmation:
+            body["ask_confirmation"] = True
         d = await self.client.call("POST", "/reminders", json=body)
         return [reminder_of(r) for r in d["items"]]
 

@@ -105,6 +105,7 @@ class MainWindow(QMainWindow):
         self.contacts_page.startRequested.connect(self.start_conversation)
         listed = lambda: sorted(self.channels.values(), key=lambda c: c.id)  # noqa: E731
         self.reminders_page = RemindersPage(client, login.me, listed)
+        self.reminders_page.ticketRequested.connect(self.open_ticket)
         self.inbox.contact.set_can_remind(can_schedule(login.me))
         self.inbox.contact.reminderRequested.connect(self.remind_patient)
         self._build_pages()
@@ -166,7 +167,7 @@ class MainWindow(QMainWindow):
         self.sidebar.setCurrentRow(index)
 
     def open_ticket(self, ticket_id: int) -> None:
-        """Show Atendimentos with this ticket's conversation (from Contatos)."""
+        """Show Atendimentos with this ticket's conversation (from Contatos or Lembretes)."""
         self.show_page(self.stack.indexOf(self.inbox))
         self.inbox.open_ticket(ticket_id)
 

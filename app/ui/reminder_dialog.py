@@ -1,5 +1,6 @@
 """ "Novo lembrete": find the patient(s) by name, pick the number that sends, write the text
-(with {nome}, {primeiro_nome} and {clinica} filled in per patient), choose when and how often.
+(with {nome}, {primeiro_nome} and {clinica} filled in per patient), choose when and how often,
+and whether the patient is asked to confirm (1) or reschedule (2).
 
 Several patients make a campaign (one reminder each, paced by the engine). Errors from the
 engine are shown in the dialog in Portuguese; the dialog closes only once the engine accepted.
@@ -12,6 +13,7 @@ from datetime import datetime, time, timedelta
 from PySide6.QtCore import QDateTime, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDateTimeEdit,
     QDialog,
@@ -87,6 +89,14 @@ class NewReminderDialog(QDialog):
         self.repeat = named(QComboBox(), "reminderRepeat")
         for label, days in self._repeats():
             self.repeat.addItem(label, days)
+        self.ask = named(
+            QCheckBox(
+                self.tr(
+                    "Pedir confirmação (o paciente responde 1 para confirmar ou 2 para remarcar)"
+                )
+            ),
+            "reminderAsk",
+        )
         self._layout()
 
     def _repeats(self) -> list[tuple[str, int | None]]:
@@ -105,6 +115,7 @@ class NewReminderDialog(QDialog):
         form.addRow(self.tr("Mensagem"), self.text)
         form.addRow(self.tr("Quando"), self.when)
         form.addRow(self.tr("Repetir"), self.repeat)
+        form.addRow("", self.ask)
         hint = QLabel(self.tr("{nome} e {clinica} viram o nome do paciente e o da clínica."))
         hint.setStyleSheet("color: #5F6368;")
         hint.setWordWrap(True)
@@ -180,6 +191,7 @@ class NewReminderDialog(QDialog):
         return NewReminder(
             int(self.channel.currentData()), tuple(self.chosen_contacts()),
             self.text.toPlainText().strip(), start, self.repeat.currentData(),
+            self.ask.isChecked(),
         )  # fmt: skip
 
     def _missing(self) -> str:

@@ -1,5 +1,6 @@
-"""Lembretes: the reminders of the user's branches (newest first, filtered by situation), a
-"Novo lembrete" dialog for supervisors and admins, and "Cancelar lembrete".
+"""Lembretes: the reminders of the user's branches (newest first, filtered by situation or by
+the patient's answer), a "Novo lembrete" dialog for supervisors and admins, "Cancelar
+lembrete", and "Abrir conversa" for a reminder that asked the patient to confirm.
 
 The table's model holds the fetched reminders (a page of at most 100, "Carregar mais" for the
 next), each with the patient's name as the engine's list gives it.
@@ -12,7 +13,14 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -50,7 +58,11 @@ def when_text(when: datetime | None) -> str:
     return when.astimezone().strftime("%d/%m %H:%M") if when else "—"
 
 
-COL_PATIENT, COL_CHANNEL, COL_WHEN, COL_REPEAT, COL_TEXT, COL_STATUS = range(6)
+COL_PATIENT, COL_CHANNEL, COL_WHEN, COL_REPEAT, COL_TEXT, COL_STATUS, COL_ANSWER = range(7)
+
+
+def _short(r: Reminder) -> str:
+    return r.body if len(r.body) <= 60 else r.body[:59] + "…"
 
 
 class RemindersModel(QAbstractTableModel):
@@ -65,8 +77,17 @@ class RemindersModel(QAbstractTableModel):
         self._channel_label = channel_label
         self._headers = (
             self.tr("Paciente"), self.tr("Número"), self.tr("Quando"), self.tr("Repetição"),
-            self.tr("Mensagem"), self.tr("Situação"),
+            self.tr("Mensagem"), self.tr("Situação"), self.tr("Resposta"),
         )  # fmt: skip
+        self._cells: tuple[Callable[[Reminder], str], ...] = (
+            self._patient,
+            lambda r: self._channel_label(r.channel_id),
+            self._when,
+            self._repeat,
+            _short,
+            lambda r: self._situation(r.status),
+            self._answer,
+        )  # one per column, in COL_* order
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
         return 0 if parent.isValid() else len(self.rows)
@@ -88,18 +109,22 @@ class RemindersModel(QAbstractTableModel):
         return self._cell(self.rows[index.row()], index.column())
 
     def _cell(self, r: Reminder, column: int) -> str:
-        if column == COL_PATIENT:
-            unnamed = self.tr("Paciente nº %1").replace("%1", str(r.contact_id))
-            return r.contact_name or unnamed
-        if column == COL_CHANNEL:
-            return self._channel_label(r.channel_id)
-        if column == COL_WHEN:
-            return when_text(r.next_run_at if r.cancellable else r.last_sent_at)
-        if column == COL_REPEAT:
-            return self._repeat(r)
-        if column == COL_TEXT:
-            return r.body if len(r.body) <= 60 else r.body[:59] + "…"
-        return self._situation(r.status)
+        return self._cells[column](r)
+
+    def _patient(self, r: Reminder) -> str:
+        return r.contact_name or self.tr("Paciente nº %1").replace("%1", str(r.contact_id))
+
+    @staticmethod
+    def _when(r: Reminder) -> str:
+        return when_text(r.next_run_at if r.cancellable else r.last_sent_at)
+
+    def _answer(self, r: Reminder) -> str:
+        """What the patient answered to "1 para confirmar, 2 para remarcar" (latest send)."""
+        if r.answer == "confirmed":
+            return self.tr("Confirmou")
+        if r.answer == "declined":
+            return self.tr("Pediu para remarcar")
+        return self.tr("Aguardando resposta") if r.waiting else ""
 
     def _repeat(self, r: Reminder) -> str:
         if r.cron:
@@ -149,6 +174,8 @@ class RemindersModel(QAbstractTableModel):
 class RemindersPage(QWidget):
     """The Lembretes page (see the module docstring)."""
 
+    ticketRequested = Signal(int)  # "Abrir conversa": the ticket the reminder asked in
+
     def __init__(
         self,
         client: DeskClient,
@@ -180,8 +207,10 @@ class RemindersPage(QWidget):
         title = QLabel(self.tr("Lembretes"))
         title.setStyleSheet("font-size: 18px; font-weight: 600;")
         self.filter = named(QComboBox(), "reminderFilter")
-        for label, value in self._filters():
-            self.filter.addItem(label, value)
+        self._filter_params = []
+        for label, params in self._filters():
+            self.filter.addItem(label)
+            self._filter_params.append(params)
         self.filter.currentIndexChanged.connect(lambda _i: self.refresh())
         self.new_button = named(QPushButton(self.tr("Novo lembrete")), "newReminder")
         self.new_button.setVisible(can_schedule(self.me))
@@ -190,10 +219,14 @@ class RemindersPage(QWidget):
         self.cancel_button.setEnabled(False)
         self.cancel_button.setVisible(can_schedule(self.me))
         self.cancel_button.clicked.connect(self.cancel_selected)
+        self.open_button = named(QPushButton(self.tr("Abrir conversa")), "openReminderTicket")
+        self.open_button.setEnabled(False)
+        self.open_button.clicked.connect(self.open_selected)
         top = QHBoxLayout()
         for widget in (title, self.filter):
             top.addWidget(widget)
         top.addStretch(1)
+        top.addWidget(self.open_button)
         top.addWidget(self.cancel_button)
         top.addWidget(self.new_button)
         self.table = self._table()
@@ -208,12 +241,15 @@ class RemindersPage(QWidget):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.more, 0, Qt.AlignmentFlag.AlignHCenter)
 
-    def _filters(self) -> list[tuple[str, str | None]]:
+    def _filters(self) -> list[tuple[str, dict[str, str]]]:
         return [
-            (self.tr("Agendados"), "scheduled"),
-            (self.tr("Enviados"), "done"),
-            (self.tr("Cancelados"), "cancelled"),
-            (self.tr("Todos"), None),
+            (self.tr("Agendados"), {"status": "scheduled"}),
+            (self.tr("Enviados"), {"status": "done"}),
+            (self.tr("Aguardando resposta"), {"answer": "waiting"}),
+            (self.tr("Confirmaram"), {"answer": "confirmed"}),
+            (self.tr("Pediram para remarcar"), {"answer": "declined"}),
+            (self.tr("Cancelados"), {"status": "cancelled"}),
+            (self.tr("Todos"), {}),
         ]
 
     def _table(self) -> QTableView:
@@ -246,7 +282,9 @@ class RemindersPage(QWidget):
     async def _load(self, *, more: bool, notice: str = "") -> None:
         try:
             rows, cursor = await self.api.page(
-                self.filter.currentData(), self._cursor if more else None, PAGE
+                self._filter_params[self.filter.currentIndex()],
+                self._cursor if more else None,
+                PAGE,
             )
         except ClinicDeskError as exc:
             self.notice.setText(error_text(exc))
@@ -267,6 +305,13 @@ class RemindersPage(QWidget):
     def _selection_changed(self) -> None:
         chosen = self.selected()
         self.cancel_button.setEnabled(chosen is not None and chosen.cancellable)
+        self.open_button.setEnabled(chosen is not None and chosen.asked_ticket_id is not None)
+
+    def open_selected(self) -> None:
+        """The conversation the chosen reminder's question went into (to call back a "2")."""
+        chosen = self.selected()
+        if chosen is not None and chosen.asked_ticket_id is not None:
+            self.ticketRequested.emit(chosen.asked_ticket_id)
 
     def cancel_selected(self) -> None:
         chosen = self.selected()

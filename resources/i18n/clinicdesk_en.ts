@@ -1083,6 +1083,10 @@
         <translation>Hello {primeiro_nome}, a reminder of your appointment tomorrow at {clinica}.</translation>
     </message>
     <message>
+        <source>Pedir confirmação (o paciente responde 1 para confirmar ou 2 para remarcar)</source>
+        <translation>Ask for confirmation (the patient replies 1 to confirm or 2 to reschedule)</translation>
+    </message>
+    <message>
         <source>Uma vez</source>
         <translation>Once</translation>
     </message>
@@ -1451,8 +1455,24 @@
         <translation>Status</translation>
     </message>
     <message>
+        <source>Resposta</source>
+        <translation>Answer</translation>
+    </message>
+    <message>
         <source>Paciente nº %1</source>
         <translation>Patient no. %1</translation>
+    </message>
+    <message>
+        <source>Confirmou</source>
+        <translation>Confirmed</translation>
+    </message>
+    <message>
+        <source>Pediu para remarcar</source>
+        <translation>Asked to reschedule</translation>
+    </message>
+    <message>
+        <source>Aguardando resposta</source>
+        <translation>Waiting for an answer</translation>
     </message>
     <message>
         <source>Programado</source>
@@ -1506,6 +1526,10 @@
         <translation>Cancel reminder</translation>
     </message>
     <message>
+        <source>Abrir conversa</source>
+        <translation>Open conversation</translation>
+    </message>
+    <message>
         <source>Carregar mais</source>
         <translation>Load more</translation>
     </message>
@@ -1516,6 +1540,18 @@
     <message>
         <source>Enviados</source>
         <translation>Sent</translation>
+    </message>
+    <message>
+        <source>Aguardando resposta</source>
+        <translation>Waiting for an answer</translation>
+    </message>
+    <message>
+        <source>Confirmaram</source>
+        <translation>Confirmed</translation>
+    </message>
+    <message>
+        <source>Pediram para remarcar</source>
+        <translation>Asked to reschedule</translation>
     </message>
     <message>
         <source>Cancelados</source>

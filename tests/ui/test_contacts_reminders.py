@@ -8,6 +8,7 @@ list agrees. The reminders model passes qtmodeltester.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 import sys
@@ -18,11 +19,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from PySide6.QtCore import QDateTime
 
 from app.simulator.patients import patient_jid, patient_name
 from app.ui.client_reminders import Reminder
 from app.ui.main_window import MainWindow
 from app.ui.reminders_page import (
+    COL_ANSWER,
     COL_CHANNEL,
     COL_PATIENT,
     COL_REPEAT,
@@ -118,6 +121,7 @@ async def _schedule_and_cancel(window: MainWindow, rig: Rig) -> None:
     dialog.found.item(0).setSelected(True)
     dialog.text.setPlainText("Olá {primeiro_nome}, sua consulta é amanhã.")
     dialog.repeat.setCurrentIndex(2)  # Toda semana
+    assert not dialog.ask.isChecked()  # asking is a choice: a campaign may not want answers
     dialog.submit()
     await until(lambda: not dialog.isVisible(), "the dialog closed once scheduled")
     await until(lambda: page.model.rowCount() == 1, "the new reminder listed")
@@ -134,7 +138,60 @@ async def _schedule_and_cancel(window: MainWindow, rig: Rig) -> None:
     await until(lambda: page.model.index(0, COL_STATUS).data() == "Cancelado", "cancelled")
     stored = rig.engine.call("GET", "/reminders")["items"]
     assert [(r["status"], r["every_days"]) for r in stored] == [("cancelled", 7)]
+    assert not stored[0]["ask_confirmation"]
     assert not page.cancel_button.isEnabled()
+
+
+FAST_LIMITS = {
+    "min_gap_s": 1.0, "max_gap_s": 1.0, "per_chat_gap_s": 1.0, "per_minute": 60,
+    "typing_s_per_char": 0.005,
+}  # fmt: skip
+
+
+async def test_lembretes_shows_a_2_and_opens_its_conversation(
+    qtbot: Any, qapp: Any, rig: Rig
+) -> None:
+    rig.engine.call("PUT", "/channels/ct-1/limits", json={"send_limits": FAST_LIMITS})
+    async with opened(qtbot, qapp, rig) as window:
+        page = window.reminders_page
+        window.show_page(window.stack.indexOf(page))
+        await _ask_now(page)
+        sent = lambda: str(rig.sim.http.get(f"/control/outbox/{rig.account}").json())  # noqa: E731
+        await until(lambda: "2 para remarcar" in sent(), "the question at the patient")
+        rig.sim.post(
+            "/control/inbound", channel=rig.account, text="Quero remarcar", patient=PATIENT
+        )
+        page.filter.setCurrentIndex(page.filter.findText("Pediram para remarcar"))
+        for _ in range(100):  # the page reads the list when asked: ask until the answer is in
+            page.refresh()
+            await page.settle()
+            if page.model.rowCount() == 1:
+                break
+            await asyncio.sleep(0.1)
+        assert page.model.index(0, COL_ANSWER).data() == "Pediu para remarcar"
+        page.table.selectRow(0)
+        assert page.open_button.isEnabled()
+        page.open_button.click()
+        conversation = window.inbox.conversation
+        await until(lambda: conversation.ticket is not None, "the conversation opened")
+        assert window.stack.currentWidget() is window.inbox
+        assert conversation.ticket is not None
+        assert conversation.ticket.id == page.model.rows[0].asked_ticket_id
+
+
+async def _ask_now(page: Any) -> None:
+    """Schedule, through the dialog, a reminder due now that asks the patient to confirm."""
+    page.open_new()
+    dialog = page.dialog
+    dialog.finder.setText(patient_name(PATIENT).split()[0])
+    dialog._search_now()
+    await until(lambda: dialog.found.count() > 0, "patients found in the dialog")
+    dialog.found.item(0).setSelected(True)
+    dialog.text.setPlainText("Sua consulta é amanhã às 9h.")
+    dialog.when.setDateTime(QDateTime.currentDateTime())
+    dialog.ask.setChecked(True)
+    dialog.submit()
+    await until(lambda: not dialog.isVisible(), "the dialog closed once scheduled")
 
 
 def _reminder(n: int, status: str = "scheduled", every: int | None = None) -> Reminder:
@@ -163,3 +220,20 @@ def test_the_reminders_model_passes_qtmodeltester(qtmodeltester: Any) -> None:
     )
     model.relabel()
     assert changed == [(0, COL_CHANNEL, 2, COL_CHANNEL)]
+
+
+def test_the_answer_column_says_what_the_patient_replied() -> None:
+    sent = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    asked = replace(_reminder(1, "done"), ask_confirmation=True, last_sent_at=sent)
+    model = RemindersModel(lambda channel_id: f"número {channel_id}")
+    model.replace_rows(
+        [
+            replace(asked, answer="confirmed"),
+            replace(asked, answer="declined"),
+            asked,  # sent, no answer yet
+            replace(asked, last_sent_at=None, status="scheduled"),  # not sent yet
+            _reminder(5, "done"),  # never asked
+        ]
+    )
+    answers = [model.index(r, COL_ANSWER).data() for r in range(5)]
+    assert answers == ["Confirmou", "Pediu para remarcar", "Aguardando resposta", "", ""]
