@@ -178,6 +178,7 @@ class Desk:
             window.show_page(page)
             await _pause(window)
             ok = save(window, folder / name) and ok
+        ok = await self._reminder_screen(window, folder) and ok
         ok = await self._clinic_screens(window, folder) and ok
         dialog = LoginDialog(DeskClient(self.options.engine_url), "ana1")
         dialog.show()
@@ -185,6 +186,21 @@ class Desk:
         ok = save(dialog, folder / "login.png") and ok
         dialog.close()
         await dialog.client.close()
+        return ok
+
+    async def _reminder_screen(self, window: MainWindow, folder: Path) -> bool:
+        """ "Novo lembrete" for the first demo patient, asking for confirmation."""
+        dialog = window.reminders_page.open_new()
+        dialog.finder.setText("maria")
+        dialog.search_now()
+        await _pause(window)
+        if dialog.found.count():
+            dialog.found.item(0).setSelected(True)
+        dialog.text.setPlainText(dialog.text.placeholderText())
+        dialog.ask.setChecked(True)
+        await _pause(window)
+        ok = save(dialog, folder / "new_reminder.png")
+        dialog.reject()
         return ok
 
     async def _contacts_screen(self, window: MainWindow, folder: Path) -> bool:

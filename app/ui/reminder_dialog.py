@@ -63,7 +63,7 @@ class NewReminderDialog(QDialog):
         self.client, self.api = client, api
         self._tasks = TaskSet()
         self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_PAUSE_MS)
-        self._search_timer.timeout.connect(self._search_now)
+        self._search_timer.timeout.connect(self.search_now)
         self._build(channels)
         self.resize(520, 560)
 
@@ -137,7 +137,8 @@ class NewReminderDialog(QDialog):
 
     # ---- patients -----------------------------------------------------------------------------
 
-    def _search_now(self) -> None:
+    def search_now(self) -> None:
+        """Look the typed patient up now, without waiting for a pause in typing."""
         query = self.finder.text().strip()
         if query:
             self._tasks.spawn(self._search(query))

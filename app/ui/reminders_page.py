@@ -124,7 +124,10 @@ class RemindersModel(QAbstractTableModel):
             return self.tr("Confirmou")
         if r.answer == "declined":
             return self.tr("Pediu para remarcar")
-        return self.tr("Aguardando resposta") if r.waiting else ""
+        if r.waiting:
+            return self.tr("Aguardando resposta")
+        asks = r.ask_confirmation and r.last_sent_at is None and r.cancellable
+        return self.tr("Vai pedir confirmação") if asks else ""
 
     def _repeat(self, r: Reminder) -> str:
         if r.cron:

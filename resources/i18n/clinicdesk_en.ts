@@ -1475,6 +1475,10 @@
         <translation>Waiting for an answer</translation>
     </message>
     <message>
+        <source>Vai pedir confirmação</source>
+        <translation>Will ask for confirmation</translation>
+    </message>
+    <message>
         <source>Programado</source>
         <translation>Custom schedule</translation>
     </message>

@@ -116,7 +116,7 @@ async def _schedule_and_cancel(window: MainWindow, rig: Rig) -> None:
     assert dialog.message.text() == "Escolha pelo menos um paciente." and dialog.isVisible()
     name = patient_name(PATIENT)
     dialog.finder.setText(name.split()[0])
-    dialog._search_now()
+    dialog.search_now()
     await until(lambda: dialog.found.count() > 0, "patients found in the dialog")
     dialog.found.item(0).setSelected(True)
     dialog.text.setPlainText("Olá {primeiro_nome}, sua consulta é amanhã.")
@@ -184,7 +184,7 @@ async def _ask_now(page: Any) -> None:
     page.open_new()
     dialog = page.dialog
     dialog.finder.setText(patient_name(PATIENT).split()[0])
-    dialog._search_now()
+    dialog.search_now()
     await until(lambda: dialog.found.count() > 0, "patients found in the dialog")
     dialog.found.item(0).setSelected(True)
     dialog.text.setPlainText("Sua consulta é amanhã às 9h.")
@@ -236,4 +236,6 @@ def test_the_answer_column_says_what_the_patient_replied() -> None:
         ]
     )
     answers = [model.index(r, COL_ANSWER).data() for r in range(5)]
-    assert answers == ["Confirmou", "Pediu para remarcar", "Aguardando resposta", "", ""]
+    assert answers == [
+        "Confirmou", "Pediu para remarcar", "Aguardando resposta", "Vai pedir confirmação", "",
+    ]  # fmt: skip
