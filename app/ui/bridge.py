@@ -70,6 +70,7 @@ class EventBridge(QObject):
     channelWarning = Signal(int, bool)  # channel_id, deaf suspected
     pairingQr = Signal(int, str, float)  # channel_id, qr payload, seconds left
     pairingCode = Signal(int, str)  # channel_id, code
+    reminderChanged = Signal(int, str)  # reminder_id, status (sent, answered, cancelled…)
 
     def __init__(
         self,
@@ -100,6 +101,7 @@ class EventBridge(QObject):
             "ChannelDeafCleared": lambda e: self.channelWarning.emit(e["channel_id"], False),
             "PairingQr": lambda e: self.pairingQr.emit(e["channel_id"], e["qr"], e["expires_in"]),
             "PairingCode": lambda e: self.pairingCode.emit(e["channel_id"], e["code"]),
+            "ReminderChanged": lambda e: self.reminderChanged.emit(e["reminder_id"], e["status"]),
         }
 
     # ---- control -----------------------------------------------------------------------------

@@ -106,6 +106,7 @@ class MainWindow(QMainWindow):
         listed = lambda: sorted(self.channels.values(), key=lambda c: c.id)  # noqa: E731
         self.reminders_page = RemindersPage(client, login.me, listed)
         self.reminders_page.ticketRequested.connect(self.open_ticket)
+        bridge.reminderChanged.connect(self.reminders_page.reminder_changed)
         self.inbox.contact.set_can_remind(can_schedule(login.me))
         self.inbox.contact.reminderRequested.connect(self.remind_patient)
         self._build_pages()

@@ -19,6 +19,7 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import QShowEvent
@@ -46,6 +47,7 @@ from app.ui.texts import error_text
 Index = QModelIndex | QPersistentModelIndex
 SCHEDULERS = ("supervisor", "admin", "super_admin")
 PAGE = 100
+RELOAD_PAUSE_MS = 500  # a campaign firing announces each reminder: one reload for the lot
 
 
 def can_schedule(me: Me) -> bool:
@@ -194,6 +196,8 @@ class RemindersPage(QWidget):
         self._tasks = TaskSet()
         self.model = RemindersModel(self.channel_label, self)
         self.dialog: NewReminderDialog | None = None
+        self._reload = QTimer(self, singleShot=True, interval=RELOAD_PAUSE_MS)
+        self._reload.timeout.connect(self.refresh)
         self._build()
 
     def channel_label(self, channel_id: int) -> str:
@@ -274,6 +278,11 @@ class RemindersPage(QWidget):
         super().showEvent(event)
         self.refresh()
 
+    def reminder_changed(self, _reminder_id: int, _status: str) -> None:
+        """A reminder was sent, answered or cancelled: reload the list if it is on screen."""
+        if self.isVisible():
+            self._reload.start()
+
     def refresh(self, notice: str = "") -> None:
         """Reload the first page for the chosen situation; then show ``notice`` (if any)."""
         self._tasks.spawn(self._load(more=False, notice=notice))
@@ -294,7 +303,10 @@ class RemindersPage(QWidget):
             return
         self._cursor = cursor
         self.more.setVisible(cursor is not None)
+        chosen = self.selected()
         (self.model.append_rows if more else self.model.replace_rows)(rows)
+        if chosen is not None and not more:
+            self._select(chosen.id)  # a reload keeps the row the user had chosen
         empty = "" if self.model.rows else self.tr("Nenhum lembrete aqui.")
         self.notice.setText(notice or empty)
         self._selection_changed()
@@ -304,6 +316,11 @@ class RemindersPage(QWidget):
     def selected(self) -> Reminder | None:
         rows = self.table.selectionModel().selectedRows()
         return self.model.rows[rows[0].row()] if rows else None
+
+    def _select(self, reminder_id: int) -> None:
+        found = next((n for n, r in enumerate(self.model.rows) if r.id == reminder_id), None)
+        if found is not None:
+            self.table.selectRow(found)
 
     def _selection_changed(self) -> None:
         chosen = self.selected()
@@ -348,6 +365,7 @@ class RemindersPage(QWidget):
         self.refresh(notice=text.replace("%1", str(count)))
 
     async def settle(self) -> None:
+        self._reload.stop()  # a reload still waiting for the pause is dropped
         await self._tasks.settle()
         if self.dialog is not None:
             await self.dialog.settle()

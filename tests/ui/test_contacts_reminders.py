@@ -8,7 +8,6 @@ list agrees. The reminders model passes qtmodeltester.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
 import sys
@@ -155,21 +154,23 @@ async def test_lembretes_shows_a_2_and_opens_its_conversation(
     async with opened(qtbot, qapp, rig) as window:
         page = window.reminders_page
         window.show_page(window.stack.indexOf(page))
+        page.filter.setCurrentIndex(page.filter.findText("Pediram para remarcar"))
         await _ask_now(page)
         sent = lambda: str(rig.sim.http.get(f"/control/outbox/{rig.account}").json())  # noqa: E731
         await until(lambda: "2 para remarcar" in sent(), "the question at the patient")
+        page.table.clearSelection()
+        assert page.model.rowCount() == 0
         rig.sim.post(
             "/control/inbound", channel=rig.account, text="Quero remarcar", patient=PATIENT
         )
-        page.filter.setCurrentIndex(page.filter.findText("Pediram para remarcar"))
-        for _ in range(100):  # the page reads the list when asked: ask until the answer is in
-            page.refresh()
-            await page.settle()
-            if page.model.rowCount() == 1:
-                break
-            await asyncio.sleep(0.1)
+        # nobody reloads: the engine's ReminderChanged event does, through the bridge
+        await until(lambda: page.model.rowCount() == 1, "the answer listed live")
         assert page.model.index(0, COL_ANSWER).data() == "Pediu para remarcar"
         page.table.selectRow(0)
+        page.refresh()  # a reload (another reminder's event) keeps the chosen row
+        await page.settle()
+        chosen = page.selected()
+        assert chosen is not None and chosen.answer == "declined"
         assert page.open_button.isEnabled()
         page.open_button.click()
         conversation = window.inbox.conversation
