@@ -38,6 +38,8 @@ class Permission(StrEnum):
     HANDLE_TICKETS = "handle_tickets"
     VIEW_AUDIT = "view_audit"
     MANAGE_REMINDERS = "manage_reminders"  # schedule reminders and campaigns to patients
+    # schedule, see and cancel one's own reminders to one patient whose conversation one sees
+    REMIND_PATIENTS = "remind_patients"
 
 
 _GRANTS: dict[Role, frozenset[Permission]] = {
@@ -50,9 +52,12 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW_REPORTS,
             Permission.HANDLE_TICKETS,
             Permission.MANAGE_REMINDERS,
+            Permission.REMIND_PATIENTS,
         }
     ),
-    Role.RECEPTIONIST: frozenset({Permission.VIEW_BRANCH, Permission.HANDLE_TICKETS}),
+    Role.RECEPTIONIST: frozenset(
+        {Permission.VIEW_BRANCH, Permission.HANDLE_TICKETS, Permission.REMIND_PATIENTS}
+    ),
 }
 
 

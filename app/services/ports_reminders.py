@@ -54,13 +54,15 @@ class ReminderRecord:
 class ReminderQuery:
     """A keyset page of reminders, newest first (``before``: the cursor's (created_at, id))."""
 
-    branch_ids: frozenset[int] | None  # None: every branch
+    branch_ids: frozenset[int] | None  # listed whole (None: every branch)
     limit: int
     status: str | None = None
     campaign: str | None = None
     contact_id: int | None = None
     before: tuple[datetime, int] | None = None
     answer: str | None = None  # confirmed, declined, or waiting (asked, sent, unanswered)
+    own_branch_ids: frozenset[int] = frozenset()  # here, only ``own_user_id``'s reminders
+    own_user_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,7 @@
 """Reminders and campaigns: schedule a text to one contact or to a list (a campaign), once or
-recurring; list and cancel them. Supervisors and admins of the branch (``manage_reminders``).
+recurring; list and cancel them. Supervisors and admins of the branch (``manage_reminders``)
+do all of it; receptionists (``remind_patients``) schedule one patient at a time, a patient
+whose conversation they may open, and see and cancel only the reminders they scheduled.
 
 The ``reminders`` table is the source of truth. The engine's scheduler
 (``app.services.reminder_scheduler``) plans a job per scheduled reminder from it — at start,
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from app.domain.errors import ClinicDeskError, ErrorCode, NotFoundError
+from app.domain.errors import AccessDeniedError, ClinicDeskError, ErrorCode, NotFoundError
 from app.domain.reminders import (
     ANSWERS,
     WAITING,
@@ -32,7 +34,13 @@ from app.services.outbound import Waker, changed_event, clean_text
 from app.services.ports import Clock, Store, Tx
 from app.services.ports_reminders import NewReminder, ReminderQuery, ReminderRecord
 from app.services.reminders_fire import Fired, fire_in, timezone_of
-from app.services.ticket_access import clamp_limit, decode_cursor, encode_cursor
+from app.services.ticket_access import (
+    clamp_limit,
+    decode_cursor,
+    encode_cursor,
+    require_user,
+    scope_for,
+)
 
 MAX_CONTACTS = 1000
 PAST_TOLERANCE = timedelta(minutes=5)  # "now" from a client whose clock is a little behind
@@ -128,7 +136,9 @@ class ReminderService:
         channel = tx.channels.get(req.channel_id)
         if channel is None or not actor.can(Permission.VIEW_BRANCH, channel.branch_id):
             raise NotFoundError(ErrorCode.NOT_FOUND, entity="channel")  # other branches: hidden
-        actor.require(Permission.MANAGE_REMINDERS, channel.branch_id)
+        manager = actor.can(Permission.MANAGE_REMINDERS, channel.branch_id)
+        if not manager:
+            _require_own(actor, channel.branch_id, contact_ids)
         tz, now = timezone_of(tx, channel.branch_id), self._clock.now()
         rec = check_recurrence(Recurrence(req.every_days, req.cron), tz)
         start = _start(req.start_at, now)
@@ -136,6 +146,8 @@ class ReminderService:
         made = []
         for contact_id in contact_ids:
             kept = _branch_contact(tx, channel.branch_id, contact_id)
+            if not manager:
+                _require_seen(tx, actor, kept)
             new = NewReminder(
                 channel.branch_id, channel.id, kept, text, first, rec.every_days, rec.cron,
                 campaign, actor.user_id, now, req.ask_confirmation,
@@ -153,18 +165,21 @@ class ReminderService:
         return _must(tx, reminder_id)
 
     async def list(self, actor: Actor, filters: ReminderFilters) -> ReminderPage:
-        """Reminders of the branches where the actor manages them, newest first (keyset)."""
+        """Reminders of the branches where the actor manages them, plus the actor's own where
+        they only remind (receptionists), newest first (keyset)."""
         f = filters
         if f.status is not None and f.status not in STATUSES:
             raise ClinicDeskError(ErrorCode.INVALID_INPUT, field="status")
         if f.answer is not None and f.answer not in ANSWER_FILTERS:
             raise ClinicDeskError(ErrorCode.INVALID_INPUT, field="answer")
-        actor.require(Permission.MANAGE_REMINDERS)
+        if not actor.can(Permission.REMIND_PATIENTS):
+            actor.require(Permission.MANAGE_REMINDERS)
         limit, before = clamp_limit(f.limit), decode_cursor(f.cursor)
-        branches = _branches(actor, f.branch_id)
+        managed, own = _branches(actor, f.branch_id)
         query = ReminderQuery(
-            branches, limit + 1, f.status, f.campaign, f.contact_id, before, f.answer
-        )
+            managed, limit + 1, f.status, f.campaign, f.contact_id, before, f.answer,
+            own_branch_ids=own, own_user_id=actor.user_id,
+        )  # fmt: skip
         rows = await self._store.read(lambda tx: tx.reminders.list(query))
         cursor = None
         if len(rows) > limit:
@@ -291,18 +306,43 @@ def _branch_contact(tx: Tx, branch_id: int, contact_id: int) -> int:
     return facts.id
 
 
-def _branches(actor: Actor, branch_id: int | None) -> frozenset[int] | None:
-    if branch_id is not None:
-        if not actor.can(Permission.MANAGE_REMINDERS, branch_id):
-            raise NotFoundError(ErrorCode.NOT_FOUND, entity="branch")
-        return frozenset({branch_id})
+def _branches(actor: Actor, branch_id: int | None) -> tuple[frozenset[int] | None, frozenset[int]]:
+    """The branches whose reminders the actor lists whole (None: all), and those where only
+    the actor's own reminders are listed (receptionists)."""
     if actor.super_admin:
-        return None
-    return frozenset(b for b in actor.branch_ids if actor.can(Permission.MANAGE_REMINDERS, b))
+        return (None if branch_id is None else frozenset({branch_id})), frozenset()
+    wanted = actor.branch_ids if branch_id is None else frozenset({branch_id})
+    managed = frozenset(b for b in wanted if actor.can(Permission.MANAGE_REMINDERS, b))
+    own = frozenset(b for b in wanted - managed if actor.can(Permission.REMIND_PATIENTS, b))
+    if branch_id is not None and not managed | own:
+        raise NotFoundError(ErrorCode.NOT_FOUND, entity="branch")
+    return managed, own
 
 
 def _may(actor: Actor, rem: ReminderRecord) -> bool:
-    return actor.can(Permission.MANAGE_REMINDERS, rem.branch_id)
+    """Managers of the branch, or the receptionist who scheduled it."""
+    if actor.can(Permission.MANAGE_REMINDERS, rem.branch_id):
+        return True
+    mine = actor.user_id is not None and rem.created_by == actor.user_id
+    return mine and actor.can(Permission.REMIND_PATIENTS, rem.branch_id)
+
+
+def _require_own(actor: Actor, branch_id: int, contact_ids: tuple[int, ...]) -> None:
+    """Without ``manage_reminders``: one patient at a time (campaigns are supervisors'), and
+    only from a staff account (the reminder is theirs to see and cancel)."""
+    actor.require(Permission.REMIND_PATIENTS, branch_id)
+    require_user(actor)
+    if len(contact_ids) > 1:
+        raise AccessDeniedError(ErrorCode.ACCESS_DENIED, permission="manage_reminders")
+
+
+def _require_seen(tx: Tx, actor: Actor, contact_id: int) -> None:
+    """The patient must have a conversation the actor may open; else "not found", as for a
+    contact profile (a receptionist does not learn of patients of other queues)."""
+    scope = scope_for(tx, actor)
+    tickets = tx.messaging.tickets_of_contact(contact_id)
+    if not any(tx.messaging.ticket_visible(t.id, scope) for t in tickets):
+        raise NotFoundError(ErrorCode.NOT_FOUND, entity="contact")
 
 
 def _managed(tx: Tx, actor: Actor, reminder_id: int) -> ReminderRecord:

@@ -38,6 +38,15 @@ def _record(row: Any) -> ReminderRecord:
     )  # fmt: skip
 
 
+def _readable(query: ReminderQuery) -> Any:
+    """Every reminder of the managed branches, and the user's own in the others."""
+    managed = r.branch_id.in_(sorted(query.branch_ids or ()))
+    if not query.own_branch_ids or query.own_user_id is None:
+        return managed
+    own = r.branch_id.in_(sorted(query.own_branch_ids)) & (r.created_by == query.own_user_id)
+    return or_(managed, own)
+
+
 def _answer_is(answer: str) -> Any:
     """``waiting``: the question was sent and is unanswered; otherwise that answer."""
     if answer == WAITING:
@@ -68,7 +77,7 @@ class ReminderRepository:
         name = contacts.c.display_name.label("contact_name")
         q = select(reminders, name).join(contacts, contacts.c.id == r.contact_id)
         if query.branch_ids is not None:
-            q = q.where(r.branch_id.in_(sorted(query.branch_ids)))
+            q = q.where(_readable(query))
         for column, value in ((r.status, query.status), (r.campaign, query.campaign)):
             if value is not None:
                 q = q.where(column == value)

@@ -74,7 +74,7 @@ class ContactPanel(QWidget):
         self.client = client
         self.ticket: Ticket | None = None
         self.profile: ContactProfile | None = None
-        self.can_remind = False  # supervisors and admins schedule reminders
+        self.can_remind = False  # whether the user may schedule reminders (set by the window)
         self._channels: dict[int, str] = {}
         self._queues: dict[int, tuple[str, str]] = {}
         self._tasks = TaskSet()

@@ -2,7 +2,8 @@
 (with {nome}, {primeiro_nome} and {clinica} filled in per patient), choose when and how often,
 and whether the patient is asked to confirm (1) or reschedule (2).
 
-Several patients make a campaign (one reminder each, paced by the engine). Errors from the
+Several patients make a campaign (one reminder each, paced by the engine); users who may not
+send campaigns (receptionists) choose one patient. Errors from the
 engine are shown in the dialog in Portuguese; the dialog closes only once the engine accepted.
 """
 
@@ -57,8 +58,11 @@ class NewReminderDialog(QDialog):
         api: RemindersApi,
         channels: list[Channel],
         parent: QWidget | None = None,
+        *,
+        campaigns: bool = True,
     ) -> None:
         super().__init__(parent)
+        self.campaigns = campaigns  # False: one patient (receptionists: no campaigns)
         self.setWindowTitle(self.tr("Novo lembrete"))
         self.client, self.api = client, api
         self._tasks = TaskSet()
@@ -72,7 +76,11 @@ class NewReminderDialog(QDialog):
         self.finder.setPlaceholderText(self.tr("Digite o nome ou o telefone do paciente"))
         self.finder.textChanged.connect(lambda _t: self._search_timer.start())
         self.found = named(QListWidget(), "reminderPatients")
-        self.found.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
+        self.found.setSelectionMode(
+            QAbstractItemView.SelectionMode.MultiSelection
+            if self.campaigns
+            else QAbstractItemView.SelectionMode.SingleSelection
+        )
         self.channel = named(QComboBox(), "reminderChannel")
         for c in channels:
             if c.enabled:

@@ -51,7 +51,14 @@ RELOAD_PAUSE_MS = 500  # a campaign firing announces each reminder: one reload f
 
 
 def can_schedule(me: Me) -> bool:
-    """Supervisors and admins schedule reminders (the engine enforces it too)."""
+    """Everyone with a branch may schedule a reminder: receptionists one patient at a time,
+    a patient whose conversation they see (the engine enforces which)."""
+    return me.super_admin or bool(me.branches)
+
+
+def can_campaign(me: Me) -> bool:
+    """Supervisors and admins also send one text to several patients (a campaign) and see
+    every reminder of their branch; others see their own."""
     return me.super_admin or any(b.role in SCHEDULERS for b in me.branches)
 
 
@@ -349,7 +356,9 @@ class RemindersPage(QWidget):
 
     def open_new(self) -> NewReminderDialog:
         """The "Novo lembrete" dialog; on success the list shows the new reminders."""
-        self.dialog = NewReminderDialog(self.client, self.api, self._channels(), self)
+        self.dialog = NewReminderDialog(
+            self.client, self.api, self._channels(), self, campaigns=can_campaign(self.me)
+        )
         self.dialog.created.connect(self._created)
         self.dialog.open()
         return self.dialog

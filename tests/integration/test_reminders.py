@@ -159,8 +159,9 @@ async def test_roles_bad_input_and_other_branches(desk: Desk) -> None:
     receptionist = await inst.add_staff(Role.RECEPTIONIST, "Centro")
     supervisor = await inst.add_staff(Role.SUPERVISOR, "Centro")
     other = await inst.add_staff(Role.SUPERVISOR, "Sul")
-    with pytest.raises(AccessDeniedError):
-        await service.create(receptionist, _request(desk, [contact]))
+    second = await _contact(desk, 9)
+    with pytest.raises(AccessDeniedError):  # a campaign is the supervisors' to send
+        await service.create(receptionist, _request(desk, [contact, second]))
     with pytest.raises(NotFoundError):
         await service.create(other, _request(desk, [contact]))
     [rem] = await service.create(supervisor, _request(desk, [contact]))
@@ -272,7 +273,9 @@ async def test_the_api_schedules_lists_and_cancels_by_role(desk: Desk) -> None:
             headers = {"Authorization": f"Bearer {tokens[who]}"}
             return await api.request(method, path, headers=headers, **kw)
 
-        assert (await call("POST", "/reminders", "receptionist", json=body)).status_code == 403
+        campaign = body | {"contact_ids": [contact, await _contact(desk, 14)]}
+        refused = await call("POST", "/reminders", "receptionist", json=campaign)
+        assert refused.status_code == 403
         assert (await call("POST", "/reminders", "other", json=body)).status_code == 404
         naive = body | {"start_at": desk.clock.now().replace(tzinfo=None).isoformat()}
         assert (await call("POST", "/reminders", "supervisor", json=naive)).status_code == 400
@@ -280,7 +283,7 @@ async def test_the_api_schedules_lists_and_cancels_by_role(desk: Desk) -> None:
         assert made.status_code == 201, made.text
         [rem] = made.json()["items"]
         assert rem["cron"] == "0 9 * * 1-5" and rem["status"] == "scheduled"
-        assert (await call("GET", "/reminders", "receptionist")).status_code == 403
+        assert (await call("GET", "/reminders", "receptionist")).json()["items"] == []  # own
         assert (await call("GET", "/reminders", "other")).json()["items"] == []
         listed = (await call("GET", f"/reminders?contact_id={contact}", "supervisor")).json()
         assert [r["id"] for r in listed["items"]] == [rem["id"]]
@@ -288,3 +291,35 @@ async def test_the_api_schedules_lists_and_cancels_by_role(desk: Desk) -> None:
         assert gone.status_code == 404
         done = await call("POST", f"/reminders/{rem['id']}/cancel", "supervisor")
         assert done.json()["status"] == "cancelled"
+
+
+async def test_a_receptionist_reminds_a_patient_they_see_and_sees_only_their_own(
+    desk: Desk,
+) -> None:
+    service, inst, core = _service(desk), desk.inst, desk.inst.core
+    mine, theirs = await desk.add_queue("Agenda", order=1), await desk.add_queue("Exames", order=2)
+    receptionist = await inst.add_staff(Role.RECEPTIONIST, "Centro")
+    supervisor = await inst.add_staff(Role.SUPERVISOR, "Centro")
+    assert receptionist.user_id is not None
+    await core.queues.add_member(core.local_actor(), mine, receptionist.user_id)
+    seen, unseen = await _contact(desk, 20), await _contact(desk, 21)
+    for contact, queue in ((seen, mine), (unseen, theirs)):
+        for ticket in await desk.rows("tickets", contact_id=contact):
+            await desk.store.transaction(
+                lambda tx, t=ticket, q=queue: tx.messaging.update_ticket(t.id, queue_id=q)
+            )
+    [own] = await service.create(receptionist, _request(desk, [seen]))
+    assert own.created_by == receptionist.user_id
+    with pytest.raises(NotFoundError):  # a patient of another queue: not even named
+        await service.create(receptionist, _request(desk, [unseen]))
+    [boss] = await service.create(supervisor, _request(desk, [seen]))
+    listed = await service.list(receptionist, ReminderFilters())
+    assert [r.id for r in listed.items] == [own.id]
+    everyone = await service.list(supervisor, ReminderFilters())
+    assert {r.id for r in everyone.items} == {own.id, boss.id}
+    for call in (service.get, service.cancel):
+        with pytest.raises(NotFoundError):
+            await call(receptionist, boss.id)
+    assert (await service.cancel(receptionist, own.id)).status == "cancelled"
+    created = [r for r in await desk.rows("audit_log") if r.action == "reminder.create"]
+    assert {r.actor_user_id for r in created} == {receptionist.user_id, supervisor.user_id}

@@ -1,11 +1,13 @@
-""" "Agendar lembrete…" from a conversation: the contact panel offers it to schedulers once the
-patient is known, the dialog starts with that patient and number, and the main window wires
-the two together (receptionists do not get the button: the engine refuses them anyway)."""
+""" "Agendar lembrete…" from a conversation: the contact panel offers it once the patient is
+known, the dialog starts with that patient and number, and the main window wires the two
+together, for receptionists too (one patient at a time: no campaign in their dialog)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+
+from PySide6.QtWidgets import QAbstractItemView
 
 from app.ui.bridge import EventBridge
 from app.ui.client import DeskClient
@@ -47,7 +49,7 @@ def test_schedulers_get_the_button_with_the_patient_and_number(qtbot: Any) -> No
     assert asked == [(107, "Paciente 7 · (11) 98765-4321", 3)]
 
 
-def test_no_button_for_receptionists_and_none_enabled_after_an_opt_out(qtbot: Any) -> None:
+def test_no_button_without_the_right_and_none_enabled_after_an_opt_out(qtbot: Any) -> None:
     assert not _panel(qtbot, can_remind=False).remind_btn.isVisibleTo(None)
     panel = _panel(qtbot, can_remind=True)
     panel._show_profile(profile(opted_out=True))
@@ -68,17 +70,19 @@ def test_the_dialog_starts_with_the_patient_and_the_conversations_number(qtbot: 
     assert dialog.found.item(0).text() == "Paciente 7 · (11) 98765-4321"
 
 
-async def test_the_main_window_opens_the_dialog_for_schedulers_only(qtbot: Any) -> None:
-    for role, offered in (("supervisor", True), ("receptionist", False)):
+async def test_the_main_window_opens_the_dialog_for_every_role(qtbot: Any) -> None:
+    for role, campaigns in (("supervisor", True), ("receptionist", False)):
         client = DeskClient("http://127.0.0.1:9")  # nothing answers; the pages show as built
         me = Me(1, "u", "U", False, (BranchRole(1, "Centro", role),))
         window = MainWindow(client, EventBridge(client.events_url), LoginResult(me, None))
         qtbot.addWidget(window)
-        assert window.inbox.contact.can_remind is offered
-        if offered:
-            window.inbox.contact.reminderRequested.emit(107, "Paciente 7", 3)
-            dialog = window.reminders_page.dialog
-            assert dialog is not None and dialog.chosen_contacts() == [107]
-            dialog.reject()
+        assert window.inbox.contact.can_remind
+        window.inbox.contact.reminderRequested.emit(107, "Paciente 7", 3)
+        dialog = window.reminders_page.dialog
+        assert dialog is not None and dialog.chosen_contacts() == [107]
+        assert dialog.campaigns is campaigns
+        multi = dialog.found.selectionMode() == QAbstractItemView.SelectionMode.MultiSelection
+        assert multi is campaigns
+        dialog.reject()
         await window.settle()
         await client.close()

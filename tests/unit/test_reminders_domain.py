@@ -198,12 +198,14 @@ def test_pacing_from_env() -> None:
             pacing_from_env(bad)
 
 
-def test_supervisors_and_admins_manage_reminders_receptionists_do_not() -> None:
+def test_supervisors_and_admins_manage_reminders_receptionists_remind_only() -> None:
     grants = {r: role_grants(r, Permission.MANAGE_REMINDERS) for r in Role}
     assert grants == {
         Role.SUPER_ADMIN: True, Role.ADMIN: True, Role.SUPERVISOR: True,
         Role.RECEPTIONIST: False,
     }  # fmt: skip
+    # everyone may remind a patient whose conversation they see (the service checks which)
+    assert all(role_grants(r, Permission.REMIND_PATIENTS) for r in Role)
 
 
 @pytest.mark.parametrize(
