@@ -27,6 +27,7 @@ from app.domain.errors import ClinicDeskError, ErrorCode
 from app.domain.policies import check_password, normalise_username
 from app.domain.reminders import pacing_from_env
 from app.domain.roles import Actor, local_admin
+from app.infra.patient_archive import ZipPatientArchive
 from app.security.fsperms import is_network_path, make_private_dir, storage_problems
 from app.security.keystore import KeyStore, UnlockResult
 from app.security.passwords import Argon2Hasher
@@ -45,6 +46,7 @@ from app.services.events import EventBus
 from app.services.inbound import InboundPipeline
 from app.services.media import MediaService
 from app.services.outbound import OutboundService
+from app.services.patient_export import PatientExportService
 from app.services.ports import ChannelRuntime
 from app.services.queues import QueueService
 from app.services.reminder_scheduler import ReminderScheduler, SchedulerSettings
@@ -112,6 +114,7 @@ class Core:
     dashboard: DashboardService
     reminders: ReminderService
     media: MediaService
+    exports: PatientExportService
     bus: EventBus
     backups: BackupService | None = None  # set by open_core (needs the keystore)
     sync: SyncService | None = None  # set by open_core (reports to the central office)
@@ -230,6 +233,7 @@ def build_services(
         dashboard=DashboardService(store, clock),
         reminders=ReminderService(store, clock, auditor, bus),
         media=MediaService(store, media, auditor),
+        exports=PatientExportService(store, clock, auditor, media.get, ZipPatientArchive()),
         bus=bus,
     )
 

@@ -95,6 +95,12 @@ class DataDir:
         return self.root / "backups"
 
     @property
+    def exports(self) -> Path:
+        """Scratch space for a patient's data archive on its way to the desk (LGPD exports);
+        each is deleted once sent."""
+        return self.root / "exports"
+
+    @property
     def migration_copies(self) -> Path:
         """Copies of the database file set kept before each schema migration."""
         return self.root / "pre-migration"

@@ -11,6 +11,7 @@ from app.api import (
     routes_auth,
     routes_backups,
     routes_channels,
+    routes_exports,
     routes_media,
     routes_outbound,
     routes_reminders,
@@ -39,6 +40,7 @@ def create_app(core: Core, engine_meta: dict[str, object] | None = None) -> Fast
     app.include_router(routes_search.router)
     app.include_router(routes_stats.router)
     app.include_router(routes_reminders.router)
+    app.include_router(routes_exports.router)
     app.include_router(routes_backups.router)
     app.include_router(routes_sync.router)
     app.include_router(events_ws.router)

@@ -40,6 +40,7 @@ class Permission(StrEnum):
     MANAGE_REMINDERS = "manage_reminders"  # schedule reminders and campaigns to patients
     # schedule, see and cancel one's own reminders to one patient whose conversation one sees
     REMIND_PATIENTS = "remind_patients"
+    EXPORT_PATIENT_DATA = "export_patient_data"  # a patient's data for an LGPD request
 
 
 _GRANTS: dict[Role, frozenset[Permission]] = {
@@ -53,6 +54,7 @@ _GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.HANDLE_TICKETS,
             Permission.MANAGE_REMINDERS,
             Permission.REMIND_PATIENTS,
+            Permission.EXPORT_PATIENT_DATA,
         }
     ),
     Role.RECEPTIONIST: frozenset(

@@ -121,6 +121,12 @@ class ReminderRepository:
         values = {"contact_id": contact_id, "keyword": keyword, "message_id": message_id}
         return new_id(self._c.execute(insert(opt_outs).values(**values, at=at)))
 
+    def choices_of(self, contact_id: int) -> builtins.list[tuple[str, datetime]]:
+        """The patient's SAIR/PARAR/STOP/VOLTAR keywords with their times, oldest first."""
+        o = opt_outs.c
+        query = select(o.keyword, o.at).where(o.contact_id == contact_id).order_by(o.at, o.id)
+        return [(str(k), at) for k, at in self._c.execute(query)]
+
     def link_message(self, message_id: int, reminder_id: int) -> None:
         query = update(messages).where(messages.c.id == message_id)
         self._c.execute(query.values(reminder_id=reminder_id))

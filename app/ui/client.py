@@ -17,6 +17,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -64,6 +65,16 @@ def error_of(response: httpx.Response) -> ClinicDeskError:
         return ClinicDeskError(ErrorCode(body["code"]), **dict(body.get("params") or {}))
     except (ValueError, KeyError, TypeError):
         return ClinicDeskError(ErrorCode.ENGINE_UNREACHABLE, status=response.status_code)
+
+
+async def _save_stream(response: httpx.Response, path: Path) -> None:
+    """Write the response body to ``path`` chunk by chunk, off the loop."""
+    handle = await asyncio.to_thread(path.open, "wb")
+    try:
+        async for chunk in response.aiter_bytes(1 << 16):
+            await asyncio.to_thread(handle.write, chunk)
+    finally:
+        await asyncio.to_thread(handle.close)
 
 
 class DeskClient:
@@ -337,6 +348,26 @@ class DeskClient:
     async def contact(self, contact_id: int) -> ContactProfile:
         """The contact panel's profile (``not.found`` unless one of its tickets is visible)."""
         return contact_of(await self._call("GET", f"/contacts/{contact_id}"))
+
+    async def export_contact(self, contact_id: int, target: Path) -> str:
+        """The patient's data archive (``POST /contacts/{id}/export``) streamed into
+        ``target`` through ``<target>.partial``; returns its one-time password."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        partial = target.with_name(target.name + ".partial")
+        path = f"/contacts/{contact_id}/export"
+        try:
+            async with self._http.stream("POST", path, headers=headers, timeout=300) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise error_of(response)
+                password = response.headers["X-Export-Password"]
+                await _save_stream(response, partial)
+            await asyncio.to_thread(partial.replace, target)
+        except httpx.HTTPError:
+            raise ClinicDeskError(ErrorCode.ENGINE_UNREACHABLE) from None
+        finally:
+            partial.unlink(missing_ok=True)
+        return password
 
     async def media(self, sha256: str, thumbnail: bool = False) -> bytes:
         """Hook for attachments (``GET /media/{sha}[/thumbnail]``): the raw bytes."""

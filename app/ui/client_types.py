@@ -33,6 +33,12 @@ class Me:
         """Super admins and branch admins see Configurações."""
         return self.super_admin or any(b.role in ("admin", "super_admin") for b in self.branches)
 
+    @property
+    def is_supervisor(self) -> bool:
+        """Supervisors and admins (anywhere): campaigns, every reminder, patients' data."""
+        leads = ("supervisor", "admin", "super_admin")
+        return self.super_admin or any(b.role in leads for b in self.branches)
+
     def manages_channels(self, branch_id: int) -> bool:
         """Admins of the branch (and super admins) pair, pause and log out its numbers."""
         admin = ("admin", "super_admin")

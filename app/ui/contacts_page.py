@@ -1,6 +1,8 @@
 """Contatos: find a patient by name or phone number, see who they are (phone, whether they
 refused reminders) and their tickets; a click on a ticket the user may see opens it in
 Atendimentos. Each result shows the patient's number, so namesakes are told apart.
+Supervisors and admins may save the patient's data for an LGPD request ("Exportar dados do
+paciente…": a password-protected ZIP; the password is shown once, to be given separately).
 
 Search goes through ``GET /search`` (the same accent-insensitive index as the inbox, scoped to
 what the user may see); the profile through ``GET /contacts/{id}``.
@@ -8,8 +10,11 @@ what the user may see); the profile through ``GET /contacts/{id}``.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from pathlib import Path
+
+from PySide6.QtCore import QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -29,6 +34,7 @@ from app.ui.tasks import TaskSet
 from app.ui.texts import error_text, phone_text, with_phone
 
 CONTACT_ROLE = Qt.ItemDataRole.UserRole + 2
+DOCUMENTS = QStandardPaths.StandardLocation.DocumentsLocation
 SEARCH_PAUSE_MS = 250
 
 
@@ -38,9 +44,13 @@ class ContactsPage(QWidget):
     ticketRequested = Signal(int)
     startRequested = Signal(str)  # write to this number ("Nova conversa", prefilled)
 
-    def __init__(self, client: DeskClient, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, client: DeskClient, parent: QWidget | None = None, *, can_export: bool = False
+    ) -> None:
         super().__init__(parent)
         self.client = client
+        self.can_export = can_export  # supervisors and admins (the engine checks it again)
+        self.contact_id: int | None = None  # the patient on the right-hand side
         self._tasks = TaskSet()
         self._next: int | None = None
         self._query = ""
@@ -81,6 +91,14 @@ class ContactsPage(QWidget):
         self.tickets.itemClicked.connect(self._open_ticket)
         self.start = named(QPushButton(self.tr("Iniciar conversa")), "contactStart")
         self.start.clicked.connect(lambda _c=False: self.startRequested.emit(self.phone.text()))
+        self.export = named(QPushButton(self.tr("Exportar dados do paciente…")), "contactExport")
+        self.export.setToolTip(
+            self.tr("Tudo o que a clínica guarda deste paciente, para um pedido da LGPD")
+        )
+        self.export.clicked.connect(self.ask_export)
+        self.export_notice = named(QLabel(), "contactExportNotice")
+        self.export_notice.setWordWrap(True)
+        self.export_notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.tickets_title = QLabel(self.tr("Atendimentos do paciente"))
         self.tickets_title.setStyleSheet("font-weight: 600; margin-top: 12px;")
         layout = QVBoxLayout(box)
@@ -88,8 +106,10 @@ class ContactsPage(QWidget):
             layout.addWidget(widget)
         row = QHBoxLayout()  # a button of its own size, not the column's width
         row.addWidget(self.start)
+        row.addWidget(self.export)
         row.addStretch(1)
         layout.addLayout(row)
+        layout.addWidget(self.export_notice)
         layout.addWidget(self.tickets_title)
         layout.addWidget(self.tickets, 1)
         return box
@@ -146,6 +166,9 @@ class ContactsPage(QWidget):
     def show_profile(self, profile: ContactProfile | None) -> None:
         """Fill the right-hand side (empty without a patient)."""
         self.tickets.clear()
+        self.export_notice.clear()
+        self.contact_id = profile.id if profile is not None else None
+        self.export.setVisible(self.can_export and profile is not None)
         shown = profile is not None
         for widget in (self.phone, self.tickets_title, self.tickets):
             widget.setVisible(shown)
@@ -167,6 +190,44 @@ class ContactsPage(QWidget):
         ticket_id = item.data(TICKET_ROLE)
         if isinstance(ticket_id, int):
             self.ticketRequested.emit(ticket_id)
+
+    # ---- LGPD export -------------------------------------------------------------------------
+
+    def ask_export(self) -> None:
+        """Ask where to save the chosen patient's data, then fetch it there."""
+        if self.contact_id is None:
+            return
+        name = f"dados-do-paciente-{self.contact_id}.zip"
+        start = str(Path(QStandardPaths.writableLocation(DOCUMENTS)) / name)
+        chosen, _filter = QFileDialog.getSaveFileName(
+            self, self.tr("Salvar os dados do paciente"), start, self.tr("Arquivo ZIP (*.zip)")
+        )
+        if chosen:
+            self.export_to(Path(chosen))
+
+    def export_to(self, target: Path) -> None:
+        """Save the chosen patient's archive to ``target``; the password is shown once."""
+        if self.contact_id is not None:
+            self.export.setEnabled(False)
+            self.export_notice.setText(self.tr("Preparando o arquivo…"))
+            self._tasks.spawn(self._export(self.contact_id, target))
+
+    async def _export(self, contact_id: int, target: Path) -> None:
+        try:
+            password = await self.client.export_contact(contact_id, target)
+        except ClinicDeskError as exc:
+            self.export_notice.setText(error_text(exc))
+        except OSError:
+            self.export_notice.setText(self.tr("Não foi possível salvar o arquivo nessa pasta."))
+        else:
+            text = self.tr(
+                "Arquivo salvo em %1. Senha: %2\nEntregue a senha ao paciente por outro meio "
+                "(ligação ou pessoalmente), nunca junto com o arquivo. Ele abre com 7-Zip, "
+                "WinRAR ou um aplicativo de arquivos ZIP no celular."
+            )
+            self.export_notice.setText(text.replace("%1", target.name).replace("%2", password))
+        finally:
+            self.export.setEnabled(True)
 
     async def settle(self) -> None:
         self._timer.stop()  # a search still waiting for a pause in typing is dropped

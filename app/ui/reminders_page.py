@@ -45,7 +45,6 @@ from app.ui.tasks import TaskSet
 from app.ui.texts import error_text
 
 Index = QModelIndex | QPersistentModelIndex
-SCHEDULERS = ("supervisor", "admin", "super_admin")
 PAGE = 100
 RELOAD_PAUSE_MS = 500  # a campaign firing announces each reminder: one reload for the lot
 
@@ -59,7 +58,7 @@ def can_schedule(me: Me) -> bool:
 def can_campaign(me: Me) -> bool:
     """Supervisors and admins also send one text to several patients (a campaign) and see
     every reminder of their branch; others see their own."""
-    return me.super_admin or any(b.role in SCHEDULERS for b in me.branches)
+    return me.is_supervisor
 
 
 def when_text(when: datetime | None) -> str:

@@ -565,6 +565,14 @@
         <translation>Start conversation</translation>
     </message>
     <message>
+        <source>Exportar dados do paciente…</source>
+        <translation>Export the patient&apos;s data…</translation>
+    </message>
+    <message>
+        <source>Tudo o que a clínica guarda deste paciente, para um pedido da LGPD</source>
+        <translation>Everything the clinic keeps about this patient, for an LGPD request</translation>
+    </message>
+    <message>
         <source>Atendimentos do paciente</source>
         <translation>Patient&apos;s conversations</translation>
     </message>
@@ -583,6 +591,28 @@
     <message>
         <source>Não quer receber lembretes (desde %1)</source>
         <translation>Does not want reminders (since %1)</translation>
+    </message>
+    <message>
+        <source>Salvar os dados do paciente</source>
+        <translation>Save the patient&apos;s data</translation>
+    </message>
+    <message>
+        <source>Arquivo ZIP (*.zip)</source>
+        <translation>ZIP file (*.zip)</translation>
+    </message>
+    <message>
+        <source>Preparando o arquivo…</source>
+        <translation>Preparing the file…</translation>
+    </message>
+    <message>
+        <source>Não foi possível salvar o arquivo nessa pasta.</source>
+        <translation>The file could not be saved in that folder.</translation>
+    </message>
+    <message>
+        <source>Arquivo salvo em %1. Senha: %2
+Entregue a senha ao paciente por outro meio (ligação ou pessoalmente), nunca junto com o arquivo. Ele abre com 7-Zip, WinRAR ou um aplicativo de arquivos ZIP no celular.</source>
+        <translation>File saved as %1. Password: %2
+Give the password to the patient another way (a call or in person), never with the file. It opens with 7-Zip, WinRAR or a ZIP app on a phone.</translation>
     </message>
 </context>
 <context>

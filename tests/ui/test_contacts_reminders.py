@@ -9,15 +9,18 @@ list agrees. The reminders model passes qtmodeltester.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import sys
 import unicodedata
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import pyzipper
 from PySide6.QtCore import QDateTime
 
 from app.simulator.patients import patient_jid, patient_name
@@ -97,6 +100,30 @@ async def _find_and_open(window: MainWindow) -> None:
     await until(lambda: conversation.ticket is not None, "the ticket opened in Atendimentos")
     assert window.stack.currentWidget() is window.inbox
     assert conversation.ticket is not None and conversation.ticket.contact_name == name
+
+
+async def test_contatos_saves_the_patients_data_with_a_password(
+    qtbot: Any, qapp: Any, rig: Rig, tmp_path: Path
+) -> None:
+    async with opened(qtbot, qapp, rig) as window:
+        page = window.contacts_page
+        assert page.can_export  # root is a super admin
+        await _find_and_open(window)
+        window.show_page(window.stack.indexOf(page))
+        assert page.export.isVisible()
+        target = tmp_path / "dados.zip"
+        page.export_to(target)
+        await until(lambda: "Senha:" in page.export_notice.text(), "the password shown")
+        password = page.export_notice.text().split("Senha: ")[1].split()[0]
+        assert re.fullmatch(r"([A-Z2-9]{4}-){4}[A-Z2-9]{4}", password)
+        with pyzipper.AESZipFile(target) as archive:
+            archive.setpassword(password.encode("ascii"))
+            data = json.loads(archive.read("dados.json"))
+        assert data["paciente"]["nome"] == patient_name(PATIENT)
+        assert [p.name for p in tmp_path.iterdir()] == ["dados.zip"]  # no partial left
+        page.export_to(tmp_path / "missing-folder" / "x.zip")  # a folder that is not there
+        await until(lambda: "salvar" in page.export_notice.text(), "the failure explained")
+        assert page.export.isEnabled()
 
 
 async def test_lembretes_schedules_lists_and_cancels(qtbot: Any, qapp: Any, rig: Rig) -> None:

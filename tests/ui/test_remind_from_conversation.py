@@ -77,6 +77,7 @@ async def test_the_main_window_opens_the_dialog_for_every_role(qtbot: Any) -> No
         window = MainWindow(client, EventBridge(client.events_url), LoginResult(me, None))
         qtbot.addWidget(window)
         assert window.inbox.contact.can_remind
+        assert window.contacts_page.can_export is campaigns  # LGPD export: supervisors up
         window.inbox.contact.reminderRequested.emit(107, "Paciente 7", 3)
         dialog = window.reminders_page.dialog
         assert dialog is not None and dialog.chosen_contacts() == [107]
