@@ -91,16 +91,21 @@ def render(tx: Tx, rem: ReminderRecord, facts: ContactFacts) -> str:
 
 
 def _target(tx: Tx, rem: ReminderRecord, now: datetime) -> TicketTarget | None:
-    """The contact's active ticket on the channel, else a new one, closed at once so that a
-    campaign does not fill the inbox; a reply within the reopen window reopens it, with the
-    reminder in its history. None when the contact has no WhatsApp address at all."""
+    """The contact's active ticket on the channel, else a new one (in their last ticket's
+    queue), closed at once so that a campaign does not fill the inbox; a reply within the
+    reopen window reopens it, with the reminder in its history. None when the contact has no
+    WhatsApp address at all."""
     m = tx.messaging
     ticket = m.active_ticket(rem.branch_id, rem.contact_id, rem.channel_id)
     if ticket is not None:
         m.update_ticket(ticket.id, last_activity_at=max(ticket.last_activity_at, now))
         ticket_id = ticket.id
     else:
-        ticket_id = m.add_ticket(rem.branch_id, rem.contact_id, rem.channel_id, None, now)
+        # In the queue of the patient's last conversation on this number: a reply reopens it
+        # there, and the people of that queue (who may have scheduled it) can open it.
+        last = m.latest_closed_ticket(rem.branch_id, rem.contact_id, rem.channel_id)
+        queue_id = last.queue_id if last is not None else None
+        ticket_id = m.add_ticket(rem.branch_id, rem.contact_id, rem.channel_id, queue_id, now)
         m.update_ticket(ticket_id, status="closed", closed_at=now)
     target = tx.outbox.ticket_target(ticket_id)
     return target if target is not None and target.chat_jid is not None else None

@@ -85,7 +85,7 @@ async def test_a_fired_reminder_is_queued_once_in_the_ticket_history(desk: Desk)
     assert actions == ["reminder.create", "reminder.fired"]
 
 
-async def test_a_contact_without_a_ticket_gets_a_closed_ticket_holding_the_reminder(
+async def test_a_contact_without_an_open_ticket_gets_a_closed_one_in_their_last_queue(
     desk: Desk,
 ) -> None:
     service = _service(desk)
@@ -94,11 +94,17 @@ async def test_a_contact_without_a_ticket_gets_a_closed_ticket_holding_the_remin
         await desk.inst.core.store.transaction(
             lambda tx, t=ticket: tx.messaging.update_ticket(t.id, status="closed")
         )
+    queue = await desk.add_queue("Agenda", order=1)
+    for ticket in await desk.rows("tickets", contact_id=contact):
+        await desk.inst.core.store.transaction(
+            lambda tx, t=ticket: tx.messaging.update_ticket(t.id, queue_id=queue)
+        )
     [rem] = await service.create(desk.inst.super_admin, _request(desk, [contact]))
     await service.fire(rem.id, rem.next_run_at)
     [message] = await desk.rows("messages", reminder_id=rem.id)
     ticket = (await desk.rows("tickets", id=message.ticket_id))[0]
     assert ticket.status == "closed" and ticket.contact_id == contact
+    assert ticket.queue_id == queue  # the last conversation's queue: its people can open it
     assert message.chat_jid == patient(2)
 
 
