@@ -94,3 +94,14 @@ def test_cli_benchmark_small(tmp_path: Path) -> None:
         assert {f"{name} (no engine)", f"{name} (engine running)"} <= labels, text
     assert all(row["exit"] == 0 for row in report["commands"]), text
     assert all(row["per_floor"] > 0 for row in report["commands"]), text
+
+
+async def test_export_benchmark_small(tmp_path: Path) -> None:
+    from tests.bench import bench_export
+
+    report = await bench_export.run_benchmark(0.02, tmp_path)
+    figures = report["figures"]
+    assert (figures["messages"], figures["attachments"]) == (100, 4)  # every row, every file
+    assert figures["export_s"] > 0 and figures["floor_s"] > 0
+    assert set(report["goals"]) == {"export<=60s"}
+    assert "export_over_goal" in bench_export.render(report)
