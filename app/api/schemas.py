@@ -7,6 +7,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.domain.auto_texts import AUTO_TEXT_MAX
+from app.domain.auto_texts import DEFAULTS as AUTO_TEXTS
 from app.domain.hours_text import hours_text
 from app.domain.roles import Role
 from app.services.branches import BranchSettings
@@ -66,11 +68,20 @@ class BranchSettingsOut(BaseModel):
     reopen_window_minutes: int | None
     menu_header: str | None
     clinic_name: str | None
+    # the automatic texts; null: the default (``defaults``) is what patients get
+    opt_out_reply: str | None = None
+    opt_in_reply: str | None = None
+    confirmation_prompt: str | None = None
+    confirmed_reply: str | None = None
+    declined_reply: str | None = None
+    defaults: dict[str, str] = Field(default_factory=dict)  # the automatic texts' defaults
 
 
 def branch_settings_out(settings: BranchSettings) -> BranchSettingsOut:
     """The settings with the typed form of the hours beside their JSON."""
-    return BranchSettingsOut(**asdict(settings), hours=hours_text(settings.business_hours))
+    return BranchSettingsOut(
+        **asdict(settings), hours=hours_text(settings.business_hours), defaults=AUTO_TEXTS
+    )
 
 
 class BranchSettingsIn(BaseModel):
@@ -83,6 +94,11 @@ class BranchSettingsIn(BaseModel):
     reopen_window_minutes: int | None = None
     menu_header: str | None = Field(default=None, max_length=1000)
     clinic_name: str | None = Field(default=None, max_length=120)
+    opt_out_reply: str | None = Field(default=None, max_length=AUTO_TEXT_MAX)
+    opt_in_reply: str | None = Field(default=None, max_length=AUTO_TEXT_MAX)
+    confirmation_prompt: str | None = Field(default=None, max_length=AUTO_TEXT_MAX)
+    confirmed_reply: str | None = Field(default=None, max_length=AUTO_TEXT_MAX)
+    declined_reply: str | None = Field(default=None, max_length=AUTO_TEXT_MAX)
 
 
 class UserIn(BaseModel):

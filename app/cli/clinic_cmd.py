@@ -21,6 +21,11 @@ SETTING_OPTIONS = {
     "reopen_minutes": "reopen_window_minutes",
     "menu_header": "menu_header",
     "clinic_name": "clinic_name",
+    "opt_out_reply": "opt_out_reply",
+    "opt_in_reply": "opt_in_reply",
+    "confirmation_prompt": "confirmation_prompt",
+    "confirmed_reply": "confirmed_reply",
+    "declined_reply": "declined_reply",
 }
 SHOWN = (
     ("timezone", "timezone"),
@@ -29,6 +34,11 @@ SHOWN = (
     ("reopen window (minutes)", "reopen_window_minutes"),
     ("menu header", "menu_header"),
     ("clinic name", "clinic_name"),
+    ("reply to SAIR", "opt_out_reply"),
+    ("reply to VOLTAR", "opt_in_reply"),
+    ("confirmation question", "confirmation_prompt"),
+    ("reply to a confirmation", "confirmed_reply"),
+    ("reply to a reschedule", "declined_reply"),
 )
 
 

@@ -106,6 +106,12 @@ def add_branch_settings_parsers(branch: Subs, dd: argparse.ArgumentParser) -> No
     conf.add_argument("--reopen-minutes", type=int, help="a patient writing again within it")
     conf.add_argument("--menu-header", help="first line of the numbered menu")
     conf.add_argument("--clinic-name", help="{clinica} in quick replies and reminders")
+    texts = 'automatic text; "" restores the default'
+    conf.add_argument("--opt-out-reply", help=f"the answer to SAIR/PARAR/STOP ({texts})")
+    conf.add_argument("--opt-in-reply", help=f"the answer to VOLTAR ({texts})")
+    conf.add_argument("--confirmation-prompt", help=f"a confirming reminder's last line ({texts})")
+    conf.add_argument("--confirmed-reply", help=f"the answer to a confirmation ({texts})")
+    conf.add_argument("--declined-reply", help=f"the answer to a reschedule ({texts})")
 
 
 def add_queue_parser(sub: Subs, dd: argparse.ArgumentParser) -> None:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from app.domain.auto_texts import AUTO_TEXT_MAX
+from app.domain.auto_texts import DEFAULTS as AUTO_TEXTS
 from app.domain.errors import ClinicDeskError, ErrorCode, NotFoundError
 from app.domain.hours_text import hours_json
 from app.domain.models import Branch
@@ -34,6 +36,12 @@ class BranchSettings:
     reopen_window_minutes: int | None
     menu_header: str | None
     clinic_name: str | None
+    # the automatic texts (app.domain.auto_texts; None: the default is sent)
+    opt_out_reply: str | None = None
+    opt_in_reply: str | None = None
+    confirmation_prompt: str | None = None
+    confirmed_reply: str | None = None
+    declined_reply: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +55,11 @@ class SettingsChange:
     reopen_window_minutes: int | None = None
     menu_header: str | None = None
     clinic_name: str | None = None
+    opt_out_reply: str | None = None
+    opt_in_reply: str | None = None
+    confirmation_prompt: str | None = None
+    confirmed_reply: str | None = None
+    declined_reply: str | None = None
 
     def named(self) -> list[str]:
         """The fields this change sets (for the audit row: names, never values)."""
@@ -138,10 +151,12 @@ def settings_of(tx: Tx, branch_id: int) -> BranchSettings:
     reopen = tx.messaging.setting(branch_id, REOPEN_SETTING)
     header = tx.messaging.setting(branch_id, MENU_HEADER_SETTING)
     clinic = tx.messaging.setting(branch_id, CLINIC_NAME_SETTING)
+    texts = {key: tx.messaging.setting(branch_id, key) for key in AUTO_TEXTS}
     return BranchSettings(
         branch_id, routing.name, routing.timezone, routing.business_hours,
         routing.out_of_hours_message, reopen if isinstance(reopen, int) else None,
         header if isinstance(header, str) else None, clinic if isinstance(clinic, str) else None,
+        **{key: value for key, value in texts.items() if isinstance(value, str)},
     )  # fmt: skip
 
 
@@ -175,6 +190,10 @@ def _settings(change: SettingsChange) -> dict[str, object]:
         values[MENU_HEADER_SETTING] = _text(change.menu_header, "menu_header")
     if change.clinic_name is not None:
         values[CLINIC_NAME_SETTING] = _text(change.clinic_name, "clinic_name", 120)
+    for key in AUTO_TEXTS:
+        text = getattr(change, key)
+        if text is not None:
+            values[key] = _text(text, key, AUTO_TEXT_MAX)
     return values
 
 

@@ -11,17 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from app.domain.auto_texts import DEFAULTS, OPT_IN_REPLY, OPT_OUT_REPLY
 from app.domain.reminders import OPT_OUT_KEYWORDS, opt_keyword
 from app.services.ports import NewAuditEntry, Tx
 
-DEFAULT_OPT_OUT_REPLY = (
-    "Pronto! Você não receberá mais lembretes nem campanhas por aqui. "
-    "Para voltar a receber, responda VOLTAR."
-)
-DEFAULT_OPT_IN_REPLY = "Combinado! Você voltará a receber nossos lembretes por aqui."
-DEFAULTS = (DEFAULT_OPT_OUT_REPLY, DEFAULT_OPT_IN_REPLY)
-OPT_OUT_REPLY_SETTING = "opt_out_reply"
-OPT_IN_REPLY_SETTING = "opt_in_reply"
+DEFAULT_OPT_OUT_REPLY = DEFAULTS[OPT_OUT_REPLY]
+DEFAULT_OPT_IN_REPLY = DEFAULTS[OPT_IN_REPLY]
 ACTOR_NAME = "system.inbound"
 
 
@@ -37,7 +32,9 @@ class OptMessage:
 
 
 def opt_reply(
-    tx: Tx, msg: OptMessage, defaults: tuple[str, str] = DEFAULTS
+    tx: Tx,
+    msg: OptMessage,
+    defaults: tuple[str, str] = (DEFAULT_OPT_OUT_REPLY, DEFAULT_OPT_IN_REPLY),
 ) -> tuple[str, str] | None:
     """Record an opt-out / opt-in keyword; the ``(purpose, text)`` reply owed, or None when the
     message is no keyword (or VOLTAR from a patient who never opted out)."""
@@ -50,12 +47,12 @@ def opt_reply(
         if not opted_out:
             tx.reminders.set_opted_out(msg.contact_id, msg.at)
         _record(tx, msg, keyword, "contact.opt_out")
-        return "opt_out", branch_text(tx, msg.branch_id, OPT_OUT_REPLY_SETTING, defaults[0])
+        return "opt_out", branch_text(tx, msg.branch_id, OPT_OUT_REPLY, defaults[0])
     if not opted_out:
         return None
     tx.reminders.set_opted_out(msg.contact_id, None)
     _record(tx, msg, keyword, "contact.opt_in")
-    return "opt_in", branch_text(tx, msg.branch_id, OPT_IN_REPLY_SETTING, defaults[1])
+    return "opt_in", branch_text(tx, msg.branch_id, OPT_IN_REPLY, defaults[1])
 
 
 def _record(tx: Tx, msg: OptMessage, keyword: str, action: str) -> None:

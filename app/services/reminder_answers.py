@@ -21,6 +21,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from app.domain.auto_texts import (
+    CONFIRMATION_PROMPT,
+    CONFIRMED_REPLY,
+    DECLINED_REPLY,
+    DEFAULTS,
+)
 from app.domain.reminders import ANSWER_WINDOW, CONFIRMED, reminder_answer
 from app.domain.tickets import TicketStatus
 from app.services.opt_out import branch_text
@@ -28,12 +34,9 @@ from app.services.ports import NewAuditEntry, Tx
 from app.services.ports_messaging import TicketRecord
 from app.services.ports_reminders import ReminderRecord
 
-DEFAULT_PROMPT = "Responda 1 para confirmar ou 2 para remarcar."
-DEFAULT_CONFIRMED_REPLY = "Obrigado! Sua presença está confirmada."
-DEFAULT_DECLINED_REPLY = "Certo! Nossa equipe vai falar com você para remarcar."
-PROMPT_SETTING = "confirmation_prompt"
-CONFIRMED_REPLY_SETTING = "confirmed_reply"
-DECLINED_REPLY_SETTING = "declined_reply"
+DEFAULT_PROMPT = DEFAULTS[CONFIRMATION_PROMPT]
+DEFAULT_CONFIRMED_REPLY = DEFAULTS[CONFIRMED_REPLY]
+DEFAULT_DECLINED_REPLY = DEFAULTS[DECLINED_REPLY]
 ACTOR_NAME = "system.inbound"
 
 
@@ -63,7 +66,7 @@ class Answered:
 
 def prompt_text(tx: Tx, branch_id: int) -> str:
     """The line a confirming reminder ends with (branch setting ``confirmation_prompt``)."""
-    return branch_text(tx, branch_id, PROMPT_SETTING, DEFAULT_PROMPT)
+    return branch_text(tx, branch_id, CONFIRMATION_PROMPT, DEFAULT_PROMPT)
 
 
 def take_answer(tx: Tx, q: Question) -> Answered | None:
@@ -118,7 +121,7 @@ def _record(tx: Tx, rem: ReminderRecord, answer: str, where: tuple[Question, int
 
 def _reply(tx: Tx, branch_id: int, answer: str) -> tuple[str, str]:
     if answer == CONFIRMED:
-        text = branch_text(tx, branch_id, CONFIRMED_REPLY_SETTING, DEFAULT_CONFIRMED_REPLY)
+        text = branch_text(tx, branch_id, CONFIRMED_REPLY, DEFAULT_CONFIRMED_REPLY)
     else:
-        text = branch_text(tx, branch_id, DECLINED_REPLY_SETTING, DEFAULT_DECLINED_REPLY)
+        text = branch_text(tx, branch_id, DECLINED_REPLY, DEFAULT_DECLINED_REPLY)
     return f"reminder_{answer}", text

@@ -3,7 +3,7 @@ and its quick replies (``/quick-replies``), kept out of ``client.py``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.ui.client import DeskClient
@@ -23,6 +23,9 @@ class BranchSettings:
     reopen_window_minutes: int | None
     menu_header: str | None
     clinic_name: str | None
+    # the automatic texts by setting key (None: the default, in ``defaults``, is sent)
+    texts: dict[str, str | None] = field(default_factory=dict)
+    defaults: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +38,11 @@ class QuickReplyRow:
 
 
 def _settings_of(j: Json) -> BranchSettings:
+    defaults = {str(k): str(v) for k, v in (j.get("defaults") or {}).items()}
     return BranchSettings(
         int(j["branch_id"]), str(j["name"]), str(j["timezone"]), j.get("business_hours"),
         j.get("out_of_hours_message"), j.get("reopen_window_minutes"), j.get("menu_header"),
-        j.get("clinic_name"),
+        j.get("clinic_name"), {key: j.get(key) for key in defaults}, defaults,
     )  # fmt: skip
 
 

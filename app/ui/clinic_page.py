@@ -17,6 +17,7 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.domain.auto_texts import DEFAULTS as AUTO_TEXTS
 from app.domain.errors import ClinicDeskError, ErrorCode
 from app.domain.tickets import DEFAULT_REOPEN_WINDOW
 from app.ui import client_clinic
@@ -84,6 +86,10 @@ def settings_error_text(error: ClinicDeskError) -> str:
             "ClinicPage", "O nome da clínica é longo demais (até 120 caracteres)."
         ),
     }
+    if field in AUTO_TEXTS:
+        return QCoreApplication.translate(
+            "ClinicPage", "Uma das mensagens automáticas é longa demais (até 1000 caracteres)."
+        )
     return texts.get(str(field), error_text(error))
 
 
@@ -126,8 +132,31 @@ class SettingsForm(QWidget):
         form.addRow(self.tr("Fuso horário"), self.timezone)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self._texts_box())
         layout.addLayout(self._save_row())
         layout.addStretch(1)
+
+    def _texts_box(self) -> QGroupBox:
+        """The automatic texts, each blank for the default (shown as the placeholder)."""
+        box = QGroupBox(self.tr("Mensagens automáticas"))
+        form = QFormLayout(box)
+        self.texts: dict[str, QLineEdit] = {}
+        for key, label in self._text_labels():
+            self.texts[key] = named(QLineEdit(), f"settingsText_{key}")
+            form.addRow(label, self.texts[key])
+        return box
+
+    def _text_labels(self) -> list[tuple[str, str]]:
+        return [
+            (
+                "confirmation_prompt",
+                self.tr("Pergunta no fim de um lembrete\nque pede confirmação"),
+            ),
+            ("confirmed_reply", self.tr("Resposta a quem confirma (1)")),
+            ("declined_reply", self.tr("Resposta a quem pede para remarcar (2)")),
+            ("opt_out_reply", self.tr("Resposta a SAIR")),
+            ("opt_in_reply", self.tr("Resposta a VOLTAR")),
+        ]
 
     def _save_row(self) -> QHBoxLayout:
         self.save_button = named(QPushButton(self.tr("Salvar")), "settingsSave")
@@ -165,12 +194,16 @@ class SettingsForm(QWidget):
         reopen = s.reopen_window_minutes
         self.reopen.setValue(DEFAULT_REOPEN_MINUTES if reopen is None else reopen)
         self.menu_header.setText(s.menu_header or "")
+        for key, edit in self.texts.items():
+            edit.setText(s.texts.get(key) or "")
+            edit.setPlaceholderText(s.defaults.get(key, ""))  # what blank sends
         if self.timezone.findData(s.timezone) < 0:  # set elsewhere (CLI): keep it offered
             self.timezone.addItem(s.timezone, s.timezone)
         self.timezone.setCurrentIndex(self.timezone.findData(s.timezone))
         self.baseline = self.values()
         for widget in (self.clinic_name, self.grid, self.out_of_hours, self.reopen,
-                       self.menu_header, self.timezone, self.save_button):  # fmt: skip
+                       self.menu_header, self.timezone, self.save_button,
+                       *self.texts.values()):  # fmt: skip
             widget.setEnabled(self.editable)
         self.save_button.setVisible(self.editable)
 
@@ -183,7 +216,7 @@ class SettingsForm(QWidget):
             "reopen_window_minutes": self.reopen.value(),
             "menu_header": self.menu_header.text().strip(),
             "timezone": self.timezone.currentData(),
-        }
+        } | {key: edit.text().strip() for key, edit in self.texts.items()}
 
     def changes(self) -> dict[str, Any]:
         """The fields that differ from what was loaded ("" clears a text)."""

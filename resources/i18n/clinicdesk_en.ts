@@ -432,6 +432,10 @@
         <translation>The clinic name is too long (up to 120 characters).</translation>
     </message>
     <message>
+        <source>Uma das mensagens automáticas é longa demais (até 1000 caracteres).</source>
+        <translation>One of the automatic messages is too long (up to 1000 characters).</translation>
+    </message>
+    <message>
         <source>Clínica</source>
         <translation>Clinic</translation>
     </message>
@@ -1803,6 +1807,32 @@ writes again within</translation>
     <message>
         <source>Fuso horário</source>
         <translation>Time zone</translation>
+    </message>
+    <message>
+        <source>Mensagens automáticas</source>
+        <translation>Automatic messages</translation>
+    </message>
+    <message>
+        <source>Pergunta no fim de um lembrete
+que pede confirmação</source>
+        <translation>Question at the end of a reminder
+that asks for confirmation</translation>
+    </message>
+    <message>
+        <source>Resposta a quem confirma (1)</source>
+        <translation>Reply to a confirmation (1)</translation>
+    </message>
+    <message>
+        <source>Resposta a quem pede para remarcar (2)</source>
+        <translation>Reply to a reschedule request (2)</translation>
+    </message>
+    <message>
+        <source>Resposta a SAIR</source>
+        <translation>Reply to SAIR</translation>
+    </message>
+    <message>
+        <source>Resposta a VOLTAR</source>
+        <translation>Reply to VOLTAR</translation>
     </message>
     <message>
         <source>Salvar</source>

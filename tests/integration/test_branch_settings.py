@@ -96,3 +96,35 @@ async def test_receptionists_read_but_do_not_change_over_the_api(fresh: Installa
     assert read.json()["clinic_name"] == "Clínica Sorriso"
     assert sul.status_code == 403
     assert bad.status_code == 400 and bad.json()["error"]["params"]["field"] == "hours"
+
+
+async def test_the_automatic_texts_are_the_clinics_own_words(fresh: Installation) -> None:
+    desk = await make_desk(fresh, FakeClock(MONDAY_MORNING))
+    branches, admin = fresh.core.branches, fresh.super_admin
+    before = await branches.settings(admin, desk.branch_id)
+    assert before.opt_out_reply is None and before.confirmed_reply is None  # defaults apply
+    change = SettingsChange(
+        opt_out_reply="Tudo certo, não enviaremos mais mensagens.",
+        confirmation_prompt="Responda 1 para confirmar ou 2 para cancelar.",
+    )
+    done = await branches.configure(admin, desk.branch_id, change)
+    assert done.confirmation_prompt == "Responda 1 para confirmar ou 2 para cancelar."
+    await desk.ingest(desk.event(text="SAIR"))
+    bodies = [m.body for m in await desk.rows("messages", direction="out")]
+    assert bodies == ["Tudo certo, não enviaremos mais mensagens."]
+    cleared = await branches.configure(admin, desk.branch_id, SettingsChange(opt_out_reply=""))
+    assert cleared.opt_out_reply is None  # back to the default
+    with pytest.raises(ClinicDeskError) as caught:
+        await branches.configure(admin, desk.branch_id, SettingsChange(declined_reply="x" * 1001))
+    assert caught.value.params["field"] == "declined_reply"
+    [audit, *_] = [a for a in await desk.rows("audit_log") if a.action == "branch.configure"]
+    assert "Tudo certo" not in audit.details  # names, never values
+    transport = httpx.ASGITransport(app=create_app(fresh.core))
+    token = fresh.core.tokens.issue((await fresh.add_staff(Role.ADMIN, "Centro")).user_id)
+    async with httpx.AsyncClient(transport=transport, base_url="http://engine.test") as api:
+        read = await api.get(
+            f"/branches/{desk.branch_id}/settings", headers={"Authorization": f"Bearer {token}"}
+        )
+    body = read.json()
+    assert body["defaults"]["confirmed_reply"] == "Obrigado! Sua presença está confirmada."
+    assert body["confirmation_prompt"] == "Responda 1 para confirmar ou 2 para cancelar."

@@ -58,8 +58,11 @@ def _configure_and_queue(data_dir: Path) -> None:
     conf = run_cli(
         "branch", "configure", "--data-dir", data_dir, "--name", "Centro", "--hours", HOURS,
         "--out-of-hours-message", CLOSED, "--reopen-minutes", "90", "--clinic-name", "Sorriso",
+        "--declined-reply", "Vamos ligar para remarcar.",
     )  # fmt: skip
     assert conf.code == 0, conf.err
+    assert "reply to a reschedule: Vamos ligar para remarcar." in conf.out
+    assert "reply to a confirmation: (default)" in conf.out
     assert "hours: seg-sex 08:00-12:00 13:00-18:00; sab 08:00-12:00" in conf.out
     for name, order in (("Consultas", "1"), ("Exames", "2")):
         made = run_cli(

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from app.api.app import create_app
 from app.domain.roles import Role
 from app.services.audit import Auditor
+from app.services.branches import SettingsChange
 from app.services.ports_reminders import ReminderRecord
 from app.services.reminder_answers import (
     DEFAULT_CONFIRMED_REPLY,
@@ -234,3 +235,18 @@ async def test_the_api_asks_and_reports_the_answer(desk: Desk) -> None:
         assert bad.status_code == 400 and "answer" in bad.text
         waiting = await api.get("/reminders?answer=waiting", headers=headers)
         assert waiting.json()["items"] == []  # not sent yet: nothing to wait for
+
+
+async def test_the_clinics_own_words_ask_and_answer(desk: Desk) -> None:
+    change = SettingsChange(
+        confirmation_prompt="Digite 1 para confirmar ou 2 para cancelar.",
+        declined_reply="Vamos ligar para você.",
+    )
+    await desk.inst.core.branches.configure(desk.inst.super_admin, desk.branch_id, change)
+    contact = await _closed_contact(desk, 12)
+    rem = await _asked(desk, contact)
+    [sent] = await desk.rows("messages", reminder_id=rem.id)
+    assert sent.body.endswith("\n\nDigite 1 para confirmar ou 2 para cancelar.")
+    inbound = await _answer(desk, 12, "2")
+    [reply] = await _after(desk, contact, inbound.id)
+    assert reply.body == "Vamos ligar para você."

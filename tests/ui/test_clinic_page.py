@@ -264,6 +264,31 @@ async def test_an_admin_sets_the_hours_and_only_the_changes_are_sent(
     assert (stored["clinic_name"], stored["reopen_window_minutes"]) == ("Clínica Centro", None)
 
 
+async def test_the_automatic_texts_show_their_defaults_and_save_the_clinics_words(
+    qtbot: Any, engine: Engine
+) -> None:
+    async with page_of(qtbot, engine, "root") as page:
+        form = page.form
+        page.branch.setCurrentIndex(page.branch.findData(engine.branch_id))  # type: ignore[attr-defined]
+        await until(lambda: form.branch_id == engine.branch_id and form.baseline, "Centro")  # type: ignore[attr-defined]
+        await form.settle()
+        confirmed = form.texts["confirmed_reply"]
+        assert confirmed.text() == ""  # blank: the default is sent, and shown greyed
+        assert confirmed.placeholderText() == "Obrigado! Sua presença está confirmada."
+        confirmed.setText("Confirmado! Até amanhã.")
+        assert form.changes() == {"confirmed_reply": "Confirmado! Até amanhã."}
+        form.save()
+        await form.settle()
+        assert form.result.text().startswith("Salvo.")
+        form.texts["opt_in_reply"].setText("x" * 1001)
+        form.save()
+        await form.settle()
+        assert "mensagens automáticas" in form.result.text()
+    stored = _settings(engine)
+    assert stored["confirmed_reply"] == "Confirmado! Até amanhã."
+    assert stored["opt_in_reply"] is None
+
+
 async def test_impossible_hours_are_not_sent(qtbot: Any, engine: Engine) -> None:
     before = _settings(engine)
     async with page_of(qtbot, engine, "sup") as page:  # Centro only: no branch chooser
