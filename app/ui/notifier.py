@@ -105,10 +105,14 @@ class Notifier(QObject):
 
     async def _read(self, arrived: list[int], changed: list[int]) -> None:
         """Re-read the gathered tickets (one call per 200), update the unread total, and show
-        one notice: for the newest ticket that got a message (when unfocused)."""
+        one notice: for the newest ticket that got a message and is not closed (when
+        unfocused)."""
         found = await self._fetch(arrived + changed)
         self._unread_updated()
-        newest = next((found[i] for i in reversed(arrived) if i in found), None)
+        # A message that left its conversation closed needs nobody (a "1" confirming a
+        # reminder): counted, never announced.
+        waiting = [found[i] for i in reversed(arrived) if i in found]
+        newest = next((t for t in waiting if t.status != "closed"), None)
         if newest is not None and not self._focused():
             self.notify(newest)
 

@@ -85,6 +85,19 @@ async def test_a_burst_is_one_read_and_one_notice(settings: DeskSettings) -> Non
     assert notifier.total_unread == 2
 
 
+async def test_a_message_that_leaves_its_conversation_closed_is_not_announced(
+    settings: DeskSettings,
+) -> None:
+    closed = make_ticket(7, status="closed", contact_name="Maria Souza", unread_count=1)
+    bridge = EventBridge("ws://127.0.0.1:9/events")
+    notifier = Notifier(FakeClient(closed), bridge, settings, lambda: False)  # type: ignore[arg-type]
+    shown: list[tuple[str, str]] = []
+    notifier.notified.connect(lambda title, body: shown.append((title, body)))
+    bridge.inboundReceived.emit(7, 1)  # a "1" confirming a reminder: the ticket stays closed
+    await notifier.settle()
+    assert shown == [] and notifier.total_unread == 0
+
+
 async def test_privacy_hides_the_text_and_can_be_turned_off(settings: DeskSettings) -> None:
     assert settings.privacy  # the default: a reception screen may be seen by patients
     notifier, bridge, shown = _notifier(settings, [False])
