@@ -14,6 +14,7 @@ looks like a good one.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from collections.abc import Callable
@@ -25,10 +26,12 @@ from zoneinfo import ZoneInfo
 import jinja2
 import pyzipper
 
+from app.domain.errors import ClinicDeskError
 from app.infra.atomic import fsync_dir
 from app.services.patient_export import PatientData
 from app.services.ports_messaging import MessageRecord, TicketRecord
 
+log = logging.getLogger(__name__)
 FORMAT = "clinicdesk-dados-do-paciente/1"
 STATUS = {"pending": "aguardando", "open": "em atendimento", "closed": "encerrada"}
 REMINDER_STATUS = {
@@ -79,35 +82,52 @@ class ZipPatientArchive:
 
     def write(
         self, data: PatientData, blob: Callable[[str], bytes], target: Path, password: str
-    ) -> None:
-        """Write the archive to ``target`` through ``<target>.partial`` (see the module)."""
+    ) -> int:
+        """Write the archive to ``target`` through ``<target>.partial`` (see the module);
+        the number of attachments written."""
         partial = target.with_name(target.name + ".partial")
         try:
-            self._write(data, blob, partial, password)
+            files = self._write(data, blob, partial, password)
             partial.replace(target)
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
         fsync_dir(target.parent)
+        return files
 
     def _write(
         self, data: PatientData, blob: Callable[[str], bytes], path: Path, password: str
-    ) -> None:
-        files = _attachment_names(data.messages)
-        document = _document(data, files)
+    ) -> int:
         with pyzipper.AESZipFile(
             path, "w", compression=pyzipper.ZIP_DEFLATED, encryption=pyzipper.WZ_AES
         ) as archive:
             archive.setpassword(password.encode("ascii"))
             archive.setencryption(pyzipper.WZ_AES, nbits=256)
+            files = _write_attachments(archive, blob, _attachment_names(data.messages))
+            document = _document(data, files)
             when = _local(data.exported_at, data.timezone)
             archive.writestr("LEIA-ME.txt", README.format(clinic=data.clinic, when=when))
             archive.writestr("dados.json", json.dumps(document, ensure_ascii=False, indent=2))
             archive.writestr("conversas.html", _html(data, document))
-            for sha, name in files.items():
-                archive.writestr(name, blob(sha))
         with path.open("rb+") as done:  # the central directory is written on close
             os.fsync(done.fileno())
+        return len(files)
+
+
+def _write_attachments(
+    archive: pyzipper.AESZipFile, blob: Callable[[str], bytes], files: dict[str, str]
+) -> dict[str, str]:
+    """Write each attachment; those the media store no longer has (erased, or damaged) are
+    left out, and the messages say the file was not kept, rather than failing the export."""
+    written = {}
+    for sha, name in files.items():
+        try:
+            archive.writestr(name, blob(sha))
+        except ClinicDeskError as err:
+            log.warning("attachment left out of an export", extra={"code": err.code.value})
+            continue
+        written[sha] = name
+    return written
 
 
 def _attachment_names(messages: list[MessageRecord]) -> dict[str, str]:

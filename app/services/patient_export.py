@@ -72,7 +72,10 @@ class PatientArchive(Protocol):
 
     def write(
         self, data: PatientData, blob: Callable[[str], bytes], target: Path, password: str
-    ) -> None: ...
+    ) -> int:
+        """Write the archive; the number of attachments in it (a blob the media store no
+        longer has is left out, and its message says so)."""
+        ...
 
 
 class PatientExportService:
@@ -96,19 +99,19 @@ class PatientExportService:
         now = self._clock.now()
         data = await self._store.read(lambda tx: gather(tx, actor, contact_id, now))
         password = new_password()
-        await asyncio.to_thread(self._archive.write, data, self._blob, target, password)
+        files = await asyncio.to_thread(self._archive.write, data, self._blob, target, password)
         try:
-            await self._store.transaction(lambda tx: self._audit(tx, actor, data))
+            await self._store.transaction(lambda tx: self._audit(tx, actor, data, files))
         except BaseException:
             target.unlink(missing_ok=True)  # an export nobody can account for is not kept
             raise
-        return ExportResult(target, password, len(data.messages), len(data.media))
+        return ExportResult(target, password, len(data.messages), files)
 
-    def _audit(self, tx: Tx, actor: Actor, data: PatientData) -> None:
+    def _audit(self, tx: Tx, actor: Actor, data: PatientData, files: int) -> None:
         target = AuditTarget("contact", data.contact.id, data.contact.branch_id)
         self._auditor.record(
             tx, actor, "contact.export", target, tickets=len(data.tickets),
-            messages=len(data.messages), attachments=len(data.media),
+            messages=len(data.messages), attachments=files,
         )  # fmt: skip
 
 

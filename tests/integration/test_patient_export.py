@@ -173,3 +173,19 @@ async def test_the_api_sends_the_archive_once_and_keeps_no_copy(desk: Desk) -> N
     assert CANARY in files["dados.json"].decode("utf-8")
     archive.unlink()
     assert list(inst.core.data_dir.exports.iterdir()) == []  # the engine kept nothing
+
+
+async def test_an_attachment_the_store_no_longer_has_does_not_stop_the_export(
+    desk: Desk, tmp_path: Path
+) -> None:
+    contact, _ = await _patient_with_history(desk)
+    [photo] = [m for m in await desk.rows("messages", contact_id=contact) if m.media_sha256]
+    assert desk.inst.core.media.blobs.delete(photo.media_sha256)  # e.g. erased, or lost
+    target = tmp_path / "sem-anexo.zip"
+    result = await desk.inst.core.exports.export(await _supervisor(desk), contact, target)
+    files = _open(target, result.password)
+    assert not [name for name in files if name.startswith("anexos/")]
+    data = json.loads(files["dados.json"])
+    [attachment] = [m["anexo"] for c in data["conversas"] for m in c["mensagens"] if m["anexo"]]
+    assert attachment["arquivo"] is None and attachment["nome"] == "exame de sangue.png"
+    assert result.attachments == 0  # what the archive holds (and what the audit says)
