@@ -38,6 +38,7 @@ HANDLERS: dict[str, str] = {
     "sync": "app.cli.sync_cmd:cmd_sync",
     "queue": "app.cli.clinic_cmd:cmd_queue",
     "quick-reply": "app.cli.clinic_cmd:cmd_quick_reply",
+    "reminder": "app.cli.reminder_cmd:cmd_reminder",
 }
 
 

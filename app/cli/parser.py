@@ -15,6 +15,7 @@ from app.cli.parser_tools import (
     add_desk_parser,
     add_queue_parser,
     add_quick_reply_parser,
+    add_reminder_parser,
     add_sync_parser,
 )
 from app.cli.simulator_cmd import add_simulator_parser
@@ -130,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_sync_parser,
         add_queue_parser,
         add_quick_reply_parser,
+        add_reminder_parser,
     ):
         add(sub, dd)
     add_worker_parser(sub)

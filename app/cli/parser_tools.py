@@ -186,3 +186,22 @@ def add_sync_parser(sub: Subs, dd: argparse.ArgumentParser) -> None:
     status = sync.add_parser("status", parents=[dd], help="enrolment and queue")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     sync.add_parser("preview", parents=[dd], help="print the JSON of the next report")
+
+
+def add_reminder_parser(sub: Subs, dd: argparse.ArgumentParser) -> None:
+    """``reminder list|cancel``."""
+    reminders = sub.add_parser("reminder", help="scheduled reminders and campaigns")
+    actions = reminders.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", parents=[dd], help="newest first")
+    listing.add_argument("--branch", help="branch name (default: every branch)")
+    listing.add_argument("--status", choices=("scheduled", "done", "cancelled", "skipped_opt_out"))
+    listing.add_argument(
+        "--answer", choices=("confirmed", "declined", "waiting"),
+        help="the patient's answer to a confirming reminder (waiting: none yet)",
+    )  # fmt: skip
+    listing.add_argument("--limit", type=int, default=50, help="at most this many (1-200)")
+    listing.add_argument("--json", action="store_true")
+    cancel = actions.add_parser("cancel", parents=[dd], help="stop a reminder or a campaign")
+    which = cancel.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", type=int, help="the reminder's id (reminder list)")
+    which.add_argument("--campaign", help="every still-scheduled reminder of this campaign")
