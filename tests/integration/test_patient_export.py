@@ -189,3 +189,18 @@ async def test_an_attachment_the_store_no_longer_has_does_not_stop_the_export(
     [attachment] = [m["anexo"] for c in data["conversas"] for m in c["mensagens"] if m["anexo"]]
     assert attachment["arquivo"] is None and attachment["nome"] == "exame de sangue.png"
     assert result.attachments == 0  # what the archive holds (and what the audit says)
+
+
+async def test_a_merged_away_id_exports_the_patient_it_became(desk: Desk, tmp_path: Path) -> None:
+    kept, _ = await _patient_with_history(desk)
+    await desk.ingest(desk.event(chat=patient(3), text="sou a mesma pessoa, outro número"))
+    [row] = await desk.rows("contact_identities", kind="jid", value=patient(3))
+    dropped = int(row.contact_id)
+    await desk.inst.core.merges.merge(desk.inst.super_admin, kept, dropped)
+    supervisor = await _supervisor(desk)
+    result = await desk.inst.core.exports.export(supervisor, dropped, tmp_path / "m.zip")
+    data = json.loads(_open(tmp_path / "m.zip", result.password)["dados.json"])
+    texts = [m["texto"] for c in data["conversas"] for m in c["mensagens"]]
+    assert f"Olá, {CANARY}" in texts and "sou a mesma pessoa, outro número" in texts
+    [entry] = await desk.rows("audit_log", action="contact.export")
+    assert entry.object_id == str(kept)
