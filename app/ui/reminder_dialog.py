@@ -9,6 +9,7 @@ engine are shown in the dialog in Portuguese; the dialog closes only once the en
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, time, timedelta
 
 from PySide6.QtCore import QDateTime, Qt, QTimer, Signal
@@ -32,12 +33,14 @@ from PySide6.QtWidgets import (
 from app.domain.errors import ClinicDeskError
 from app.ui.client import DeskClient
 from app.ui.client_reminders import NewReminder, RemindersApi
-from app.ui.client_types import Channel
+from app.ui.client_types import Channel, QuickReply
 from app.ui.qtutil import named
 from app.ui.tasks import TaskSet
 from app.ui.texts import error_text, with_phone
 
 CONTACT_ROLE = Qt.ItemDataRole.UserRole + 1
+REMINDER_PLACEHOLDERS = frozenset({"nome", "primeiro_nome", "clinica"})
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 SEARCH_PAUSE_MS = 250  # wait for a pause in typing before asking the engine
 
 
@@ -45,6 +48,12 @@ def tomorrow_at_nine(now: datetime) -> datetime:
     """The default moment: tomorrow 09:00 local time (aware)."""
     local = now.astimezone()
     return datetime.combine(local.date() + timedelta(days=1), time(9, 0), local.tzinfo)
+
+
+def reminder_templates(replies: list[QuickReply]) -> list[QuickReply]:
+    """The quick replies a reminder can send as they are: only {nome}, {primeiro_nome} and
+    {clinica} are filled in a reminder (a conversation's {atendente} or {protocolo} are not)."""
+    return [r for r in replies if set(_PLACEHOLDER.findall(r.body)) <= REMINDER_PLACEHOLDERS]
 
 
 class NewReminderDialog(QDialog):
@@ -68,8 +77,10 @@ class NewReminderDialog(QDialog):
         self._tasks = TaskSet()
         self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_PAUSE_MS)
         self._search_timer.timeout.connect(self.search_now)
+        self._branch_of = {c.id: c.branch_id for c in channels}
         self._build(channels)
         self.resize(520, 560)
+        self.load_templates()
 
     def _build(self, channels: list[Channel]) -> None:
         self.finder = named(QLineEdit(), "reminderFind")
@@ -105,6 +116,10 @@ class NewReminderDialog(QDialog):
             ),
             "reminderAsk",
         )
+        self.template = named(QComboBox(), "reminderTemplate")
+        self.template.addItem(self.tr("Escrever a mensagem"), None)
+        self.template.activated.connect(self._use_template)
+        self.channel.currentIndexChanged.connect(lambda _i: self.load_templates())
         self._layout()
 
     def _repeats(self) -> list[tuple[str, int | None]]:
@@ -120,6 +135,7 @@ class NewReminderDialog(QDialog):
         form.addRow(self.tr("Paciente"), self.finder)
         form.addRow("", self.found)
         form.addRow(self.tr("Número que envia"), self.channel)
+        form.addRow(self.tr("Modelo"), self.template)
         form.addRow(self.tr("Mensagem"), self.text)
         form.addRow(self.tr("Quando"), self.when)
         form.addRow(self.tr("Repetir"), self.repeat)
@@ -187,6 +203,32 @@ class NewReminderDialog(QDialog):
 
     def chosen_contacts(self) -> list[int]:
         return [int(i.data(CONTACT_ROLE)) for i in self.found.selectedItems()]
+
+    # ---- templates ----------------------------------------------------------------------------
+
+    def load_templates(self) -> None:
+        """Offer the sending number's branch's quick replies as ready texts."""
+        branch_id = self._branch_of.get(self.channel.currentData())
+        if branch_id is not None:
+            self._tasks.spawn(self._templates(branch_id))
+
+    async def _templates(self, branch_id: int) -> None:
+        try:
+            replies = await self.client.quick_replies(branch_id)
+        except ClinicDeskError:
+            replies = []  # writing the text by hand still works
+        if branch_id != self._branch_of.get(self.channel.currentData()):
+            return  # another number was chosen meanwhile: its list answers
+        while self.template.count() > 1:
+            self.template.removeItem(1)
+        for reply in reminder_templates(replies):
+            short = reply.body if len(reply.body) <= 50 else reply.body[:49] + "…"
+            self.template.addItem(f"/{reply.shortcut} · {short}", reply.body)
+
+    def _use_template(self, index: int) -> None:
+        body = self.template.itemData(index)
+        if isinstance(body, str):
+            self.text.setPlainText(body)
 
     # ---- scheduling ---------------------------------------------------------------------------
 

@@ -1121,6 +1121,10 @@ Give the password to the patient another way (a call or in person), never with t
         <translation>Ask for confirmation (the patient replies 1 to confirm or 2 to reschedule)</translation>
     </message>
     <message>
+        <source>Escrever a mensagem</source>
+        <translation>Write the message</translation>
+    </message>
+    <message>
         <source>Uma vez</source>
         <translation>Once</translation>
     </message>
@@ -1143,6 +1147,10 @@ Give the password to the patient another way (a call or in person), never with t
     <message>
         <source>Número que envia</source>
         <translation>Sending number</translation>
+    </message>
+    <message>
+        <source>Modelo</source>
+        <translation>Template</translation>
     </message>
     <message>
         <source>Mensagem</source>

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QAbstractItemView
 from app.ui.bridge import EventBridge
 from app.ui.client import DeskClient
 from app.ui.client_contact import ContactProfile
-from app.ui.client_types import BranchRole, Channel, Me
+from app.ui.client_types import BranchRole, Channel, Me, QuickReply
 from app.ui.contact_panel import ContactPanel
 from app.ui.login import LoginResult
 from app.ui.main_window import MainWindow
@@ -57,7 +57,9 @@ def test_no_button_without_the_right_and_none_enabled_after_an_opt_out(qtbot: An
     assert panel.remind_btn.toolTip() == "O paciente pediu para não receber lembretes."
 
 
-def test_the_dialog_starts_with_the_patient_and_the_conversations_number(qtbot: Any) -> None:
+async def test_the_dialog_starts_with_the_patient_and_the_conversations_number(
+    qtbot: Any,
+) -> None:
     client = DeskClient("http://127.0.0.1:9")
     channels = [channel(2, "Recepção"), channel(3, "Exames")]
     dialog = NewReminderDialog(client, None, channels)  # type: ignore[arg-type]
@@ -68,6 +70,8 @@ def test_the_dialog_starts_with_the_patient_and_the_conversations_number(qtbot: 
     assert new is not None
     assert (new.channel_id, new.contact_ids) == (3, (107,))
     assert dialog.found.item(0).text() == "Paciente 7 · (11) 98765-4321"
+    await dialog.settle()  # its quick-reply read (nothing answers there) has ended
+    await client.close()
 
 
 async def test_the_main_window_opens_the_dialog_for_every_role(qtbot: Any) -> None:
@@ -87,3 +91,32 @@ async def test_the_main_window_opens_the_dialog_for_every_role(qtbot: Any) -> No
         dialog.reject()
         await window.settle()
         await client.close()
+
+
+class TemplateClient:
+    """Answers the quick replies of branch 1 only."""
+
+    def __init__(self) -> None:
+        self.asked: list[int] = []
+
+    async def quick_replies(self, branch_id: int) -> list[QuickReply]:
+        self.asked.append(branch_id)
+        return [
+            QuickReply("consulta", "Olá {primeiro_nome}, sua consulta na {clinica} é amanhã."),
+            QuickReply("protocolo", "Seu protocolo é {protocolo}."),  # not for a reminder
+        ]
+
+
+async def test_quick_replies_are_offered_as_ready_texts(qtbot: Any) -> None:
+    client = TemplateClient()
+    dialog = NewReminderDialog(client, None, [channel(2, "Recepção")])  # type: ignore[arg-type]
+    qtbot.addWidget(dialog)
+    await dialog.settle()
+    assert client.asked == [1]  # the sending number's branch
+    offered = [dialog.template.itemText(i) for i in range(dialog.template.count())]
+    assert offered == [
+        "Escrever a mensagem",
+        "/consulta · Olá {primeiro_nome}, sua consulta na {clinica} é …",  # shortened
+    ]
+    dialog.template.activated.emit(1)
+    assert dialog.text.toPlainText() == "Olá {primeiro_nome}, sua consulta na {clinica} é amanhã."
