@@ -61,6 +61,7 @@ class ReminderQuery:
     contact_id: int | None = None
     before: tuple[datetime, int] | None = None
     answer: str | None = None  # confirmed, declined, or waiting (asked, sent, unanswered)
+    asked_since: datetime | None = None  # with "waiting": sent since then (still answerable)
     own_branch_ids: frozenset[int] = frozenset()  # here, only ``own_user_id``'s reminders
     own_user_id: int | None = None
 

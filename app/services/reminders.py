@@ -20,6 +20,7 @@ from typing import Protocol
 
 from app.domain.errors import AccessDeniedError, ClinicDeskError, ErrorCode, NotFoundError
 from app.domain.reminders import (
+    ANSWER_WINDOW,
     ANSWERS,
     WAITING,
     Recurrence,
@@ -69,7 +70,8 @@ class ReminderFilters:
     contact_id: int | None = None
     cursor: str | None = None
     limit: int = 50
-    answer: str | None = None  # confirmed, declined, or waiting (asked, sent, no answer yet)
+    # confirmed, declined, or waiting (asked and sent within ANSWER_WINDOW, no answer yet)
+    answer: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +180,7 @@ class ReminderService:
         managed, own = _branches(actor, f.branch_id)
         query = ReminderQuery(
             managed, limit + 1, f.status, f.campaign, f.contact_id, before, f.answer,
-            own_branch_ids=own, own_user_id=actor.user_id,
+            self._clock.now() - ANSWER_WINDOW, own_branch_ids=own, own_user_id=actor.user_id,
         )  # fmt: skip
         rows = await self._store.read(lambda tx: tx.reminders.list(query))
         cursor = None

@@ -47,10 +47,11 @@ def _readable(query: ReminderQuery) -> Any:
     return or_(managed, own)
 
 
-def _answer_is(answer: str) -> Any:
-    """``waiting``: the question was sent and is unanswered; otherwise that answer."""
+def _answer_is(answer: str, asked_since: datetime | None) -> Any:
+    """``waiting``: the question was sent (since ``asked_since``: it can still be answered)
+    and is unanswered; otherwise that answer."""
     if answer == WAITING:
-        return and_(_AWAITING, r.last_sent_at.is_not(None))
+        return and_(_AWAITING, r.last_sent_at >= asked_since, r.last_sent_at.is_not(None))
     return r.answer == answer
 
 
@@ -84,7 +85,7 @@ class ReminderRepository:
         if query.contact_id is not None:
             q = q.where(r.contact_id == query.contact_id)
         if query.answer is not None:
-            q = q.where(_answer_is(query.answer))
+            q = q.where(_answer_is(query.answer, query.asked_since))
         if query.before is not None:
             at, row_id = query.before
             q = q.where(or_(r.created_at < at, (r.created_at == at) & (r.id < row_id)))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from app.domain.reminders import ANSWER_WINDOW
 from app.ui.client import DeskClient
 
 Json = dict[str, Any]
@@ -35,9 +36,17 @@ class Reminder:
     def cancellable(self) -> bool:
         return self.status == SCHEDULED
 
+    def waiting(self, now: datetime) -> bool:
+        """Asked for confirmation, sent, not answered yet, and still answerable at ``now``."""
+        sent = self.last_sent_at
+        return self._unanswered and sent is not None and now - sent < ANSWER_WINDOW
+
+    def unanswered(self, now: datetime) -> bool:
+        """Asked and sent, and the time to answer it has passed without an answer."""
+        return self._unanswered and not self.waiting(now)
+
     @property
-    def waiting(self) -> bool:
-        """Asked for confirmation, sent, and not answered yet."""
+    def _unanswered(self) -> bool:
         return self.ask_confirmation and self.answer is None and self.last_sent_at is not None
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from PySide6.QtCore import (
@@ -132,8 +132,11 @@ class RemindersModel(QAbstractTableModel):
             return self.tr("Confirmou")
         if r.answer == "declined":
             return self.tr("Pediu para remarcar")
-        if r.waiting:
+        now = datetime.now(UTC)
+        if r.waiting(now):
             return self.tr("Aguardando resposta")
+        if r.unanswered(now):
+            return self.tr("Sem resposta")
         asks = r.ask_confirmation and r.last_sent_at is None and r.cancellable
         return self.tr("Vai pedir confirmação") if asks else ""
 

@@ -1517,6 +1517,10 @@ Give the password to the patient another way (a call or in person), never with t
         <translation>Waiting for an answer</translation>
     </message>
     <message>
+        <source>Sem resposta</source>
+        <translation>No answer</translation>
+    </message>
+    <message>
         <source>Vai pedir confirmação</source>
         <translation>Will ask for confirmation</translation>
     </message>

@@ -201,6 +201,8 @@ async def test_the_list_filters_by_answer(desk: Desk) -> None:
     for answer, contact in (("confirmed", yes), ("declined", no), ("waiting", silent)):
         page = await service.list(admin, ReminderFilters(answer=answer))
         assert [r.id for r in page.items] == [ids[contact]], answer
+    desk.clock.advance(timedelta(days=3, minutes=1))  # too late to answer: no longer waiting
+    assert (await service.list(admin, ReminderFilters(answer="waiting"))).items == []
 
 
 async def test_the_question_is_found_through_its_partial_index(desk: Desk) -> None:

@@ -251,7 +251,7 @@ def test_the_reminders_model_passes_qtmodeltester(qtmodeltester: Any) -> None:
 
 
 def test_the_answer_column_says_what_the_patient_replied() -> None:
-    sent = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    sent = datetime.now(UTC) - timedelta(hours=2)
     asked = replace(_reminder(1, "done"), ask_confirmation=True, last_sent_at=sent)
     model = RemindersModel(lambda channel_id: f"número {channel_id}")
     model.replace_rows(
@@ -259,11 +259,13 @@ def test_the_answer_column_says_what_the_patient_replied() -> None:
             replace(asked, answer="confirmed"),
             replace(asked, answer="declined"),
             asked,  # sent, no answer yet
+            replace(asked, last_sent_at=sent - timedelta(days=3)),  # too late to answer now
             replace(asked, last_sent_at=None, status="scheduled"),  # not sent yet
             _reminder(5, "done"),  # never asked
         ]
     )
-    answers = [model.index(r, COL_ANSWER).data() for r in range(5)]
+    answers = [model.index(r, COL_ANSWER).data() for r in range(6)]
     assert answers == [
-        "Confirmou", "Pediu para remarcar", "Aguardando resposta", "Vai pedir confirmação", "",
+        "Confirmou", "Pediu para remarcar", "Aguardando resposta", "Sem resposta",
+        "Vai pedir confirmação", "",
     ]  # fmt: skip
