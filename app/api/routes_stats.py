@@ -45,6 +45,9 @@ class DashboardOut(BaseModel):
     hourly_out: list[int]
     generated_at: datetime
     queues: list[QueueFiguresOut]  # menu order, branch by branch; no queue last
+    reminders_asked: int = 0  # confirming reminders sent today
+    reminders_confirmed: int = 0  # of those, answered "1"
+    reminders_declined: int = 0  # of those, answered "2"
 
 
 def _dashboard(core: CoreDep) -> DashboardService:

@@ -14,7 +14,9 @@ so 09:00 means nine in the morning wherever the branch is.
 - resolution: ``closed_at`` minus ``created_at``, over tickets closed today;
 - waiting: tickets in ``pending`` now, whatever their age;
 - per queue (``queues``): the same figures for each queue (a ticket counts in the queue it is
-  in now), the tickets in no queue last. Queue names are the clinic's, not a patient's.
+  in now), the tickets in no queue last. Queue names are the clinic's, not a patient's;
+- confirmations: reminders asking "1 to confirm, 2 to reschedule" last sent today, and how
+  many of them were confirmed or declined so far.
 """
 
 from __future__ import annotations
@@ -48,6 +50,10 @@ class Dashboard:
     hourly_out: tuple[int, ...]
     generated_at: datetime
     queues: tuple[QueueFigures, ...] = ()
+    # reminders asking "1 to confirm, 2 to reschedule" sent today, and their answers so far
+    reminders_asked: int = 0
+    reminders_confirmed: int = 0
+    reminders_declined: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +140,8 @@ def combine(
         _average(first_s, total("first_responses")), _average(done_s, total("resolutions")),
         tuple(sum(p.hourly_in[h] for p in parts) for h in range(HOURS)),
         tuple(sum(p.hourly_out[h] for p in parts) for h in range(HOURS)), at,
-        by_queue(parts, names or {}),
+        by_queue(parts, names or {}), total("reminders_asked"), total("reminders_confirmed"),
+        total("reminders_declined"),
     )  # fmt: skip
 
 

@@ -41,6 +41,10 @@ class BranchDayCounts:
     resolution_s: float
     resolutions: int
     by_queue: tuple[QueueDayCounts, ...] = ()
+    # reminders that asked for confirmation, sent in the window, and how many were answered
+    reminders_asked: int = 0
+    reminders_confirmed: int = 0
+    reminders_declined: int = 0
 
 
 class StatsRepo(Protocol):

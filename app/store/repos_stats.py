@@ -8,11 +8,13 @@ arithmetic's operands as datetimes).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, ColumnElement, Connection, func, select, type_coerce
 
+from app.domain.reminders import CONFIRMED, DECLINED
 from app.services.ports_stats import BranchDayCounts, QueueDayCounts
-from app.store.schema import channels, messages, tickets
+from app.store.schema import channels, messages, reminders, tickets
 
 HOURS = 24
 MS_PER_HOUR = 3_600_000
@@ -43,12 +45,22 @@ class StatsRepository:
             QueueDayCounts(q, waiting.get(q, 0), *firsts.get(q, (0.0, 0)), *dones.get(q, (0.0, 0)))
             for q in queues
         )
+        asked = self._confirmations(branch_id, start, end)
         return BranchDayCounts(
             connected, total, sum(hourly["in"]), sum(hourly["out"]),
             tuple(hourly["in"]), tuple(hourly["out"]), sum(waiting.values()),
             sum(s for s, _ in firsts.values()), sum(n for _, n in firsts.values()),
             sum(s for s, _ in dones.values()), sum(n for _, n in dones.values()), by_queue,
+            sum(asked.values()), asked.get(CONFIRMED, 0), asked.get(DECLINED, 0),
         )  # fmt: skip
+
+    def _confirmations(self, branch_id: int, start: datetime, end: datetime) -> dict[Any, int]:
+        """Reminders that asked for confirmation, last sent in the window, per answer."""
+        r = reminders.c
+        where = (r.branch_id == branch_id) & r.ask_confirmation.is_(True)
+        where &= (r.last_sent_at >= start) & (r.last_sent_at < end)
+        query = select(r.answer, func.count()).where(where).group_by(r.answer)
+        return {answer: int(n) for answer, n in self._c.execute(query)}
 
     def _channels(self, branch_id: int) -> tuple[int, int]:
         mine = (channels.c.branch_id == branch_id) & channels.c.enabled.is_(True)

@@ -396,6 +396,8 @@ class DeskClient:
                              q["resolved"], q.get("avg_resolution_s"))
                 for q in d.get("queues", ())
             ),
+            d.get("reminders_asked", 0), d.get("reminders_confirmed", 0),
+            d.get("reminders_declined", 0),
         )  # fmt: skip
 
     # ---- backups (admins) ---------------------------------------------------------------------

@@ -208,6 +208,9 @@ class Dashboard:
     hourly_in: tuple[int, ...]
     hourly_out: tuple[int, ...]
     queues: tuple[QueueFigures, ...] = ()
+    reminders_asked: int = 0  # confirming reminders sent today
+    reminders_confirmed: int = 0
+    reminders_declined: int = 0
 
 
 @dataclass(frozen=True, slots=True)

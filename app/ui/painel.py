@@ -168,9 +168,11 @@ class PainelPage(QWidget):
             "waiting": Figure("figWaiting", self.tr("Aguardando atendimento")),
             "first": Figure("figFirst", self.tr("Tempo médio da 1ª resposta")),
             "resolution": Figure("figResolution", self.tr("Tempo médio de resolução")),
+            "confirmed": Figure("figConfirmed", self.tr("Confirmaram (lembretes de hoje)")),
+            "declined": Figure("figDeclined", self.tr("Pediram para remarcar")),
         }
         for i, card in enumerate(self.cards.values()):
-            grid.addWidget(card, i // 3, i % 3)
+            grid.addWidget(card, i // 4, i % 4)
         layout.addLayout(grid)
         self.queues_caption = QLabel(self.tr("Por fila (hoje)"))
         layout.addWidget(self.queues_caption)
@@ -227,6 +229,9 @@ class PainelPage(QWidget):
         self.cards["waiting"].value.setText(str(d.waiting))
         self.cards["first"].value.setText(duration_text(d.avg_first_response_s))
         self.cards["resolution"].value.setText(duration_text(d.avg_resolution_s))
+        asked = self.tr("%1 de %2").replace("%1", str(d.reminders_confirmed))
+        self.cards["confirmed"].value.setText(asked.replace("%2", str(d.reminders_asked)))
+        self.cards["declined"].value.setText(str(d.reminders_declined))
         self.chart.set_counts(d.hourly_in, d.hourly_out)
         self.show_queues(d.queues)
 

@@ -1258,6 +1258,14 @@ Give the password to the patient another way (a call or in person), never with t
         <translation>Average resolution time</translation>
     </message>
     <message>
+        <source>Confirmaram (lembretes de hoje)</source>
+        <translation>Confirmed (today&apos;s reminders)</translation>
+    </message>
+    <message>
+        <source>Pediram para remarcar</source>
+        <translation>Asked to reschedule</translation>
+    </message>
+    <message>
         <source>Por fila (hoje)</source>
         <translation>Per queue (today)</translation>
     </message>

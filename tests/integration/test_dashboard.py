@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from app.api.app import create_app
 from app.domain.roles import Role
@@ -53,6 +54,17 @@ class Seeder:
         row |= {"sent_at": at, "stored_at": at}
         self.c.execute(schema.messages.insert().values(**row))
 
+    def asked(self, branch_id: int, channel_id: int, sent: datetime, answer: str | None) -> None:
+        """A reminder that asked for confirmation, last sent at ``sent``, answered so."""
+        self.n += 1
+        contact = self.c.execute(
+            select(schema.tickets.c.contact_id).where(schema.tickets.c.channel_id == channel_id)
+        ).scalar()
+        row = {"branch_id": branch_id, "channel_id": channel_id, "contact_id": contact}
+        row |= {"body": "lembrete", "status": "done", "created_at": sent, "last_sent_at": sent}
+        row |= {"ask_confirmation": True, "answer": answer}
+        self.c.execute(schema.reminders.insert().values(**row))
+
     def queue(self, branch_id: int, name: str, order: int) -> int:
         row = {"branch_id": branch_id, "name": name, "menu_order": order}
         return int(self.c.execute(schema.queues.insert().values(**row)).inserted_primary_key[0])
@@ -77,6 +89,9 @@ def seed(tx: SqlTx, centro: int, sul: int) -> None:
     s.ticket(centro, ch, local(11, 0))  # pending, unanswered
     other = s.ticket(sul, sul_ch, local(8, 0))
     s.message(other, sul_ch, "in", local(8, 0))
+    for answer in ("confirmed", "confirmed", "declined", None):  # asked today
+        s.asked(centro, ch, local(8, 0), answer)
+    s.asked(centro, ch, local(8, 0, day=9), "confirmed")  # yesterday's: not today's figure
 
 
 @pytest.fixture
@@ -106,6 +121,8 @@ async def test_figures_of_one_branch_today(api: httpx.AsyncClient, fresh: Instal
     assert body["hourly_in"][9] == 2 and body["hourly_out"][10] == 1
     assert sum(body["hourly_in"]) == 2 and len(body["hourly_in"]) == 24
     assert "segredo" not in str(body)
+    confirmations = [body[f"reminders_{k}"] for k in ("asked", "confirmed", "declined")]
+    assert confirmations == [4, 2, 1]
 
 
 async def test_figures_per_queue_in_menu_order_then_no_queue(

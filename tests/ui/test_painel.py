@@ -18,7 +18,8 @@ def figures(**changes: Any) -> Dashboard:
     base: dict[str, Any] = {
         "channels_connected": 2, "channels_total": 3, "messages_in": 5, "messages_out": 3,
         "waiting": 4, "avg_first_response_s": 420.0, "avg_resolution_s": 3900.0,
-        "hourly_in": hourly_in, "hourly_out": hourly_out,
+        "hourly_in": hourly_in, "hourly_out": hourly_out, "reminders_asked": 40,
+        "reminders_confirmed": 25, "reminders_declined": 3,
     }  # fmt: skip
     return Dashboard(**(base | changes))
 
@@ -49,7 +50,7 @@ async def test_the_painel_shows_the_figures_of_its_branch(qtbot: Any) -> None:
     shown = {name: card.value.text() for name, card in page.cards.items()}
     assert shown == {
         "channels": "2 de 3", "in": "5", "out": "3", "waiting": "4",
-        "first": "7 min", "resolution": "1 h 05 min",
+        "first": "7 min", "resolution": "1 h 05 min", "confirmed": "25 de 40", "declined": "3",
     }  # fmt: skip
     assert page.chart.hourly_in[9] == 5
 
