@@ -169,8 +169,9 @@ class InboundPipeline:
             record_blobs(tx, media.ref, media.thumb, now)
         who = resolve_contact(tx, channel.branch_id, clean.keys, clean.push_name, now)
         arrival = Arrival(
-            channel.branch_id, channel_id, who.contact_id, clean.text, now, message_id
-        )
+            channel.branch_id, channel_id, who.contact_id, clean.text, now, message_id,
+            clean.kind, clean.reacted_to,
+        )  # fmt: skip
         routed = route(tx, arrival, self._settings)
         tx.messaging.set_message_links(message_id, who.contact_id, routed.ticket_id)
         replies = self._reply(tx, channel.id, clean, (who.contact_id, routed), now)

@@ -69,6 +69,8 @@ class Arrival:
     text: str | None
     at: datetime
     message_id: int | None = None  # the stored inbound row (opt-outs point at it)
+    kind: str = "text"
+    reacted_to: str | None = None  # a reaction: the WhatsApp id of the message it is on
 
 
 def route(tx: Tx, arrival: Arrival, settings: RoutingSettings) -> Routed:
@@ -76,6 +78,8 @@ def route(tx: Tx, arrival: Arrival, settings: RoutingSettings) -> Routed:
     answered = _reminder_answer(tx, arrival)
     if answered is not None:  # its acknowledgement is the only reply (reminder_answers)
         return answered
+    if arrival.kind == "reaction" and (filed := _file_reaction(tx, arrival)) is not None:
+        return filed
     m = tx.messaging
     active = m.active_ticket(arrival.branch_id, arrival.contact_id, arrival.channel_id)
     if active is not None:
@@ -92,13 +96,34 @@ def route(tx: Tx, arrival: Arrival, settings: RoutingSettings) -> Routed:
 
 def _reminder_answer(tx: Tx, arrival: Arrival) -> Routed | None:
     a = arrival
-    question = Question(a.branch_id, a.channel_id, a.contact_id, a.message_id, a.text, a.at)
+    question = Question(
+        a.branch_id, a.channel_id, a.contact_id, a.message_id, a.text, a.at, a.reacted_to,
+        a.kind == "reaction",
+    )  # fmt: skip
     answered = take_answer(tx, question)
     if answered is None:
         return None
     routed = Routed(answered.ticket_id, reopened=answered.reopened, replies=[answered.reply])
     routed.answered = answered
     return routed
+
+
+def _file_reaction(tx: Tx, arrival: Arrival) -> Routed | None:
+    """A reaction joins the patient's active conversation, or else their last one without
+    reopening it: a 👍 on "até amanhã" needs nobody. No menu, greeting or notice either.
+    None when the patient has no conversation on the channel yet (then it is routed as usual)."""
+    m, a = tx.messaging, arrival
+    active = m.active_ticket(a.branch_id, a.contact_id, a.channel_id)
+    if active is not None:
+        _touch(tx, active.id, a.at)
+        return Routed(active.id)
+    last = m.latest_closed_ticket(a.branch_id, a.contact_id, a.channel_id)
+    if last is None:
+        return None
+    m.update_ticket(
+        last.id, last_activity_at=max(last.last_activity_at, a.at), last_inbound_at=a.at
+    )
+    return Routed(last.id)
 
 
 def _opt_keyword(tx: Tx, arrival: Arrival, routed: Routed, cfg: RoutingSettings) -> None:

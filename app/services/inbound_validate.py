@@ -21,7 +21,9 @@ from app.domain.errors import ClinicDeskError
 from app.domain.identity import IdentityKeys, patient_keys
 from app.services.transport import EventKind, InboundMessage, TransportEvent
 
-KINDS = frozenset({"text", "image", "document", "audio", "video", "location", "contact", "sticker"})
+KINDS = frozenset(
+    {"text", "image", "document", "audio", "video", "location", "contact", "sticker", "reaction"}
+)
 MAX_TEXT = 65_536  # WhatsApp's own limit is lower; anything longer is not a real message
 MAX_PAYLOAD = 262_144  # characters of an event kept in quarantine
 _WA_ID_RE = re.compile(r"^[\x21-\x7e]{1,80}$")  # printable ASCII, no spaces
@@ -57,6 +59,7 @@ class CleanInbound:
     media_mime: str | None
     media_name: str | None
     media_size: int | None
+    reacted_to: str | None = None  # a reaction: the WhatsApp id of the message it is on
 
 
 def validate(event: TransportEvent, now: datetime) -> CleanInbound:
@@ -74,7 +77,7 @@ def validate(event: TransportEvent, now: datetime) -> CleanInbound:
 def _clean(msg: InboundMessage, now: datetime) -> CleanInbound:
     wa_id, chat, sender = _wa_id(msg.wa_id), _jid(msg.chat_jid), _jid(msg.sender_jid, True)
     kind = _kind(msg.kind)
-    text = _text(msg.text, required=kind == "text")
+    text = _text(msg.text, required=kind in ("text", "reaction"))
     try:
         keys = patient_keys(chat, [sender, *_alternates(msg.extra)])
     except ClinicDeskError:
@@ -82,8 +85,14 @@ def _clean(msg: InboundMessage, now: datetime) -> CleanInbound:
     return CleanInbound(
         wa_id, chat, sender, keys, _sent_at(msg.timestamp, now), kind, text,
         _label(msg.push_name, 120), _mime(msg.media_mime), _label(msg.media_name, 255),
-        _b64_size(msg.media_b64),
+        _b64_size(msg.media_b64), _reacted_to(msg.extra) if kind == "reaction" else None,
     )  # fmt: skip
+
+
+def _reacted_to(extra: object) -> str | None:
+    """The id a reaction is on, when it is a well-formed one (else the reaction stands alone)."""
+    value = extra.get("reacted_to") if isinstance(extra, Mapping) else None
+    return value if isinstance(value, str) and _WA_ID_RE.fullmatch(value) else None
 
 
 def _wa_id(value: object) -> str:

@@ -12,8 +12,10 @@ the word test comes first, so ordinary messages cost no query. Then:
 - one short acknowledgement is the only automatic reply (no menu, greeting or out-of-hours
   notice on top of it).
 
-A numbered menu the clinic sent *after* the reminder wins: when the patient's active ticket is
-another ticket awaiting a menu choice, "1" picks the menu's option 1, as it always did.
+A reaction (👍 on the reminder's own message) answers like the text; a reaction on any other
+message does not. A numbered menu the clinic sent *after* the reminder wins: when the patient's
+active ticket is another ticket awaiting a menu choice, "1" picks the menu's option 1, as it
+always did.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class Question:
     message_id: int | None
     text: str | None
     at: datetime
+    reacted_to: str | None = None
+    reaction: bool = False  # a 👍 counts only on the reminder's own message
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +82,8 @@ def take_answer(tx: Tx, q: Question) -> Answered | None:
     rem = tx.reminders.awaiting_answer(q.contact_id, q.channel_id, q.at - ANSWER_WINDOW)
     if rem is None or rem.asked_ticket_id is None:
         return None
+    if q.reaction and not _on_the_question(tx, rem, q.reacted_to):
+        return None  # a reaction to another message of the conversation
     m = tx.messaging
     active = m.active_ticket(q.branch_id, q.contact_id, q.channel_id)
     if active is not None and active.awaiting_menu and active.id != rem.asked_ticket_id:
@@ -88,6 +94,13 @@ def take_answer(tx: Tx, q: Question) -> Answered | None:
     reopened = _file(tx, asked, answer, q.at)
     _record(tx, rem, answer, (q, asked.id))
     return Answered(rem.id, rem.status, answer, asked.id, reopened, _reply(tx, q.branch_id, answer))
+
+
+def _on_the_question(tx: Tx, rem: ReminderRecord, reacted_to: str | None) -> bool:
+    """Whether a reaction is on the message that asked (its WhatsApp id, once sent)."""
+    assert rem.asked_ticket_id is not None  # take_answer checked it
+    sent = tx.reminders.sent_wa_id(rem.id, rem.asked_ticket_id)
+    return reacted_to is not None and sent == reacted_to
 
 
 def _file(tx: Tx, ticket: TicketRecord, answer: str, at: datetime) -> bool:

@@ -40,13 +40,14 @@ class InboundMessage:
     chat_jid: str
     sender_jid: str
     timestamp: float  # seconds since the epoch, from WhatsApp
-    kind: str = "text"  # text, image, document, audio, video, location, contact
+    kind: str = "text"  # text, image, document, audio, video, location, contact, reaction
     text: str | None = None
     push_name: str | None = None
     media_b64: str | None = None
     media_mime: str | None = None
     media_name: str | None = None
-    extra: Mapping[str, object] = field(default_factory=dict)  # location, vcard, quoted id
+    # location, vcard, quoted id, reacted_to (the WhatsApp id a reaction is on)
+    extra: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

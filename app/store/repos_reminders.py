@@ -144,6 +144,14 @@ class ReminderRepository:
         row = self._c.execute(q).first()
         return _record(row) if row else None
 
+    def sent_wa_id(self, reminder_id: int, ticket_id: int) -> str | None:
+        """The WhatsApp id of the reminder's latest message in the ticket (None until sent)."""
+        m = messages.c
+        where = (m.ticket_id == ticket_id) & (m.reminder_id == reminder_id)
+        query = select(m.wa_id).where(where).order_by(m.id.desc()).limit(1)
+        found = self._c.execute(query).scalar()
+        return str(found) if found else None
+
     def channel_sends(self, channel_id: int, since: datetime) -> tuple[datetime | None, int]:
         """The newest reminder message queued on the channel, and how many since ``since``."""
         m = messages.c

@@ -59,6 +59,10 @@ class MessageModel(QAbstractListModel):
         if role == MESSAGE_ROLE:
             return item
         if role == Qt.ItemDataRole.DisplayRole:
+            if item.kind == "reaction":  # the emoji alone would read as a message
+                return QCoreApplication.translate("Chat", "Reagiu com %1").replace(
+                    "%1", item.body or ""
+                )
             return item.body or item.media_name or ""
         if role == Qt.ItemDataRole.DecorationRole and item.media_sha256 and item.has_thumbnail:
             return self._thumbnail(item.media_sha256)

@@ -389,6 +389,10 @@
 <context>
     <name>Chat</name>
     <message>
+        <source>Reagiu com %1</source>
+        <translation>Reacted with %1</translation>
+    </message>
+    <message>
         <source>⚠ Arquivo não recebido (tipo não permitido)</source>
         <translation>⚠ File not received (type not allowed)</translation>
     </message>

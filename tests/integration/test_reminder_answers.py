@@ -252,3 +252,53 @@ async def test_the_clinics_own_words_ask_and_answer(desk: Desk) -> None:
     inbound = await _answer(desk, 12, "2")
     [reply] = await _after(desk, contact, inbound.id)
     assert reply.body == "Vamos ligar para você."
+
+
+async def _sent_as(desk: Desk, rem: ReminderRecord, wa_id: str) -> None:
+    """WhatsApp accepted the reminder's message under ``wa_id`` (what the sender records)."""
+    [sent] = await desk.rows("messages", reminder_id=rem.id)
+    await desk.store.transaction(
+        lambda tx: tx.conn.execute(
+            text("UPDATE messages SET wa_id = :w WHERE id = :i"), {"w": wa_id, "i": sent.id}
+        )
+    )
+
+
+def _reaction(desk: Desk, n: int, emoji: str, on: str) -> Any:
+    return desk.event(chat=patient(n), text=emoji, kind="reaction", extra={"reacted_to": on})
+
+
+async def test_a_thumbs_up_on_the_reminder_confirms_it(desk: Desk) -> None:
+    contact = await _closed_contact(desk, 13)
+    rem = await _asked(desk, contact)
+    await _sent_as(desk, rem, "3EB0QUESTION")
+    await desk.ingest(_reaction(desk, 13, "👍🏼", on="3EB0QUESTION"))
+    stored = await _reminder(desk, rem.id)
+    assert stored.answer == "confirmed"
+    [liked] = [m for m in await desk.rows("messages", contact_id=contact) if m.kind == "reaction"]
+    assert liked.ticket_id == rem.asked_ticket_id and liked.body == "👍🏼"
+    [ticket] = await desk.rows("tickets", id=rem.asked_ticket_id)
+    assert ticket.status == "closed"
+
+
+async def test_a_reaction_elsewhere_is_no_answer_and_reopens_nothing(desk: Desk) -> None:
+    contact = await _closed_contact(desk, 14)
+    rem = await _asked(desk, contact)
+    await _sent_as(desk, rem, "3EB0QUESTION2")
+    tickets_before = await desk.rows("tickets", contact_id=contact)
+    outbound_before = await desk.count("messages", direction="out")
+    desk.clock.advance(timedelta(minutes=5))
+    await desk.ingest(_reaction(desk, 14, "👍", on="3EB0SOMETHINGELSE"))
+    assert (await _reminder(desk, rem.id)).answer is None
+    after = {t.id: t.status for t in await desk.rows("tickets", contact_id=contact)}
+    assert after == {t.id: "closed" for t in tickets_before}  # no new or reopened ticket
+    assert await desk.count("messages", direction="out") == outbound_before  # no reply at all
+
+
+async def test_a_reaction_joins_the_open_conversation(desk: Desk) -> None:
+    await desk.ingest(desk.event(chat=patient(15), text="Bom dia"))
+    [ticket] = await desk.rows("tickets")
+    await desk.ingest(_reaction(desk, 15, "❤️", on="3EB0ANY"))
+    [after] = await desk.rows("tickets", id=ticket.id)
+    assert (after.status, after.unread_count) == (ticket.status, ticket.unread_count + 1)
+    assert await desk.count("tickets") == 1

@@ -186,17 +186,23 @@ async def test_pairing_messages_receipts_and_media_through_the_engine(desk: Desk
     await fake.event("Message", **message_event("IN3", locationMessage=location))
     contact = {"displayName": "Dr. Luiz", "vcard": "BEGIN:VCARD\nEND:VCARD"}
     await fake.event("Message", **message_event("IN4", contactMessage=contact))
+    liked = {"key": {"ID": "IN1"}, "text": "👍"}
+    await fake.event("Message", **message_event("IN5", reactionMessage=liked))
+    taken_back = {"key": {"ID": "IN1"}, "text": ""}  # not a message: dropped by the worker
+    await fake.event("Message", **message_event("IN6", reactionMessage=taken_back))
+    await fake.event("Message", **message_event("IN7", conversation="ok"))  # after IN6, in order
     mine = message_event("OUT0", conversation="sent from the phone")
     mine["Info"]["MessageSource"]["IsFromMe"] = True
     await fake.event("Message", **mine)
-    stored = await wait_for_messages(desk, cid, 4)
+    stored = await wait_for_messages(desk, cid, 6)
     by_id = {r.wa_id: r for r in stored}
     assert by_id["IN1"].kind == "text" and by_id["IN1"].body == "Bom dia, @5511900000000"
     assert by_id["IN1"].chat_jid == PATIENT and by_id["IN1"].sender_jid == PATIENT_LID
     assert by_id["IN2"].kind == "image" and by_id["IN2"].media_size == len(blob)
     assert by_id["IN2"].media_sha256 is not None
     assert (by_id["IN3"].kind, by_id["IN4"].kind) == ("location", "contact")
-    assert "OUT0" not in by_id
+    assert (by_id["IN5"].kind, by_id["IN5"].body) == ("reaction", "👍")
+    assert "IN7" in by_id and "IN6" not in by_id and "OUT0" not in by_id
 
     # outbound: explicit text (no mention parsing), image, document, audio; typing before sends
     desk.sup.set_send_limits(cid, QUICK_SENDS)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from PySide6.QtWidgets import QTableView
 
+from app.ui.client_types import Message
+from app.ui.messages_view import MessageModel
 from app.ui.qtutil import none_leaks_per_call
 from app.ui.ticket_model import ID_ROLE, UNREAD_ROLE, TicketTableModel
 from tests.helpers.desk import FakeTickets, make_ticket, until
@@ -112,3 +115,13 @@ def test_this_pyside_does_not_lose_references_to_none(qtbot: Any) -> None:
     for _ in range(500):
         qtbot.wait(0)  # timer events through Qt's loop
     assert sys.getrefcount(None) >= before - 50  # no steady loss (other code may drop a few)
+
+
+def test_a_reaction_reads_as_one_in_the_conversation(qtbot: Any) -> None:
+    at = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    model = MessageModel()
+    model.merge([
+        Message(1, "in", "text", "Bom dia", "read", at, False),
+        Message(2, "in", "reaction", "👍", "read", at, False),
+    ])  # fmt: skip
+    assert [model.index(r, 0).data() for r in range(2)] == ["Bom dia", "Reagiu com 👍"]

@@ -100,3 +100,16 @@ def test_groups_and_unknown_kinds_are_not_person_messages() -> None:
     group = _event(e2e.Message(conversation="x"), sender="1@s.whatsapp.net", group=True)
     assert not m.is_person_chat(group.Info.MessageSource)
     assert m.kind_of(e2e.Message()) is None
+
+
+def test_a_reaction_carries_its_emoji_and_the_message_it_is_on() -> None:
+    liked = e2e.Message(reactionMessage=e2e.ReactionMessage(text="👍"))
+    liked.reactionMessage.key.ID = "3EB0REMINDER"
+    assert m.kind_of(liked) == "reaction"
+    msg = m.normalise(_event(liked, sender="5511987654321@s.whatsapp.net"), "reaction")
+    assert (msg.kind, msg.text, msg.extra) == ("reaction", "👍", {"reacted_to": "3EB0REMINDER"})
+    clean = validate(TransportEvent(EventKind.INBOUND, "1", message=msg), utcnow())
+    assert (clean.kind, clean.text, clean.reacted_to) == ("reaction", "👍", "3EB0REMINDER")
+    taken_back = e2e.Message(reactionMessage=e2e.ReactionMessage(text=""))
+    back = m.normalise(_event(taken_back, sender="1@s.whatsapp.net"), "reaction")
+    assert back.text is None  # the handler drops it: taking a reaction back is no message

@@ -246,6 +246,9 @@ class EventRouter:
             log.info("inbound kind not stored", extra={"code": "wa.inbound.skipped"})
             return
         message = m.normalise(ev, kind)
+        if kind == "reaction" and not message.text:
+            log.info("reaction removed", extra={"code": "wa.inbound.skipped"})
+            return  # taking a reaction back is not a message
         if kind in m.MEDIA_KINDS:
             message = await self._with_media(life, ev, kind, message)
         self._emit_event(EventKind.INBOUND, message=message, wa_id=message.wa_id)

@@ -102,6 +102,8 @@ def kind_of(message: Any) -> str | None:
         return "location"
     if message.HasField("contactMessage") or message.HasField("contactsArrayMessage"):
         return "contact"
+    if message.HasField("reactionMessage"):
+        return "reaction"  # 👍 on one of the clinic's messages: often how a patient confirms
     return None
 
 
@@ -143,6 +145,9 @@ def _content(msg: Any, kind: str, extra: dict[str, object]) -> tuple[str, str | 
         return caption, part.mimetype or None, getattr(part, "fileName", "") or None
     if kind == "location":
         return _location(msg, extra), None, None
+    if kind == "reaction":  # the emoji ("" when the patient took the reaction back)
+        extra["reacted_to"] = msg.reactionMessage.key.ID
+        return msg.reactionMessage.text, None, None
     return _contact(msg, extra), None, None
 
 
