@@ -103,7 +103,8 @@ def make_message(
     index: int, text: str | None, kind: str = "text", media: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """The ``message`` object of an inbound frame from patient ``index``; a non-text message
-    carries ``media`` (``media_b64``, ``media_mime``, ``media_name``) or else a tiny PNG."""
+    carries ``media`` (``media_b64``, ``media_mime``, ``media_name``) or else a tiny PNG; a
+    reaction carries ``media["reacted_to"]``, the WhatsApp id it is on."""
     jid = patient_jid(index)
     message: dict[str, Any] = {
         "wa_id": new_wa_id("SIM"),
@@ -115,6 +116,9 @@ def make_message(
     }
     if kind == "text":
         message["text"] = text or OPENERS[index % len(OPENERS)]
+    elif kind == "reaction":  # ``media`` holds {"reacted_to": wa_id} here
+        message["text"] = text or "👍"
+        message["extra"] = {"reacted_to": (media or {}).get("reacted_to", "")}
     else:
         default = {"media_b64": TINY_PNG, "media_mime": "image/png", "media_name": "foto.png"}
         message.update(media or default)

@@ -219,9 +219,19 @@ def _inbound(hub: Hub, body: dict[str, Any]) -> dict[str, Any]:
     text, index = body.get("text"), body.get("patient", 0)
     if not isinstance(text, str) or not isinstance(index, int) or index < 0:
         raise BadRequestError("bad_message")
-    message = patients.make_message(index, text, str(body.get("kind", "text")), _media(body))
+    kind = str(body.get("kind", "text"))
+    extra = _reaction(body) if kind == "reaction" else _media(body)
+    message = patients.make_message(index, text, kind, extra)
     hub.add_inbound(account, message)
     return {"channel": account.name, "wa_id": message["wa_id"]}
+
+
+def _reaction(body: dict[str, Any]) -> dict[str, Any]:
+    """``reacted_to``: the WhatsApp id of the message the patient reacts to."""
+    on = body.get("reacted_to")
+    if not isinstance(on, str) or not on:
+        raise BadRequestError("bad_message")
+    return {"reacted_to": on}
 
 
 def _media(body: dict[str, Any]) -> dict[str, Any] | None:

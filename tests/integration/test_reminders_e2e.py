@@ -151,3 +151,51 @@ def test_a_patients_1_confirms_the_appointment_end_to_end(
 def _answered(engine: Engine, reminder_id: int) -> dict[str, Any] | None:
     found: dict[str, Any] = engine.call("GET", f"/reminders/{reminder_id}")
     return found if found["answer"] else None
+
+
+def test_a_thumbs_up_on_the_reminder_confirms_it_end_to_end(
+    tmp_path: Path, data_dir: Path, sim: Simulator
+) -> None:
+    init_installation(tmp_path, data_dir)
+    engine = Engine(data_dir)
+    try:
+        engine.call("POST", "/branches", json={"name": BRANCH})
+        channel = engine.linked_channel(BRANCH, "reage", sim)
+        account = sim_account(sim, channel)
+        engine.call("PUT", "/channels/reage/limits", json={"send_limits": FAST_LIMITS})
+        sim.post("/control/inbound", channel=account, text="Oi", patient=4)
+        [ticket] = wait_until(lambda: engine.call("GET", "/tickets")["items"] or None, "ticket")
+        body = {
+            "channel_id": channel["id"], "contact_ids": [ticket["contact_id"]],
+            "text": REMINDER, "start_at": datetime.now(UTC).isoformat(),
+            "ask_confirmation": True,
+        }  # fmt: skip
+        [made] = engine.call("POST", "/reminders", json=body)["items"]
+        [question] = wait_until(lambda: _reminder_sends(sim, account, 4), "the reminder")
+        wait_until(  # WhatsApp's id for it is recorded with the send's result
+            lambda: _reminder_sent(engine, ticket["id"]), "the reminder's send recorded"
+        )
+        sim.post(
+            "/control/inbound", channel=account, patient=4, kind="reaction", text="👍",
+            reacted_to=question["wa_id"],
+        )  # fmt: skip
+        answered = wait_until(lambda: _answered(engine, made["id"]), "the 👍 taken as an answer")
+        assert answered["answer"] == "confirmed"
+        history = engine.call("GET", f"/tickets/{ticket['id']}/messages")["items"]
+        assert [m["body"] for m in history if m["kind"] == "reaction"] == ["👍"]
+    finally:
+        engine.stop_or_kill()
+
+
+def _reminder_sends(sim: Simulator, account: str, index: int) -> list[dict[str, Any]]:
+    messages = sim.http.get(f"/control/outbox/{account}").json()["messages"]
+    return [
+        m for m in messages
+        if m["to"] == patient_jid(index) and str(m.get("text")).startswith("Lembrete")
+    ]  # fmt: skip
+
+
+def _reminder_sent(engine: Engine, ticket_id: int) -> bool:
+    items = engine.call("GET", f"/tickets/{ticket_id}/messages")["items"]
+    sent = [m for m in items if str(m["body"]).startswith("Lembrete")]
+    return bool(sent) and sent[0]["outbox_status"] == "sent"

@@ -721,6 +721,8 @@ def test_control_api_rejects_bad_requests(sim: Simulator) -> None:
     assert control(sim, "POST", "/control/fault", {"kind": "ban", "seconds": -1})[0] == 400
     assert control(sim, "POST", "/control/burst", {"channel": "c", "count": 0})[0] == 400
     assert control(sim, "POST", "/control/burst", {"count": 1})[0] == 400
+    reaction = {"channel": "c", "text": "👍", "kind": "reaction"}  # on no message
+    assert control(sim, "POST", "/control/inbound", reaction)[0] == 400
     assert control(sim, "POST", "/control/scan", {"channel": "never-seen"})[0] == 404
     assert control(sim, "GET", "/control/accounts/never-seen")[0] == 404
     status, body = control(sim, "GET", "/control/health")
