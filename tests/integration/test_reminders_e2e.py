@@ -6,8 +6,10 @@ restart sends nothing again. Every wait polls with a deadline.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -112,9 +114,19 @@ def _first_name(text: str) -> str:
     return text.removeprefix("Lembrete: ").split(",", 1)[0]
 
 
-def test_a_patients_1_confirms_the_appointment_end_to_end(
-    tmp_path: Path, data_dir: Path, sim: Simulator
-) -> None:
+@dataclass
+class Asked:
+    """A patient who wrote once and then got a reminder that asks for confirmation."""
+
+    engine: Engine
+    account: str
+    ticket: dict[str, Any]
+    reminder: dict[str, Any]
+
+
+@contextlib.contextmanager
+def asked_patient(tmp_path: Path, data_dir: Path, sim: Simulator, patient: int) -> Iterator[Asked]:
+    """A fresh engine whose channel has sent ``patient`` a confirming reminder due now."""
     init_installation(tmp_path, data_dir)
     engine = Engine(data_dir)
     try:
@@ -122,7 +134,7 @@ def test_a_patients_1_confirms_the_appointment_end_to_end(
         channel = engine.linked_channel(BRANCH, "confirma", sim)
         account = sim_account(sim, channel)
         engine.call("PUT", "/channels/confirma/limits", json={"send_limits": FAST_LIMITS})
-        sim.post("/control/inbound", channel=account, text="Oi", patient=3)
+        sim.post("/control/inbound", channel=account, text="Oi", patient=patient)
         [ticket] = wait_until(lambda: engine.call("GET", "/tickets")["items"] or None, "ticket")
         body = {
             "channel_id": channel["id"], "contact_ids": [ticket["contact_id"]],
@@ -130,22 +142,30 @@ def test_a_patients_1_confirms_the_appointment_end_to_end(
             "ask_confirmation": True,
         }  # fmt: skip
         [made] = engine.call("POST", "/reminders", json=body)["items"]
-        [sent] = wait_until(lambda: _reminders_to(sim, account, 3), "the reminder")
-        assert sent.endswith("\n\nResponda 1 para confirmar ou 2 para remarcar.")
-        sim.post("/control/inbound", channel=account, text="1", patient=3)
-        answered = wait_until(
-            lambda: _answered(engine, made["id"]), "the answer recorded by the engine"
-        )
-        assert answered["answer"] == "confirmed" and answered["asked_ticket_id"] == ticket["id"]
-        wait_until(
-            lambda: "Obrigado! Sua presença está confirmada." in _sent_to(sim, account, 3),
-            "the acknowledgement at the patient",
-        )
-        listed = engine.call("GET", "/reminders", params={"answer": "confirmed"})["items"]
-        assert [r["id"] for r in listed] == [made["id"]]
-        assert sim.count(account, "duplicate_sends") == 0
+        yield Asked(engine, account, ticket, made)
     finally:
         engine.stop_or_kill()
+
+
+def test_a_patients_1_confirms_the_appointment_end_to_end(
+    tmp_path: Path, data_dir: Path, sim: Simulator
+) -> None:
+    with asked_patient(tmp_path, data_dir, sim, 3) as a:
+        [sent] = wait_until(lambda: _reminders_to(sim, a.account, 3), "the reminder")
+        assert sent.endswith("\n\nResponda 1 para confirmar ou 2 para remarcar.")
+        sim.post("/control/inbound", channel=a.account, text="1", patient=3)
+        answered = wait_until(
+            lambda: _answered(a.engine, a.reminder["id"]), "the answer recorded by the engine"
+        )
+        assert answered["answer"] == "confirmed"
+        assert answered["asked_ticket_id"] == a.ticket["id"]
+        wait_until(
+            lambda: "Obrigado! Sua presença está confirmada." in _sent_to(sim, a.account, 3),
+            "the acknowledgement at the patient",
+        )
+        listed = a.engine.call("GET", "/reminders", params={"answer": "confirmed"})["items"]
+        assert [r["id"] for r in listed] == [a.reminder["id"]]
+        assert sim.count(a.account, "duplicate_sends") == 0
 
 
 def _answered(engine: Engine, reminder_id: int) -> dict[str, Any] | None:
@@ -156,35 +176,21 @@ def _answered(engine: Engine, reminder_id: int) -> dict[str, Any] | None:
 def test_a_thumbs_up_on_the_reminder_confirms_it_end_to_end(
     tmp_path: Path, data_dir: Path, sim: Simulator
 ) -> None:
-    init_installation(tmp_path, data_dir)
-    engine = Engine(data_dir)
-    try:
-        engine.call("POST", "/branches", json={"name": BRANCH})
-        channel = engine.linked_channel(BRANCH, "reage", sim)
-        account = sim_account(sim, channel)
-        engine.call("PUT", "/channels/reage/limits", json={"send_limits": FAST_LIMITS})
-        sim.post("/control/inbound", channel=account, text="Oi", patient=4)
-        [ticket] = wait_until(lambda: engine.call("GET", "/tickets")["items"] or None, "ticket")
-        body = {
-            "channel_id": channel["id"], "contact_ids": [ticket["contact_id"]],
-            "text": REMINDER, "start_at": datetime.now(UTC).isoformat(),
-            "ask_confirmation": True,
-        }  # fmt: skip
-        [made] = engine.call("POST", "/reminders", json=body)["items"]
-        [question] = wait_until(lambda: _reminder_sends(sim, account, 4), "the reminder")
+    with asked_patient(tmp_path, data_dir, sim, 4) as a:
+        [question] = wait_until(lambda: _reminder_sends(sim, a.account, 4), "the reminder")
         wait_until(  # WhatsApp's id for it is recorded with the send's result
-            lambda: _reminder_sent(engine, ticket["id"]), "the reminder's send recorded"
+            lambda: _reminder_sent(a.engine, a.ticket["id"]), "the reminder's send recorded"
         )
         sim.post(
-            "/control/inbound", channel=account, patient=4, kind="reaction", text="👍",
+            "/control/inbound", channel=a.account, patient=4, kind="reaction", text="👍",
             reacted_to=question["wa_id"],
         )  # fmt: skip
-        answered = wait_until(lambda: _answered(engine, made["id"]), "the 👍 taken as an answer")
+        answered = wait_until(
+            lambda: _answered(a.engine, a.reminder["id"]), "the 👍 taken as an answer"
+        )
         assert answered["answer"] == "confirmed"
-        history = engine.call("GET", f"/tickets/{ticket['id']}/messages")["items"]
+        history = a.engine.call("GET", f"/tickets/{a.ticket['id']}/messages")["items"]
         assert [m["body"] for m in history if m["kind"] == "reaction"] == ["👍"]
-    finally:
-        engine.stop_or_kill()
 
 
 def _reminder_sends(sim: Simulator, account: str, index: int) -> list[dict[str, Any]]:
