@@ -46,6 +46,7 @@ from app.services.events import EventBus
 from app.services.inbound import InboundPipeline
 from app.services.media import MediaService
 from app.services.outbound import OutboundService
+from app.services.patient_erase import PatientEraseService
 from app.services.patient_export import PatientExportService
 from app.services.ports import ChannelRuntime
 from app.services.queues import QueueService
@@ -115,6 +116,7 @@ class Core:
     reminders: ReminderService
     media: MediaService
     exports: PatientExportService
+    erasures: PatientEraseService
     bus: EventBus
     backups: BackupService | None = None  # set by open_core (needs the keystore)
     sync: SyncService | None = None  # set by open_core (reports to the central office)
@@ -234,6 +236,7 @@ def build_services(
         reminders=ReminderService(store, clock, auditor, bus),
         media=MediaService(store, media, auditor),
         exports=PatientExportService(store, clock, auditor, media.get, ZipPatientArchive()),
+        erasures=PatientEraseService(store, clock, auditor, media.delete),
         bus=bus,
     )
 

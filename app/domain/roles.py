@@ -41,6 +41,7 @@ class Permission(StrEnum):
     # schedule, see and cancel one's own reminders to one patient whose conversation one sees
     REMIND_PATIENTS = "remind_patients"
     EXPORT_PATIENT_DATA = "export_patient_data"  # a patient's data for an LGPD request
+    ERASE_PATIENT_DATA = "erase_patient_data"  # LGPD erasure: admins only, never undone
 
 
 _GRANTS: dict[Role, frozenset[Permission]] = {

@@ -11,6 +11,7 @@ from typing import Protocol, TypeVar
 from app.domain.audit import AuditRow
 from app.domain.models import Branch, Channel, Contact, StateChange, User
 from app.domain.roles import Role
+from app.services.ports_erase import ErasureRepo
 from app.services.ports_messaging import MessagingRepo
 from app.services.ports_outbox import OutboxRepo
 from app.services.ports_reminders import ReminderRepo
@@ -71,6 +72,7 @@ class ContactRepo(Protocol):
     ) -> int: ...
     def get(self, contact_id: int) -> Contact | None: ...
     def find_by_phone(self, branch_id: int, phone_e164: str) -> Contact | None: ...
+    def erased(self, contact_id: int) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +129,8 @@ class Tx(Protocol):
     def reminders(self) -> ReminderRepo: ...
     @property
     def stats(self) -> StatsRepo: ...
+    @property
+    def erasure(self) -> ErasureRepo: ...
 
 
 class Store(Protocol):

@@ -15,6 +15,7 @@ from app.domain.audit import GENESIS_HASH, AuditEntry, AuditRow, seal
 from app.domain.models import Branch, Channel, Contact, StateChange, User
 from app.domain.roles import Role
 from app.services.ports import NewAuditEntry, NewChannel
+from app.store.repos_erase import ErasureRepository
 from app.store.repos_messaging import MessagingRepository
 from app.store.repos_outbox import OutboxRepository
 from app.store.repos_reminders import ReminderRepository
@@ -164,6 +165,11 @@ class ContactRepository:
         values["wa_lid"] = wa_lid
         values |= {"display_name": display_name, "created_at": at, "updated_at": at}
         return new_id(self._c.execute(insert(contacts).values(**values)))
+
+    def erased(self, contact_id: int) -> bool:
+        """Whether the patient's data was erased (LGPD)."""
+        query = select(contacts.c.erased_at).where(contacts.c.id == contact_id)
+        return self._c.execute(query).scalar() is not None
 
     def get(self, contact_id: int) -> Contact | None:
         row = self._c.execute(select(contacts).where(contacts.c.id == contact_id)).first()
@@ -331,3 +337,4 @@ class SqlTx:
         self.reminders = ReminderRepository(conn)
         self.stats = StatsRepository(conn)
         self.sync = SyncRepository(conn)
+        self.erasure = ErasureRepository(conn)

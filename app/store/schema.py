@@ -159,6 +159,7 @@ contacts = Table(
     Column("consent_channel", String(32), nullable=True),
     Column("merged_into_id", ForeignKey("contacts.id"), nullable=True),
     Column("opted_out_at", UtcDateTime, nullable=True),  # SAIR/PARAR/STOP: no reminders
+    Column("erased_at", UtcDateTime, nullable=True),  # LGPD erasure (migration 0010)
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("branch_id", "phone_e164"),
@@ -393,6 +394,19 @@ opt_outs = Table(
     Column("message_id", ForeignKey("messages.id"), nullable=True),
     Column("at", UtcDateTime, nullable=False),
     Index(None, "contact_id"),
+)
+
+# The erasure ledger (LGPD): who erased which patient when, with counts; never any of the
+# patient's data. Kept for accountability and for replaying erasures (docs/SECURITY.md).
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("branch_id", ForeignKey("branches.id"), nullable=False),
+    Column("contact_id", Integer, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor_user_id", ForeignKey("users.id"), nullable=True),
+    Column("counts", Text, nullable=False),  # JSON: messages, attachments, tickets, …
 )
 
 sync_outbox = Table(

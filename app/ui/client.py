@@ -349,6 +349,12 @@ class DeskClient:
         """The contact panel's profile (``not.found`` unless one of its tickets is visible)."""
         return contact_of(await self._call("GET", f"/contacts/{contact_id}"))
 
+    async def erase_contact(self, contact_id: int) -> tuple[int, int]:
+        """Erase the patient's data (``POST /contacts/{id}/erase``, admins; cannot be undone):
+        how many messages and attachment files went."""
+        done = await self._call("POST", f"/contacts/{contact_id}/erase", json={"confirm": True})
+        return int(done["messages"]), int(done["attachments"])
+
     async def export_contact(self, contact_id: int, target: Path) -> str:
         """The patient's data archive (``POST /contacts/{id}/export``) streamed into
         ``target`` through ``<target>.partial``; returns its one-time password."""

@@ -2,7 +2,8 @@
 refused reminders) and their tickets; a click on a ticket the user may see opens it in
 Atendimentos. Each result shows the patient's number, so namesakes are told apart.
 Supervisors and admins may save the patient's data for an LGPD request ("Exportar dados do
-paciente…": a password-protected ZIP; the password is shown once, to be given separately).
+paciente…": a password-protected ZIP; the password is shown once, to be given separately);
+admins may erase it ("Apagar dados do paciente…", after typing APAGAR).
 
 Search goes through ``GET /search`` (the same accent-insensitive index as the inbox, scoped to
 what the user may see); the profile through ``GET /contacts/{id}``.
@@ -16,6 +17,7 @@ from PySide6.QtCore import QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -35,6 +37,7 @@ from app.ui.texts import error_text, phone_text, with_phone
 
 CONTACT_ROLE = Qt.ItemDataRole.UserRole + 2
 DOCUMENTS = QStandardPaths.StandardLocation.DocumentsLocation
+CONFIRM_WORD = "APAGAR"
 SEARCH_PAUSE_MS = 250
 
 
@@ -45,11 +48,13 @@ class ContactsPage(QWidget):
     startRequested = Signal(str)  # write to this number ("Nova conversa", prefilled)
 
     def __init__(
-        self, client: DeskClient, parent: QWidget | None = None, *, can_export: bool = False
-    ) -> None:
+        self, client: DeskClient, parent: QWidget | None = None, *, can_export: bool = False,
+        can_erase: bool = False,
+    ) -> None:  # fmt: skip
         super().__init__(parent)
         self.client = client
         self.can_export = can_export  # supervisors and admins (the engine checks it again)
+        self.can_erase = can_erase  # admins only (idem)
         self.contact_id: int | None = None  # the patient on the right-hand side
         self._tasks = TaskSet()
         self._next: int | None = None
@@ -96,6 +101,9 @@ class ContactsPage(QWidget):
             self.tr("Tudo o que a clínica guarda deste paciente, para um pedido da LGPD")
         )
         self.export.clicked.connect(self.ask_export)
+        self.erase = named(QPushButton(self.tr("Apagar dados do paciente…")), "contactErase")
+        self.erase.setStyleSheet("color: #B3261E;")
+        self.erase.clicked.connect(self.ask_erase)
         self.export_notice = named(QLabel(), "contactExportNotice")
         self.export_notice.setWordWrap(True)
         self.export_notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -107,6 +115,7 @@ class ContactsPage(QWidget):
         row = QHBoxLayout()  # a button of its own size, not the column's width
         row.addWidget(self.start)
         row.addWidget(self.export)
+        row.addWidget(self.erase)
         row.addStretch(1)
         layout.addLayout(row)
         layout.addWidget(self.export_notice)
@@ -169,6 +178,7 @@ class ContactsPage(QWidget):
         self.export_notice.clear()
         self.contact_id = profile.id if profile is not None else None
         self.export.setVisible(self.can_export and profile is not None)
+        self.erase.setVisible(self.can_erase and profile is not None)
         shown = profile is not None
         for widget in (self.phone, self.tickets_title, self.tickets):
             widget.setVisible(shown)
@@ -228,6 +238,46 @@ class ContactsPage(QWidget):
             self.export_notice.setText(text.replace("%1", target.name).replace("%2", password))
         finally:
             self.export.setEnabled(True)
+
+    # ---- LGPD erasure ------------------------------------------------------------------------
+
+    def ask_erase(self) -> None:
+        """Ask the admin to type APAGAR: an erasure cannot be undone."""
+        if self.contact_id is None:
+            return
+        typed, ok = QInputDialog.getText(
+            self, self.tr("Apagar dados do paciente"),
+            self.tr("As mensagens, fotos, documentos, lembretes e números deste paciente serão "
+                    "apagados para sempre (LGPD). As conversas ficam, vazias, nos relatórios.\n"
+                    "Digite APAGAR para confirmar."),
+        )  # fmt: skip
+        if ok and typed.strip().upper() == CONFIRM_WORD:
+            self.erase_confirmed()
+
+    def erase_confirmed(self) -> None:
+        """Erase the chosen patient's data (the admin confirmed)."""
+        if self.contact_id is not None:
+            self.erase.setEnabled(False)
+            self._tasks.spawn(self._erase(self.contact_id))
+
+    async def _erase(self, contact_id: int) -> None:
+        try:
+            messages, files = await self.client.erase_contact(contact_id)
+        except ClinicDeskError as exc:
+            self.export_notice.setText(error_text(exc))
+            self.erase.setEnabled(True)
+            return
+        self.erase.setEnabled(True)
+        self._drop_result(contact_id)
+        self.show_profile(None)
+        done = self.tr("Dados do paciente apagados: %1 mensagens e %2 arquivos.")
+        self.notice.setText(done.replace("%1", str(messages)).replace("%2", str(files)))
+
+    def _drop_result(self, contact_id: int) -> None:
+        for row in range(self.results.count()):
+            if self.results.item(row).data(CONTACT_ROLE) == contact_id:
+                self.results.takeItem(row)
+                return
 
     async def settle(self) -> None:
         self._timer.stop()  # a search still waiting for a pause in typing is dropped

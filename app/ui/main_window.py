@@ -100,7 +100,9 @@ class MainWindow(QMainWindow):
         branch_id = login.branch.id if login.branch else None
         self.painel = PainelPage(client, bridge, branch_id, branch)
         self.settings_page = SettingsPage(self.settings, login.me.is_admin)
-        self.contacts_page = ContactsPage(client, can_export=login.me.is_supervisor)
+        self.contacts_page = ContactsPage(
+            client, can_export=login.me.is_supervisor, can_erase=login.me.is_admin
+        )
         self.contacts_page.ticketRequested.connect(self.open_ticket)
         self.contacts_page.startRequested.connect(self.start_conversation)
         listed = lambda: sorted(self.channels.values(), key=lambda c: c.id)  # noqa: E731

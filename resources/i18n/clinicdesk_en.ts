@@ -581,6 +581,10 @@
         <translation>Everything the clinic keeps about this patient, for an LGPD request</translation>
     </message>
     <message>
+        <source>Apagar dados do paciente…</source>
+        <translation>Erase the patient&apos;s data…</translation>
+    </message>
+    <message>
         <source>Atendimentos do paciente</source>
         <translation>Patient&apos;s conversations</translation>
     </message>
@@ -621,6 +625,20 @@
 Entregue a senha ao paciente por outro meio (ligação ou pessoalmente), nunca junto com o arquivo. Ele abre com 7-Zip, WinRAR ou um aplicativo de arquivos ZIP no celular.</source>
         <translation>File saved as %1. Password: %2
 Give the password to the patient another way (a call or in person), never with the file. It opens with 7-Zip, WinRAR or a ZIP app on a phone.</translation>
+    </message>
+    <message>
+        <source>Apagar dados do paciente</source>
+        <translation>Erase the patient&apos;s data</translation>
+    </message>
+    <message>
+        <source>As mensagens, fotos, documentos, lembretes e números deste paciente serão apagados para sempre (LGPD). As conversas ficam, vazias, nos relatórios.
+Digite APAGAR para confirmar.</source>
+        <translation>This patient&apos;s messages, photos, documents, reminders and numbers will be erased for good (LGPD). The conversations stay, empty, in the reports.
+Type APAGAR to confirm.</translation>
+    </message>
+    <message>
+        <source>Dados do paciente apagados: %1 mensagens e %2 arquivos.</source>
+        <translation>Patient&apos;s data erased: %1 messages and %2 files.</translation>
     </message>
 </context>
 <context>

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from PIL import Image
 from sqlalchemy import func, select
 
 from app.services.audit import Auditor
@@ -114,6 +116,23 @@ async def make_desk(inst: Installation, clock: FakeClock, branch: str = "Centro"
     desk = Desk(inst, clock, pipeline, branch_id, int(channel_id))
     core.bus.subscribe(desk.events.append, None)
     return desk
+
+
+async def make_media_desk(inst: Installation, clock: FakeClock) -> Desk:
+    """:func:`make_desk` whose pipeline stores attachments in the real media store."""
+    desk = await make_desk(inst, clock)
+    core = inst.core
+    desk.pipeline = InboundPipeline(
+        core.store, clock, Auditor(clock), core.bus, media=core.media.blobs
+    )
+    return desk
+
+
+def png(colour: tuple[int, int, int] = (20, 120, 200)) -> bytes:
+    """A small PNG of one colour (the colour makes two files differ)."""
+    out = io.BytesIO()
+    Image.new("RGB", (24, 16), colour).save(out, format="PNG")
+    return out.getvalue()
 
 
 def patient(n: int) -> str:

@@ -80,7 +80,7 @@ def _canary(engine: Engine) -> list[str]:
 
 
 def test_head_is_a_short_readable_id() -> None:
-    assert migrate.head_revision() == "0009"
+    assert migrate.head_revision() == "0010"
 
 
 def test_fts_indexes_accent_insensitively(store_dir: DataDir) -> None:
@@ -179,7 +179,7 @@ def test_a_failed_upgrade_leaves_the_old_revision_in_place(at_base: DataDir) -> 
     with pytest.raises(ClinicDeskError) as excinfo:
         Store.open(at_base, KEY)
     assert excinfo.value.code is ErrorCode.STORE_MIGRATION_FAILED
-    assert excinfo.value.params == {"from_revision": "base", "to_revision": "0009"}
+    assert excinfo.value.params == {"from_revision": "base", "to_revision": "0010"}
     with _opened(at_base) as engine:
         assert migrate.current_revision(engine) is None
         # alembic_version was already there (emptied by the downgrade); the tables 0001 created

@@ -5,7 +5,6 @@ another, readable only with the one-time password, audited, and refused to those
 from __future__ import annotations
 
 import base64
-import io
 import json
 import zipfile
 from pathlib import Path
@@ -14,40 +13,25 @@ from typing import Any
 import httpx
 import pytest
 import pyzipper
-from PIL import Image
 
 from app.api.app import create_app
 from app.domain.errors import AccessDeniedError, ClinicDeskError, NotFoundError
 from app.domain.roles import Role
-from app.services.audit import Auditor
-from app.services.inbound import InboundPipeline
-from tests.helpers.messaging import Desk, make_desk, patient
+from tests.helpers.messaging import Desk, make_media_desk, patient, png
 from tests.integration.conftest import FakeClock, Installation
 
 CANARY = "Canário-de-exame-7391"
 OTHER_CANARY = "segredo-de-outra-pessoa-5518"
 
 
-def _png() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (24, 16), (20, 120, 200)).save(out, format="PNG")
-    return out.getvalue()
-
-
 @pytest.fixture
 async def desk(fresh: Installation) -> Desk:
-    clock = FakeClock()
-    desk = await make_desk(fresh, clock)
-    core = fresh.core
-    desk.pipeline = InboundPipeline(
-        core.store, clock, Auditor(clock), core.bus, media=core.media.blobs
-    )
-    return desk
+    return await make_media_desk(fresh, FakeClock())
 
 
 async def _patient_with_history(desk: Desk) -> tuple[int, bytes]:
     """Patient 1 writes text, an HTML-looking line and a photo; patient 2 writes a secret."""
-    image = _png()
+    image = png()
     await desk.ingest(desk.event(chat=patient(1), text=f"Olá, {CANARY}"))
     await desk.ingest(desk.event(chat=patient(1), text="<script>alert(1)</script>"))
     photo = base64.b64encode(image).decode("ascii")

@@ -269,3 +269,24 @@ def test_the_answer_column_says_what_the_patient_replied() -> None:
         "Confirmou", "Pediu para remarcar", "Aguardando resposta", "Sem resposta",
         "Vai pedir confirmação", "",
     ]  # fmt: skip
+
+
+async def test_an_admin_erases_a_patient_once_confirmed(qtbot: Any, qapp: Any, rig: Rig) -> None:
+    erased = 31  # a patient of this test alone: the others keep theirs
+    rig.sim.post("/control/inbound", channel=rig.account, text="Exame alterado", patient=erased)
+    found = lambda: rig.engine.call("GET", "/search", params={"q": "alterado"})["messages"]  # noqa: E731
+    await until(found, "the patient's message stored")
+    async with opened(qtbot, qapp, rig) as window:
+        page = window.contacts_page
+        assert page.can_erase  # root is a super admin
+        window.show_page(window.stack.indexOf(page))
+        page.finder.setText(patient_name(erased))
+        page.search_now()
+        await until(lambda: page.results.count() == 1, "the patient found")
+        page.results.setCurrentRow(0)
+        await until(lambda: page.contact_id is not None, "the profile shown")
+        assert page.erase.isVisible()
+        page.erase_confirmed()
+        await until(lambda: "apagados" in page.notice.text(), "the erasure confirmed")
+        assert page.results.count() == 0 and page.contact_id is None
+    assert found() == []  # the engine agrees: the text is gone

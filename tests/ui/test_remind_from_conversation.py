@@ -82,6 +82,7 @@ async def test_the_main_window_opens_the_dialog_for_every_role(qtbot: Any) -> No
         qtbot.addWidget(window)
         assert window.inbox.contact.can_remind
         assert window.contacts_page.can_export is campaigns  # LGPD export: supervisors up
+        assert not window.contacts_page.can_erase  # erasure: admins only
         window.inbox.contact.reminderRequested.emit(107, "Paciente 7", 3)
         dialog = window.reminders_page.dialog
         assert dialog is not None and dialog.chosen_contacts() == [107]
