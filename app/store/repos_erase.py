@@ -124,5 +124,5 @@ class ErasureRepository:
         b = media_blobs.c
         thumbs = select(b.thumb_sha256).where(b.sha256.in_(unused) & b.thumb_sha256.is_not(None))
         found = [str(t) for t in self._c.execute(thumbs).scalars()]
-        self._c.execute(delete(media_blobs).where(b.sha256.in_(unused)))
+        self._c.execute(delete(media_blobs).where(b.sha256.in_(unused + found)))  # thumbs too
         return tuple(unused), tuple(found)

@@ -82,6 +82,7 @@ async def test_every_row_of_the_patient_goes_and_the_counts_stay(desk: Desk) -> 
     assert emptied.erased_at is not None
     with pytest.raises(ClinicDeskError):
         desk.inst.core.media.blobs.get(sha)  # the file is gone
+    assert await desk.count("media_blobs") == 0  # its row and its thumbnail's too
     assert await desk.count("messages", contact_id=two) == 1  # the other patient stays
     found = await desk.inst.core.search.search(desk.inst.super_admin, CANARY, 20)
     assert found.messages == [] and found.contacts == []
