@@ -355,6 +355,7 @@ def open_core(
         device_root=core.device_keys.root_for_backup(),
     )  # fmt: skip
     core.sync = build_sync(core)
+    core.erasures.after_erasure = core.backups.refresh_ledgers
     return core
 
 

@@ -11,6 +11,7 @@ aside (``<name>.replaced-<time>``) and kept, so a mistaken restore can be undone
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import tempfile
@@ -21,6 +22,7 @@ from pathlib import Path
 import sqlcipher3
 
 from app.backup.archive import header_of
+from app.backup.ledger import Erased, read_ledger, replay
 from app.backup.snapshot import Progress
 from app.backup.verify import Opened, open_file
 from app.channels.transports.wa_store import SEALED_NAME, reseal_device_store
@@ -43,6 +45,9 @@ def _quiet(_step: str) -> None:
     return None
 
 
+log = logging.getLogger(__name__)
+
+
 @dataclass
 class RestoreReport:
     """What was restored; channels that will reconnect and those that need pairing (why)."""
@@ -53,6 +58,9 @@ class RestoreReport:
     media: int
     replaced: str | None = None
     channels: list[dict[str, object]] = field(default_factory=list)
+    # the erasure ledger beside the archive: none, read (and replayed), or unreadable
+    ledger: str = "none"
+    erasures_replayed: int = 0
 
     def as_json(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -101,7 +109,9 @@ def restore_archive(
         make_private_dir(staging)
         opened = open_file(archive, backup_key, staging / "archive", progress)
         progress("restoring")
-        report = restore_opened(opened, staging / "data", rk, backup_key, machine)
+        ledger, state = _ledger_beside(archive, backup_key)
+        report = restore_opened(opened, staging / "data", rk, backup_key, machine, erased=ledger)
+        report.ledger = state
         report.replaced = _move_into_place(staging / "data", root, occupied)
         report.data_dir = str(root)
         return report
@@ -109,11 +119,25 @@ def restore_archive(
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _ledger_beside(archive: Path, backup_key: bytes) -> tuple[list[Erased], str]:
+    """The erasure ledger next to ``archive`` and how it was found. A damaged one does not
+    stop a restore (a lost PC must come back), but the report says so: the erasures must
+    then be repeated by hand."""
+    try:
+        found = read_ledger(archive.parent, backup_key)
+    except ClinicDeskError:
+        log.warning("erasure ledger unreadable", extra={"code": "restore.ledger"})
+        return [], "unreadable"
+    return (found, "read") if found is not None else ([], "none")
+
+
 def restore_opened(
-    opened: Opened, root: Path, rk: RecoveryKey, backup_key: bytes, machine: MachineProtector
-) -> RestoreReport:
+    opened: Opened, root: Path, rk: RecoveryKey, backup_key: bytes, machine: MachineProtector,
+    *, erased: list[Erased] | None = None,
+) -> RestoreReport:  # fmt: skip
     """Build a new installation in the NEW folder ``root`` from a verified archive (opened
-    with its media)."""
+    with its media); patients of ``erased`` that the archive still holds are erased again
+    before anything else opens the store."""
     if not opened.media_kept:
         raise ValueError("restore needs the archive's media")  # a programming error
     data_dir = DataDir(root)
@@ -122,12 +146,24 @@ def restore_opened(
     _rekey_into(opened, data_dir, dek)
     _forget_backup_status(data_dir, dek)  # opens with the new key; older schema migrated
     media = _reencrypt_media(opened, data_dir, dek)
+    replayed = _replay(data_dir, dek, erased or [])
     _copy_channels(opened.folder / "channels", data_dir.channels)
     _reseal_device_stores(opened, data_dir, dek)
     rows = sum(int(n) for n in opened.manifest["counts"].values())
     report = RestoreReport(str(root), opened.manifest["created_at"], rows, media)
     report.channels = channel_outlook(data_dir, dek)
+    report.erasures_replayed = replayed
     return report
+
+
+def _replay(data_dir: DataDir, dek: bytes, erased: list[Erased]) -> int:
+    if not erased:
+        return 0
+    store = Store.open(data_dir, dek, migrate=True)
+    try:
+        return replay(store, erased, MediaStore.from_dek(data_dir.media, dek).delete)
+    finally:
+        store.close()
 
 
 def _forget_backup_status(data_dir: DataDir, dek: bytes) -> None:

@@ -28,6 +28,7 @@ import sqlcipher3
 
 from app import __version__
 from app.backup.archive import Header, SealingWriter
+from app.backup.ledger import entries_of, write_ledger
 from app.backup.restore import restore_opened
 from app.backup.retention import Retention, to_keep
 from app.backup.snapshot import (
@@ -272,7 +273,36 @@ class BackupService:
         for folder in targets[1:]:
             progress(f"copying to {folder}")
             paths.append(copy_to(paths[0], folder, self.opener))
+        self._write_ledgers(targets, backup_key)
         return paths
+
+    def _write_ledgers(self, targets: tuple[Path, ...], backup_key: bytes) -> None:
+        """The erasure ledger beside the archives (``app.backup.ledger``)."""
+        entries = self._store.read_sync(entries_of)
+        for folder in targets:
+            try:
+                write_ledger(folder, entries, backup_key)
+            except OSError as exc:
+                raise ClinicDeskError(
+                    ErrorCode.BACKUP_TARGET_FAILED, path=str(folder), error=str(exc)
+                ) from exc
+
+    def refresh_ledgers(self) -> int:
+        """After an erasure: rewrite the ledger in every configured target folder that is
+        reachable now (a USB drive that is not plugged in gets it at the next backup); how
+        many folders were written."""
+        if not self._keystore.has_backup_key():
+            return 0
+        backup_key = self._keystore.unlock_backup_key()
+        entries = self._store.read_sync(entries_of)
+        written = 0
+        for folder in self.settings.targets:
+            try:
+                write_ledger(folder, entries, backup_key)
+                written += 1
+            except OSError:
+                log.warning("erasure ledger not written", extra={"code": "backup.ledger"})
+        return written
 
     def _verify_or_set_aside(self, paths: list[Path]) -> None:
         """Verify the first copy; if it fails, rename every copy to ``*.failed`` so that no

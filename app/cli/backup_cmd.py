@@ -169,6 +169,11 @@ def _restore(args: argparse.Namespace) -> int:
         print_json(report.as_json())
         return EXIT_OK
     print(f"Restored the backup of {report.created_at} into {report.data_dir}")
+    if report.erasures_replayed:
+        print(f"Erased again {report.erasures_replayed} patient(s) listed in the erasure ledger")
+    if report.ledger == "unreadable":
+        print("Warning: the erasure ledger beside the archive is damaged; repeat any LGPD "
+              "erasure made after this backup")  # fmt: skip
     if report.replaced:
         print(f"The previous contents were kept in {report.replaced}")
     for channel in report.channels:

@@ -14,10 +14,9 @@ the desk ask for an explicit confirmation first. In one transaction:
 Then the attachment files no other patient's message uses are deleted from the media store. A
 later message from the same number starts a new, unrelated patient.
 
-Not covered: archives made before the erasure still hold the data until retention removes
-them (at most 12 months with the default retention, docs/BACKUP.md); a restore of such an
-archive brings the patient back, and the erasure must be repeated (the ledger of the live store
-says which). Replaying the ledger on restore is future work.
+Archives made before the erasure still hold the data until retention removes them. So the
+ledger is also written beside the archives (``app.backup.ledger``), now and at every backup,
+and a restore erases again every patient it lists.
 """
 
 from __future__ import annotations
@@ -55,12 +54,15 @@ class PatientEraseService:
     ) -> None:
         self._store, self._clock, self._auditor = store, clock, auditor
         self._delete_blob = delete_blob
+        # set by the composition root: rewrite the erasure ledger beside the backups
+        self.after_erasure: Callable[[], object] | None = None
 
     async def erase(self, actor: Actor, contact_id: int) -> Erasure:
         """Erase the patient (NOT_FOUND outside the actor's branches or when already erased,
         ACCESS_DENIED without ``erase_patient_data``)."""
         kept, counts = await self._store.transaction(lambda tx: self._erase(tx, actor, contact_id))
         await asyncio.to_thread(self._delete_files, counts.blobs)
+        await self._tell_backups()
         return Erasure(kept, counts.messages, counts.attachments, counts.tickets_closed,
                        counts.reminders)  # fmt: skip
 
@@ -81,6 +83,17 @@ class PatientEraseService:
         target = AuditTarget("contact", contact.id, contact.branch_id)
         self._auditor.record(tx, actor, "contact.erase", target, **counts.as_dict())
         return contact.id, counts
+
+    async def _tell_backups(self) -> None:
+        """A restore of an older archive must erase this patient again: the ledger beside
+        the archives is rewritten now (best effort; every backup writes it too)."""
+        if self.after_erasure is None:
+            return
+        try:
+            await asyncio.to_thread(self.after_erasure)
+        except (ClinicDeskError, OSError) as exc:
+            code = exc.code.value if isinstance(exc, ClinicDeskError) else type(exc).__name__
+            log.warning("erasure ledger not updated", extra={"code": code})
 
     def _delete_files(self, blobs: tuple[str, ...]) -> None:
         """The attachment files (their rows are already gone); a failure is logged once and

@@ -6,27 +6,22 @@ from __future__ import annotations
 
 import base64
 import json
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from app.api.app import create_app
-from app.bootstrap import unlock
-from app.config import DataDir
 from app.domain.errors import AccessDeniedError, ClinicDeskError, NotFoundError
 from app.domain.roles import Role
-from app.security.protectors import FileMachineProtector
 from app.services.reminders import ReminderRequest
 from tests.helpers.messaging import Desk, make_media_desk, patient, png
+from tests.helpers.pages import decrypted_pages
 from tests.integration.conftest import FakeClock, Installation
 
 CANARY = "Canarioprontuario4471"  # one word: the full-text index keeps it as one token
 NAME = "Zulmira Erasmo"
 OTHER = "Texto-de-outra-pessoa-9902"
-PAGE, RESERVE = 4096, 80  # SQLCipher 4 defaults: the store's pages (STORE_CIPHER)
 
 
 @pytest.fixture
@@ -97,24 +92,10 @@ async def test_no_page_of_the_database_holds_the_erased_text(desk: Desk) -> None
     await desk.inst.core.erasures.erase(await _admin(desk), one)
     inst = desk.inst
     inst.core.close()  # the last connection checkpoints the WAL into the file
-    plain = _decrypted_pages(inst.root, inst.key_dir)
+    plain = decrypted_pages(inst.root, inst.key_dir)
     assert OTHER.encode() in plain  # the scan reads real content
     for gone in (CANARY, CANARY.lower(), NAME, "zulmira", patient(1).split("@")[0]):
         assert gone.encode() not in plain, gone  # lower case: as the index stores words
-
-
-def _decrypted_pages(root: Path, key_dir: Path) -> bytes:
-    """Every page of the store, decrypted (AES-256-CBC with the raw data key and each page's
-    IV), free pages included."""
-    result, _, _ = unlock(DataDir(root), machine=FileMachineProtector(key_dir))
-    raw, key, out = DataDir(root).db.read_bytes(), bytes(result.dek), []
-    for start in range(0, len(raw), PAGE):
-        page = raw[start : start + PAGE]
-        iv = page[PAGE - RESERVE : PAGE - RESERVE + 16]
-        body = page[16 if start == 0 else 0 : PAGE - RESERVE]  # page 1 starts with the salt
-        decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
-        out.append(decryptor.update(body) + decryptor.finalize())
-    return b"".join(out)
 
 
 async def test_who_may_erase_and_that_it_happens_once(desk: Desk) -> None:
