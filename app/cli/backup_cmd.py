@@ -17,7 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from app.backup.archive import header_of
-from app.backup.restore import backup_key_from_recovery, check_target, restore_archive
+from app.backup.restore import (
+    RestoreReport,
+    backup_key_from_recovery,
+    check_target,
+    restore_archive,
+)
 from app.backup.service import BackupSettings, list_rows
 from app.backup.verify import open_file
 from app.bootstrap import open_core
@@ -168,6 +173,12 @@ def _restore(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report.as_json())
         return EXIT_OK
+    print_restored(report)
+    return EXIT_OK
+
+
+def print_restored(report: RestoreReport) -> None:
+    """What a restore did, for the person at the keyboard."""
     print(f"Restored the backup of {report.created_at} into {report.data_dir}")
     if report.erasures_replayed:
         print(f"Erased again {report.erasures_replayed} patient(s) listed in the erasure ledger")
@@ -179,7 +190,6 @@ def _restore(args: argparse.Namespace) -> int:
     for channel in report.channels:
         what = "will reconnect" if channel["expect"] == "reconnect" else "needs pairing"
         print(f"  channel {channel['name']}: {what}" + _reason(channel))
-    return EXIT_OK
 
 
 def _reason(channel: dict[str, object]) -> str:
