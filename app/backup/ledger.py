@@ -81,6 +81,16 @@ def read_ledger(folder: Path, backup_key: bytes) -> list[Erased] | None:
         raise ClinicDeskError(ErrorCode.BACKUP_ARCHIVE_INVALID, reason="ledger") from None
 
 
+def _still_held(tx: SqlTx, e: Erased) -> bool:
+    """Whether the restored store holds the patient ``e`` names: the id exists, is not
+    erased, and was created before the erasure (ids are the store's; a patient created
+    after it, on a store that went on without it, is somebody else)."""
+    contact = tx.messaging.get_contact(e.contact_id)
+    if contact is None or contact.branch_id != e.branch_id or contact.created_at > e.at:
+        return False
+    return not tx.contacts.erased(e.contact_id)
+
+
 class _Now:
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -95,8 +105,8 @@ def replay(store: Store, entries: Iterable[Erased], delete_blob: Callable[[str],
     def work(tx: SqlTx) -> int:
         done = 0
         for e in entries:
-            if tx.messaging.get_contact(e.contact_id) is None or tx.contacts.erased(e.contact_id):
-                continue  # made after the archive, or already erased in it
+            if not _still_held(tx, e):
+                continue
             counts = tx.erasure.erase(e.contact_id, e.at)
             tx.erasure.record(e.branch_id, e.contact_id, e.at, None, counts.as_dict())
             target = AuditTarget("contact", e.contact_id, e.branch_id)

@@ -5,12 +5,13 @@ decrypted pages of the restored database."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from app.backup.ledger import LEDGER_NAME, read_ledger
+from app.backup.ledger import LEDGER_NAME, Erased, read_ledger, write_ledger
 from app.backup.restore import restore_archive
 from app.bootstrap import open_core
 from app.security.protectors import FileMachineProtector
@@ -82,3 +83,19 @@ async def test_a_damaged_ledger_does_not_stop_a_restore_and_is_reported(
         restore_archive, archive, tmp_path / "data2", clinic.rk, machine
     )
     assert (report.ledger, report.erasures_replayed) == ("unreadable", 0)
+
+
+async def test_a_ledger_entry_never_erases_somebody_created_after_it(
+    clinic: Clinic, tmp_path: Path
+) -> None:
+    archive = await asyncio.to_thread(clinic.backup)
+    kept = await _contact_of(clinic, 1)
+    [row] = await clinic.desk.rows("contacts", id=kept)
+    before = Erased(kept, row.branch_id, row.created_at - timedelta(days=1))
+    other_branch = Erased(kept, row.branch_id + 1, row.created_at + timedelta(days=1))
+    write_ledger(archive.parent, [before, other_branch], clinic.backup_key())
+    machine = FileMachineProtector(tmp_path / "keys3")
+    report = await asyncio.to_thread(
+        restore_archive, archive, tmp_path / "data3", clinic.rk, machine
+    )
+    assert (report.ledger, report.erasures_replayed) == ("read", 0)
