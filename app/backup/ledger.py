@@ -2,7 +2,8 @@
 an archive made *before* an erasure erases them again before anyone opens the desk
 (RELIABILITY_SECURITY §5.2 item 5, test L4).
 
-Every backup writes ``lgpd-erasures.sealed`` into each target folder, and an erasure
+Every backup writes ``lgpd-erasures-<backup key id>.sealed`` into each target folder (one per
+installation: several may share a network folder), and an erasure
 rewrites it at once in the folders that are reachable. It holds contact ids, branch ids and
 times, never a name or a number, sealed with AES-256-GCM under the backup key (the one a
 restore opens with the recovery key), written atomically. A restore reads the one next to its
@@ -26,6 +27,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from app.domain.errors import ClinicDeskError, ErrorCode
 from app.domain.roles import Actor
 from app.infra.atomic import atomic_write_bytes
+from app.security.keystore import key_id_for
 from app.services.audit import Auditor, AuditTarget
 from app.store.repositories import SqlTx
 from app.store.schema import erasures
@@ -33,7 +35,9 @@ from app.store.store import Store
 
 log = logging.getLogger(__name__)
 
-LEDGER_NAME = "lgpd-erasures.sealed"  # not "clinicdesk-*": that is an archive
+# One file per backup key: several clinics' PCs may back up into one network share.
+# Not "clinicdesk-*": that is an archive's name.
+LEDGER_PREFIX = "lgpd-erasures-"
 _AAD = b"clinicdesk erasure ledger v1"
 _NONCE = 12
 REPLAY_ACTOR = Actor(user_id=None, username="system.restore")
@@ -55,19 +59,24 @@ def entries_of(tx: SqlTx) -> list[Erased]:
     return [Erased(int(r.contact_id), int(r.branch_id), r.at) for r in rows]
 
 
+def ledger_path(folder: Path, backup_key: bytes) -> Path:
+    """Where the ledger of the installation with ``backup_key`` lies in ``folder``."""
+    return folder / f"{LEDGER_PREFIX}{key_id_for(backup_key)}.sealed"
+
+
 def write_ledger(folder: Path, entries: Iterable[Erased], backup_key: bytes) -> None:
     """Seal ``entries`` into ``folder`` (atomically: a reader sees the old or the new file)."""
     body = [{"contact_id": x.contact_id, "branch_id": x.branch_id, "at": x.at.isoformat()}
             for x in entries]  # fmt: skip
     nonce = secrets.token_bytes(_NONCE)
     sealed = AESGCM(backup_key).encrypt(nonce, json.dumps(body).encode("utf-8"), _AAD)
-    atomic_write_bytes(folder / LEDGER_NAME, nonce + sealed)
+    atomic_write_bytes(ledger_path(folder, backup_key), nonce + sealed)
 
 
 def read_ledger(folder: Path, backup_key: bytes) -> list[Erased] | None:
     """The ledger in ``folder``; None when there is none. A ledger that does not open with
     ``backup_key`` (damaged, or from another installation) is BACKUP_ARCHIVE_INVALID."""
-    path = folder / LEDGER_NAME
+    path = ledger_path(folder, backup_key)
     if not path.is_file():
         return None
     raw = path.read_bytes()

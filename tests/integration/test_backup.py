@@ -22,7 +22,7 @@ from app.backup import archive as archive_format
 from app.backup import service as backup_service
 from app.backup import snapshot as snapshot_module
 from app.backup.jobs import CATCH_UP, NIGHTLY, BackupJobs
-from app.backup.ledger import LEDGER_NAME
+from app.backup.ledger import ledger_path
 from app.backup.restore import restore_archive, restore_opened
 from app.backup.service import BackupSettings, _settings_or_defaults
 from app.backup.snapshot import SNAPSHOT_CIPHER, export_database
@@ -523,7 +523,8 @@ async def test_full_target_fails_cleanly_and_leaves_the_live_store_alone(
     assert caught.value.code is ErrorCode.BACKUP_TARGET_FAILED
     assert "No space left" in str(caught.value.params["error"])
     left = sorted(p.name for p in (tmp_path / "usb").iterdir())
-    assert left == sorted([good.name, LEDGER_NAME])  # the good run's archive and ledger
+    ledger = ledger_path(tmp_path / "usb", clinic.backup_key()).name
+    assert left == sorted([good.name, ledger])  # the good run's archive and ledger
     assert table_rows(clinic.core) == before_rows
     assert _files(clinic.root) == before_files  # media, channels, keystore: untouched
     assert not list(DataDir(clinic.root).backups.glob(".staging-*"))

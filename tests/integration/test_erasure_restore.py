@@ -5,13 +5,13 @@ decrypted pages of the restored database."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from app.backup.ledger import LEDGER_NAME, Erased, read_ledger, write_ledger
+from app.backup.ledger import Erased, ledger_path, read_ledger, write_ledger
 from app.backup.restore import restore_archive
 from app.bootstrap import open_core
 from app.security.protectors import FileMachineProtector
@@ -40,7 +40,7 @@ async def test_every_backup_leaves_the_ledger_beside_its_archive(clinic: Clinic)
     await clinic.core.erasures.erase(clinic.core.local_actor(), contact)
     [entry] = read_ledger(archive.parent, clinic.backup_key()) or []  # rewritten at once
     assert entry.contact_id == contact
-    raw = (archive.parent / LEDGER_NAME).read_bytes()
+    raw = ledger_path(archive.parent, clinic.backup_key()).read_bytes()
     assert b"contact_id" not in raw  # sealed, not plain JSON
 
 
@@ -76,7 +76,7 @@ async def test_a_damaged_ledger_does_not_stop_a_restore_and_is_reported(
 ) -> None:
     archive = await asyncio.to_thread(clinic.backup)
     await clinic.core.erasures.erase(clinic.core.local_actor(), await _contact_of(clinic, 0))
-    ledger = archive.parent / LEDGER_NAME
+    ledger = ledger_path(archive.parent, clinic.backup_key())
     ledger.write_bytes(ledger.read_bytes()[:-1] + b"\x00")
     machine = FileMachineProtector(tmp_path / "keys2")
     report = await asyncio.to_thread(
@@ -99,3 +99,14 @@ async def test_a_ledger_entry_never_erases_somebody_created_after_it(
         restore_archive, archive, tmp_path / "data3", clinic.rk, machine
     )
     assert (report.ledger, report.erasures_replayed) == ("read", 0)
+
+
+def test_two_installations_sharing_a_folder_keep_their_own_ledgers(tmp_path: Path) -> None:
+    share = tmp_path / "nas"
+    share.mkdir()
+    centro, sul = bytes(range(32)), bytes(range(1, 33))  # two installations' backup keys
+    write_ledger(share, [Erased(7, 1, datetime(2026, 12, 1, tzinfo=UTC))], centro)
+    write_ledger(share, [], sul)
+    assert [e.contact_id for e in read_ledger(share, centro) or []] == [7]
+    assert read_ledger(share, sul) == []
+    assert len(list(share.iterdir())) == 2
