@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from app.backup.ledger import LEDGER_PREFIX
 from tests.bench.bench_backup import run_benchmark
 
 pytestmark = pytest.mark.slow
@@ -24,5 +25,6 @@ async def test_backup_benchmark_small(tmp_path: Path, monkeypatch: pytest.Monkey
         for key, value in figures.items()
         if not key.startswith(("ingest_p", "ingest_max_during_at"))
     )
-    written = [p.name for p in (tmp_path / "target").iterdir()]
-    assert len(written) == 1 and written[0].endswith(".cdbk")
+    written = sorted(p.name for p in (tmp_path / "target").iterdir())
+    assert len(written) == 2  # the archive and, beside it, the erasure ledger (LGPD)
+    assert written[0].endswith(".cdbk") and written[1].startswith(LEDGER_PREFIX)
