@@ -12,7 +12,6 @@ import os
 import random
 import socket
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
@@ -27,6 +26,7 @@ from app.domain.errors import ClinicDeskError, ErrorCode
 from app.domain.policies import check_password, normalise_username
 from app.domain.reminders import pacing_from_env
 from app.domain.roles import Actor, local_admin
+from app.infra.clock import SystemClock
 from app.infra.patient_archive import ZipPatientArchive
 from app.security.fsperms import is_network_path, make_private_dir, storage_problems
 from app.security.keystore import KeyStore, UnlockResult
@@ -60,7 +60,6 @@ from app.services.users import UserService
 from app.store.media import MediaStore, derive_media_key
 from app.store.repos_search import search_repo
 from app.store.store import Store
-from app.store.types import utcnow
 from app.sync.agent import SyncAgent
 from app.sync.report import Environment
 from app.sync.service import SyncService
@@ -68,13 +67,6 @@ from app.sync.service import SyncService
 log = logging.getLogger(__name__)
 ENV_DEAF_WATCH = "CLINICDESK_DEAF_WATCH"
 ENV_REMINDER_PACING = "CLINICDESK_REMINDER_PACING"
-
-
-class SystemClock:
-    """The real clock (UTC, millisecond precision like the store)."""
-
-    def now(self) -> datetime:
-        return utcnow()
 
 
 @dataclass(frozen=True, slots=True)

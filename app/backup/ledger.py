@@ -18,7 +18,7 @@ import logging
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from app.domain.errors import ClinicDeskError, ErrorCode
 from app.domain.roles import Actor
 from app.infra.atomic import atomic_write_bytes
+from app.infra.clock import SystemClock
 from app.security.keystore import key_id_for
 from app.services.audit import Auditor, AuditTarget
 from app.store.repositories import SqlTx
@@ -100,16 +101,11 @@ def _still_held(tx: SqlTx, e: Erased) -> bool:
     return not tx.contacts.erased(e.contact_id)
 
 
-class _Now:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
 def replay(store: Store, entries: Iterable[Erased], delete_blob: Callable[[str], bool]) -> int:
     """Erase again every patient of ``entries`` that the restored store still holds (one
     transaction, audited as ``contact.erase`` with ``replayed``), then their files; how many
     patients were erased."""
-    auditor, blobs = Auditor(_Now()), list[str]()
+    auditor, blobs = Auditor(SystemClock()), list[str]()
 
     def work(tx: SqlTx) -> int:
         done = 0

@@ -56,13 +56,18 @@ def resolve_contact(
 
 def _root(tx: Tx, contact_id: int) -> int:
     """Follow ``merged_into_id`` to the contact that lives on."""
-    current = contact_id
-    for _ in range(MAX_HOPS):
-        contact = tx.messaging.get_contact(current)
+    contact = living_contact(tx, contact_id)
+    return contact.id if contact is not None else contact_id
+
+
+def living_contact(tx: Tx, contact_id: int) -> ContactRecord | None:
+    """The contact, or the one it was merged into (its rows moved there); None if unknown."""
+    contact = tx.messaging.get_contact(contact_id)
+    for _ in range(MAX_HOPS):  # merges chain rarely; the bound only guards against a cycle
         if contact is None or contact.merged_into_id is None:
-            return current
-        current = contact.merged_into_id
-    return current
+            break
+        contact = tx.messaging.get_contact(contact.merged_into_id)
+    return contact
 
 
 def _complete(tx: Tx, contact_id: int, keys: IdentityKeys, name: str | None, at: datetime) -> None:

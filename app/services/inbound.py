@@ -38,7 +38,8 @@ from app.domain.roles import Actor
 from app.services.audit import Auditor, AuditTarget
 from app.services.contacts_merge import Resolved, resolve_contact
 from app.services.events import EventBus, InboundReceived
-from app.services.inbound_routing import Arrival, Routed, RoutingSettings, route
+from app.services.inbound_arrival import Arrival
+from app.services.inbound_routing import Routed, RoutingSettings, route
 from app.services.inbound_validate import CleanInbound, QuarantinedError, payload_of, validate
 from app.services.media import (
     MediaDecodeError,

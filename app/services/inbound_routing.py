@@ -23,10 +23,11 @@ from app.domain.tickets import (
     parse_hours,
     reopens,
 )
-from app.services.opt_out import DEFAULT_OPT_IN_REPLY, DEFAULT_OPT_OUT_REPLY, OptMessage, opt_reply
+from app.services.inbound_arrival import Arrival
+from app.services.opt_out import DEFAULT_OPT_IN_REPLY, DEFAULT_OPT_OUT_REPLY, opt_reply
 from app.services.ports import Tx
 from app.services.ports_messaging import QueueRecord, TicketRecord
-from app.services.reminder_answers import Answered, Question, take_answer
+from app.services.reminder_answers import Answered, take_answer
 
 DEFAULT_MENU_HEADER = "Olá! Para agilizar o seu atendimento, responda com o número da opção:"
 REOPEN_SETTING = "reopen_window_minutes"
@@ -59,20 +60,6 @@ class Routed:
     answered: Answered | None = None  # when it answered a reminder's question
 
 
-@dataclass(frozen=True, slots=True)
-class Arrival:
-    """The facts of one inbound message that routing needs."""
-
-    branch_id: int
-    channel_id: int
-    contact_id: int
-    text: str | None
-    at: datetime
-    message_id: int | None = None  # the stored inbound row (opt-outs point at it)
-    kind: str = "text"
-    reacted_to: str | None = None  # a reaction: the WhatsApp id of the message it is on
-
-
 def route(tx: Tx, arrival: Arrival, settings: RoutingSettings) -> Routed:
     """Put the message in a ticket (see the module docstring) and list the replies owed."""
     answered = _reminder_answer(tx, arrival)
@@ -95,12 +82,7 @@ def route(tx: Tx, arrival: Arrival, settings: RoutingSettings) -> Routed:
 
 
 def _reminder_answer(tx: Tx, arrival: Arrival) -> Routed | None:
-    a = arrival
-    question = Question(
-        a.branch_id, a.channel_id, a.contact_id, a.message_id, a.text, a.at, a.reacted_to,
-        a.kind == "reaction",
-    )  # fmt: skip
-    answered = take_answer(tx, question)
+    answered = take_answer(tx, arrival)
     if answered is None:
         return None
     routed = Routed(answered.ticket_id, reopened=answered.reopened, replies=[answered.reply])
@@ -129,9 +111,7 @@ def _file_reaction(tx: Tx, arrival: Arrival) -> Routed | None:
 def _opt_keyword(tx: Tx, arrival: Arrival, routed: Routed, cfg: RoutingSettings) -> None:
     """SAIR/PARAR/STOP or VOLTAR: record it; its confirmation is then the only reply (no menu
     or greeting on top of it). The message stays in its ticket like any other."""
-    a = arrival
-    msg = OptMessage(a.branch_id, a.contact_id, a.message_id, a.text, a.at)
-    answer = opt_reply(tx, msg, (cfg.opt_out_reply, cfg.opt_in_reply))
+    answer = opt_reply(tx, arrival, (cfg.opt_out_reply, cfg.opt_in_reply))
     if answer is not None:
         routed.replies = [answer]
 

@@ -8,11 +8,9 @@ contact's ``opted_out_at``, an audit entry) and names the one confirmation reply
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 from app.domain.auto_texts import DEFAULTS, OPT_IN_REPLY, OPT_OUT_REPLY
 from app.domain.reminders import OPT_OUT_KEYWORDS, opt_keyword
+from app.services.inbound_arrival import Arrival
 from app.services.ports import NewAuditEntry, Tx
 
 DEFAULT_OPT_OUT_REPLY = DEFAULTS[OPT_OUT_REPLY]
@@ -20,20 +18,9 @@ DEFAULT_OPT_IN_REPLY = DEFAULTS[OPT_IN_REPLY]
 ACTOR_NAME = "system.inbound"
 
 
-@dataclass(frozen=True, slots=True)
-class OptMessage:
-    """An inbound message as opt-out handling needs it."""
-
-    branch_id: int
-    contact_id: int
-    message_id: int | None
-    text: str | None
-    at: datetime
-
-
 def opt_reply(
     tx: Tx,
-    msg: OptMessage,
+    msg: Arrival,
     defaults: tuple[str, str] = (DEFAULT_OPT_OUT_REPLY, DEFAULT_OPT_IN_REPLY),
 ) -> tuple[str, str] | None:
     """Record an opt-out / opt-in keyword; the ``(purpose, text)`` reply owed, or None when the
@@ -55,7 +42,7 @@ def opt_reply(
     return "opt_in", branch_text(tx, msg.branch_id, OPT_IN_REPLY, defaults[1])
 
 
-def _record(tx: Tx, msg: OptMessage, keyword: str, action: str) -> None:
+def _record(tx: Tx, msg: Arrival, keyword: str, action: str) -> None:
     """The opt_outs row (VOLTAR rows too: the history of the patient's choices) and its audit."""
     row_id = tx.reminders.add_opt_out(msg.contact_id, keyword, msg.message_id, msg.at)
     details: dict[str, object] = {"keyword": keyword, "message_id": msg.message_id}

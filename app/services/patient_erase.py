@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from app.domain.errors import ClinicDeskError, ErrorCode, NotFoundError
 from app.domain.roles import Actor, Permission
 from app.services.audit import Auditor, AuditTarget
+from app.services.contacts_merge import living_contact
 from app.services.ports import Clock, Store, Tx
 from app.services.ports_erase import ErasureCounts
 
@@ -67,11 +68,7 @@ class PatientEraseService:
                        counts.reminders)  # fmt: skip
 
     def _erase(self, tx: Tx, actor: Actor, contact_id: int) -> tuple[int, ErasureCounts]:
-        contact = tx.messaging.get_contact(contact_id)
-        for _ in range(8):  # a merged-away id erases the patient it became
-            if contact is None or contact.merged_into_id is None:
-                break
-            contact = tx.messaging.get_contact(contact.merged_into_id)
+        contact = living_contact(tx, contact_id)  # a merged-away id: the patient it became
         if contact is None or not actor.can(Permission.VIEW_BRANCH, contact.branch_id):
             raise NotFoundError(ErrorCode.NOT_FOUND, entity="contact")
         actor.require(Permission.ERASE_PATIENT_DATA, contact.branch_id)

@@ -28,6 +28,7 @@ from typing import Protocol
 from app.domain.errors import ClinicDeskError, ErrorCode, NotFoundError
 from app.domain.roles import Actor, Permission
 from app.services.audit import Auditor, AuditTarget
+from app.services.contacts_merge import living_contact
 from app.services.ports import Clock, Store, Tx
 from app.services.ports_messaging import ContactRecord, MessageRecord, TicketRecord
 from app.services.ports_reminders import ReminderQuery, ReminderRecord
@@ -124,7 +125,7 @@ def new_password() -> str:
 def gather(tx: Tx, actor: Actor, contact_id: int, now: datetime) -> PatientData:
     """The patient's data, if ``actor`` may export it; NOT_FOUND otherwise (other branches
     never learn the patient exists), ACCESS_DENIED for a receptionist of the branch."""
-    contact = _kept(tx, contact_id)
+    contact = living_contact(tx, contact_id)
     if contact is None or not actor.can(Permission.VIEW_BRANCH, contact.branch_id):
         raise NotFoundError(ErrorCode.NOT_FOUND, entity="contact")
     actor.require(Permission.EXPORT_PATIENT_DATA, contact.branch_id)
@@ -146,16 +147,6 @@ def _clinic(tx: Tx, branch_id: int) -> str:
     name = tx.messaging.setting(branch_id, CLINIC_NAME_SETTING)
     routing = tx.messaging.routing(branch_id)
     return name if isinstance(name, str) and name else (routing.name if routing else "")
-
-
-def _kept(tx: Tx, contact_id: int) -> ContactRecord | None:
-    """The contact, or the one it was merged into (its rows moved there)."""
-    contact = tx.messaging.get_contact(contact_id)
-    for _ in range(8):  # merges chain rarely; the bound only guards against a cycle
-        if contact is None or contact.merged_into_id is None:
-            break
-        contact = tx.messaging.get_contact(contact.merged_into_id)
-    return contact
 
 
 def _messages(tx: Tx, ticket_id: int) -> builtins.list[MessageRecord]:

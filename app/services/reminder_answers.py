@@ -31,6 +31,7 @@ from app.domain.auto_texts import (
 )
 from app.domain.reminders import ANSWER_WINDOW, CONFIRMED, reminder_answer
 from app.domain.tickets import TicketStatus
+from app.services.inbound_arrival import Arrival
 from app.services.opt_out import branch_text
 from app.services.ports import NewAuditEntry, Tx
 from app.services.ports_messaging import TicketRecord
@@ -40,20 +41,6 @@ DEFAULT_PROMPT = DEFAULTS[CONFIRMATION_PROMPT]
 DEFAULT_CONFIRMED_REPLY = DEFAULTS[CONFIRMED_REPLY]
 DEFAULT_DECLINED_REPLY = DEFAULTS[DECLINED_REPLY]
 ACTOR_NAME = "system.inbound"
-
-
-@dataclass(frozen=True, slots=True)
-class Question:
-    """An inbound message as answer handling needs it."""
-
-    branch_id: int
-    channel_id: int
-    contact_id: int
-    message_id: int | None
-    text: str | None
-    at: datetime
-    reacted_to: str | None = None
-    reaction: bool = False  # a 👍 counts only on the reminder's own message
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +60,7 @@ def prompt_text(tx: Tx, branch_id: int) -> str:
     return branch_text(tx, branch_id, CONFIRMATION_PROMPT, DEFAULT_PROMPT)
 
 
-def take_answer(tx: Tx, q: Question) -> Answered | None:
+def take_answer(tx: Tx, q: Arrival) -> Answered | None:
     """Record ``q`` as the answer to the patient's open question and file the message (see
     the module docstring); None when it is no answer, and then nothing was changed."""
     answer = reminder_answer(q.text)
@@ -119,7 +106,7 @@ def _file(tx: Tx, ticket: TicketRecord, answer: str, at: datetime) -> bool:
     return ticket.status == TicketStatus.CLOSED
 
 
-def _record(tx: Tx, rem: ReminderRecord, answer: str, where: tuple[Question, int]) -> None:
+def _record(tx: Tx, rem: ReminderRecord, answer: str, where: tuple[Arrival, int]) -> None:
     q, ticket_id = where
     tx.reminders.update(rem.id, answer=answer, answered_at=q.at)
     details: dict[str, object] = {"answer": answer, "message_id": q.message_id}
