@@ -62,6 +62,8 @@ class ReminderOut(BaseModel):
     asked_ticket_id: int | None = None  # the conversation the latest occurrence went into
     answer: Literal["confirmed", "declined"] | None = None  # to the latest occurrence
     answered_at: datetime | None = None
+    # pending, waiting, no_answer (3 days passed), confirmed, declined; null: asks nothing
+    answer_state: str | None = None
 
 
 class ReminderListOut(BaseModel):
@@ -93,8 +95,15 @@ def get_reminders(core: CoreDep) -> ReminderService:
 RemindersDep = Annotated[ReminderService, Depends(get_reminders)]
 
 
-def _items(rows: list[ReminderRecord]) -> ReminderListOut:
-    return ReminderListOut(items=[ReminderOut.model_validate(r) for r in rows])
+def reminder_out(rem: ReminderRecord, reminders: ReminderService) -> ReminderOut:
+    """The API's form of ``rem``, with where its question stands now."""
+    out = ReminderOut.model_validate(rem)
+    out.answer_state = reminders.answer_state(rem)
+    return out
+
+
+def _items(rows: list[ReminderRecord], reminders: ReminderService) -> ReminderListOut:
+    return ReminderListOut(items=[reminder_out(r, reminders) for r in rows])
 
 
 @router.post("/reminders", status_code=201)
@@ -106,7 +115,7 @@ async def create_reminder(
         body.channel_id, tuple(body.contact_ids), body.text, body.start_at,
         body.every_days, body.cron, body.ask_confirmation,
     )  # fmt: skip
-    return _items(await reminders.create(actor, request))
+    return _items(await reminders.create(actor, request), reminders)
 
 
 @router.get("/reminders")
@@ -120,14 +129,14 @@ async def list_reminders(
         p.branch_id, p.status, p.campaign, p.contact_id, p.cursor, p.limit, p.answer
     )
     page = await reminders.list(actor, filters)
-    items = [ReminderOut.model_validate(r) for r in page.items]
+    items = [reminder_out(r, reminders) for r in page.items]
     return ReminderPageOut(items=items, next_cursor=page.next_cursor)
 
 
 @router.get("/reminders/{reminder_id}")
 async def get_reminder(reminder_id: int, actor: ActorDep, reminders: RemindersDep) -> ReminderOut:
     """One reminder."""
-    return ReminderOut.model_validate(await reminders.get(actor, reminder_id))
+    return reminder_out(await reminders.get(actor, reminder_id), reminders)
 
 
 @router.post("/reminders/{reminder_id}/cancel")
@@ -135,7 +144,7 @@ async def cancel_reminder(
     reminder_id: int, actor: ActorDep, reminders: RemindersDep
 ) -> ReminderOut:
     """Cancel a scheduled reminder (a done or cancelled one is returned unchanged)."""
-    return ReminderOut.model_validate(await reminders.cancel(actor, reminder_id))
+    return reminder_out(await reminders.cancel(actor, reminder_id), reminders)
 
 
 @router.post("/campaigns/{campaign}/cancel")
@@ -145,4 +154,4 @@ async def cancel_campaign(
     reminders: RemindersDep,
 ) -> ReminderListOut:
     """Cancel every still-scheduled reminder of a campaign; returns those cancelled."""
-    return _items(await reminders.cancel_campaign(actor, campaign))
+    return _items(await reminders.cancel_campaign(actor, campaign), reminders)

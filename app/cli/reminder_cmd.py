@@ -9,7 +9,6 @@ Through the running engine's API, else on the store opened here, as the local ad
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from app.cli.backends import engine_or_store, named_row
@@ -18,6 +17,10 @@ from app.cli.remote import EngineClient
 
 Json = dict[str, Any]
 COLUMNS = ("id", "patient", "when", "status", "answer", "campaign")
+_ANSWER_WORDS = {
+    "confirmed": "confirmed", "declined": "declined", "waiting": "waiting",
+    "no_answer": "no answer",
+}  # fmt: skip
 
 
 class ReminderBackend(Protocol):
@@ -84,20 +87,9 @@ def _row(r: Json) -> Json:
     return {
         "id": r["id"], "patient": r.get("contact_name") or f"#{r['contact_id']}",
         "when": (when or "")[:16].replace("T", " "), "status": r["status"],
-        "answer": r.get("answer") or _unanswered(r),
+        "answer": _ANSWER_WORDS.get(str(r.get("answer_state")), ""),
         "campaign": r.get("campaign") or "",
     }  # fmt: skip
-
-
-def _unanswered(r: Json) -> str:
-    """``waiting`` (asked, may still answer), ``no answer`` (too late now), or nothing."""
-    sent = r.get("last_sent_at")
-    if not r.get("ask_confirmation") or not sent:
-        return ""
-    from app.domain.reminders import ANSWER_WINDOW  # only for a table with such a row
-
-    late = datetime.now(UTC) - datetime.fromisoformat(sent) >= ANSWER_WINDOW
-    return "no answer" if late else "waiting"
 
 
 def _cancel(args: argparse.Namespace, backend: ReminderBackend) -> int:

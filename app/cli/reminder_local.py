@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from app.api.routes_reminders import ReminderOut
+from app.api.routes_reminders import reminder_out
 from app.bootstrap import Core
 from app.domain.errors import ClinicDeskError, ErrorCode
 from app.services.reminders import ReminderFilters
@@ -33,18 +33,17 @@ class LocalReminders:
             answer=params.get("answer"), limit=limit,
         )  # fmt: skip
         page = asyncio.run(self.core.reminders.list(self.actor, filters))
-        return [_json(r) for r in page.items]
+        return [self._json(r) for r in page.items]
 
     def cancel(self, reminder_id: int) -> Json:
-        return _json(asyncio.run(self.core.reminders.cancel(self.actor, reminder_id)))
+        return self._json(asyncio.run(self.core.reminders.cancel(self.actor, reminder_id)))
 
     def cancel_campaign(self, campaign: str) -> list[Json]:
         done = asyncio.run(self.core.reminders.cancel_campaign(self.actor, campaign))
-        return [_json(r) for r in done]
+        return [self._json(r) for r in done]
+
+    def _json(self, row: Any) -> Json:
+        return reminder_out(row, self.core.reminders).model_dump(mode="json")
 
     def close(self) -> None:
         self.core.close()
-
-
-def _json(row: Any) -> Json:
-    return ReminderOut.model_validate(row).model_dump(mode="json")

@@ -75,6 +75,21 @@ def reminder_answer(text: str | None) -> str | None:
     return DECLINED if words in _DECLINE_WORDS else None
 
 
+def answer_state(
+    asks: bool, answer: str | None, sent: datetime | None, now: datetime
+) -> str | None:
+    """Where a reminder's question stands at ``now``: None (it asks nothing), ``pending``
+    (not sent yet), the answer, ``waiting`` (sent, may still be answered) or ``no_answer``
+    (``ANSWER_WINDOW`` passed)."""
+    if not asks:
+        return None
+    if answer is not None:
+        return answer
+    if sent is None:
+        return "pending"
+    return WAITING if now - sent < ANSWER_WINDOW else "no_answer"
+
+
 # ---- recurrence -------------------------------------------------------------------------------
 
 

@@ -24,6 +24,7 @@ from app.domain.reminders import (
     ANSWERS,
     WAITING,
     Recurrence,
+    answer_state,
     check_recurrence,
     first_occurrence,
 )
@@ -187,6 +188,10 @@ class ReminderService:
         if len(rows) > limit:
             cursor = encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id)
         return ReminderPage(rows[:limit], cursor)
+
+    def answer_state(self, rem: ReminderRecord) -> str | None:
+        """Where the reminder's question stands now (``app.domain.reminders.answer_state``)."""
+        return answer_state(rem.ask_confirmation, rem.answer, rem.last_sent_at, self._clock.now())
 
     async def get(self, actor: Actor, reminder_id: int) -> ReminderRecord:
         """One reminder (NOT_FOUND outside the actor's branches)."""

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.domain.reminders import ANSWER_WINDOW
 from app.ui.client import DeskClient
 
 Json = dict[str, Any]
@@ -31,23 +30,11 @@ class Reminder:
     ask_confirmation: bool = False
     answer: str | None = None  # confirmed / declined, to the latest occurrence
     asked_ticket_id: int | None = None  # the conversation the latest occurrence went into
+    answer_state: str | None = None  # pending, waiting, no_answer, confirmed, declined
 
     @property
     def cancellable(self) -> bool:
         return self.status == SCHEDULED
-
-    def waiting(self, now: datetime) -> bool:
-        """Asked for confirmation, sent, not answered yet, and still answerable at ``now``."""
-        sent = self.last_sent_at
-        return self._unanswered and sent is not None and now - sent < ANSWER_WINDOW
-
-    def unanswered(self, now: datetime) -> bool:
-        """Asked and sent, and the time to answer it has passed without an answer."""
-        return self._unanswered and not self.waiting(now)
-
-    @property
-    def _unanswered(self) -> bool:
-        return self.ask_confirmation and self.answer is None and self.last_sent_at is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +60,7 @@ def reminder_of(d: Json) -> Reminder:
         _moment(d.get("next_run_at")), d.get("every_days"), d.get("cron"), d["status"],
         _moment(d.get("last_sent_at")), d.get("contact_name"),
         bool(d.get("ask_confirmation")), d.get("answer"), d.get("asked_ticket_id"),
+        d.get("answer_state"),
     )  # fmt: skip
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import (
@@ -127,18 +127,14 @@ class RemindersModel(QAbstractTableModel):
         return when_text(r.next_run_at if r.cancellable else r.last_sent_at)
 
     def _answer(self, r: Reminder) -> str:
-        """What the patient answered to "1 para confirmar, 2 para remarcar" (latest send)."""
-        if r.answer == "confirmed":
-            return self.tr("Confirmou")
-        if r.answer == "declined":
-            return self.tr("Pediu para remarcar")
-        now = datetime.now(UTC)
-        if r.waiting(now):
-            return self.tr("Aguardando resposta")
-        if r.unanswered(now):
-            return self.tr("Sem resposta")
-        asks = r.ask_confirmation and r.last_sent_at is None and r.cancellable
-        return self.tr("Vai pedir confirmação") if asks else ""
+        """Where the patient's answer stands (the engine says: ``answer_state``)."""
+        return {
+            "confirmed": self.tr("Confirmou"),
+            "declined": self.tr("Pediu para remarcar"),
+            "waiting": self.tr("Aguardando resposta"),
+            "no_answer": self.tr("Sem resposta"),
+            "pending": self.tr("Vai pedir confirmação"),
+        }.get(r.answer_state or "", "")
 
     def _repeat(self, r: Reminder) -> str:
         if r.cron:

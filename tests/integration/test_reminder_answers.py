@@ -237,6 +237,7 @@ async def test_the_api_asks_and_reports_the_answer(desk: Desk) -> None:
         assert bad.status_code == 400 and "answer" in bad.text
         waiting = await api.get("/reminders?answer=waiting", headers=headers)
         assert waiting.json()["items"] == []  # not sent yet: nothing to wait for
+        assert rem["answer_state"] == "pending"
 
 
 async def test_the_clinics_own_words_ask_and_answer(desk: Desk) -> None:

@@ -251,20 +251,10 @@ def test_the_reminders_model_passes_qtmodeltester(qtmodeltester: Any) -> None:
 
 
 def test_the_answer_column_says_what_the_patient_replied() -> None:
-    sent = datetime.now(UTC) - timedelta(hours=2)
-    asked = replace(_reminder(1, "done"), ask_confirmation=True, last_sent_at=sent)
     model = RemindersModel(lambda channel_id: f"número {channel_id}")
-    model.replace_rows(
-        [
-            replace(asked, answer="confirmed"),
-            replace(asked, answer="declined"),
-            asked,  # sent, no answer yet
-            replace(asked, last_sent_at=sent - timedelta(days=3)),  # too late to answer now
-            replace(asked, last_sent_at=None, status="scheduled"),  # not sent yet
-            _reminder(5, "done"),  # never asked
-        ]
-    )
-    answers = [model.index(r, COL_ANSWER).data() for r in range(6)]
+    states = ("confirmed", "declined", "waiting", "no_answer", "pending", None)
+    model.replace_rows([replace(_reminder(n), answer_state=s) for n, s in enumerate(states)])
+    answers = [model.index(r, COL_ANSWER).data() for r in range(len(states))]
     assert answers == [
         "Confirmou", "Pediu para remarcar", "Aguardando resposta", "Sem resposta",
         "Vai pedir confirmação", "",

@@ -16,6 +16,7 @@ from app.domain.reminders import (
     ChannelPace,
     Pacing,
     Recurrence,
+    answer_state,
     check_recurrence,
     first_occurrence,
     local_day_start,
@@ -87,6 +88,15 @@ def test_an_answer_is_the_whole_message_in_a_known_form(
     text: str | None, answer: str | None
 ) -> None:
     assert reminder_answer(text) == answer
+
+
+def test_where_a_question_stands() -> None:
+    sent = T0 - timedelta(days=1)
+    assert answer_state(False, None, sent, T0) is None  # asks nothing
+    assert answer_state(True, None, None, T0) == "pending"
+    assert answer_state(True, None, sent, T0) == "waiting"
+    assert answer_state(True, None, T0 - timedelta(days=3), T0) == "no_answer"
+    assert answer_state(True, "declined", T0 - timedelta(days=9), T0) == "declined"
 
 
 @given(st.text(max_size=60))
